@@ -1,0 +1,63 @@
+/**
+ * Opens the database chosen by configuration: SQLite (embedded default, better-sqlite3) or
+ * PostgreSQL (pg pool), and runs the migrations. Only the composition root and the test setup
+ * call this; the core receives the resulting Kysely instance.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Database } from '../../ports/db-schema.js';
+import { migrationProvider } from './migrations.js';
+import { CoreError } from '../../core/errors.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface OpenedDb {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  close(): Promise<void>;
+}
+
+// int8 (bigint) values are sizes and millisecond timestamps, all below 2^53: read them as numbers.
+const pgTypes = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20) return (v: string) => Number(v);
+    return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
+  },
+};
+
+export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number }): Promise<OpenedDb> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes as never });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    dialect = 'postgres';
+  } else if (opts.url) {
+    throw new CoreError('INVALID_INPUT', 'SLUICE_DATABASE_URL must start with postgres:// (leave it unset for SQLite)');
+  } else {
+    fs.mkdirSync(path.dirname(opts.sqlitePath), { recursive: true, mode: 0o700 });
+    const sqlite = new SQLite(opts.sqlitePath);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 10000');
+    try {
+      fs.chmodSync(opts.sqlitePath, 0o600);
+    } catch {
+      /* best effort */
+    }
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    dialect = 'sqlite';
+  }
+  await migrate(db);
+  return { db, dialect, close: () => db.destroy() };
+}
+
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw new CoreError('UNAVAILABLE', 'database migration failed', { cause: error });
+}

@@ -1,0 +1,183 @@
+/**
+ * Schema migrations. They run unchanged on SQLite and PostgreSQL: only the schema builder is
+ * used, with portable column types (text, integer, bigint).
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+import { GENESIS_HASH, ROOT_FOLDER_ID, ROOT_PATH_HASH } from '../../ports/db-schema.js';
+
+const m001: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('orgs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('name_key', 'text', (c) => c.notNull().unique())
+      .addColumn('ik', 'text')
+      .addColumn('betriebsnummer', 'text')
+      .addColumn('contacts', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('quota_bytes', 'bigint')
+      .addColumn('status', 'text', (c) => c.notNull().defaultTo('active'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('orgs_ik').on('orgs').column('ik').execute();
+
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('login', 'text', (c) => c.notNull().unique())
+      .addColumn('org_id', 'text', (c) => c.references('orgs.id'))
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull().defaultTo('active'))
+      .addColumn('display_name', 'text')
+      .addColumn('email', 'text')
+      .addColumn('password_hash', 'text')
+      .addColumn('password_changed_at', 'bigint')
+      .addColumn('failed_logins', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked_until', 'bigint')
+      .addColumn('last_login_at', 'bigint')
+      .addColumn('expires_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('users_org').on('users').column('org_id').execute();
+
+    await db.schema
+      .createTable('ssh_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('algorithm', 'text', (c) => c.notNull())
+      .addColumn('fingerprint', 'text', (c) => c.notNull())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('comment', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('ssh_keys_user_fp', ['user_id', 'fingerprint'])
+      .execute();
+
+    await db.schema
+      .createTable('folders')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('parent_id', 'text', (c) => c.references('folders.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('name_key', 'text', (c) => c.notNull())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('path_key', 'text', (c) => c.notNull())
+      .addColumn('path_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('org_id', 'text', (c) => c.references('orgs.id'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_by', 'text')
+      .addUniqueConstraint('folders_parent_name', ['parent_id', 'name_key'])
+      .execute();
+
+    await db.schema
+      .createTable('files')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('folder_id', 'text', (c) => c.notNull().references('folders.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('name_key', 'text', (c) => c.notNull())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('blob_key', 'text', (c) => c.notNull().unique())
+      .addColumn('org_id', 'text')
+      .addColumn('uploaded_by', 'text')
+      .addColumn('uploaded_by_login', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('modified_at', 'bigint', (c) => c.notNull())
+      .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addUniqueConstraint('files_folder_name', ['folder_id', 'name_key'])
+      .execute();
+    await db.schema.createIndex('files_org').on('files').column('org_id').execute();
+
+    await db.schema
+      .createTable('grants')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('folder_id', 'text', (c) => c.notNull().references('folders.id').onDelete('cascade'))
+      .addColumn('subject_type', 'text', (c) => c.notNull())
+      .addColumn('subject_id', 'text', (c) => c.notNull())
+      .addColumn('permissions', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_by', 'text')
+      .addUniqueConstraint('grants_folder_subject', ['folder_id', 'subject_type', 'subject_id'])
+      .execute();
+    await db.schema.createIndex('grants_subject').on('grants').columns(['subject_type', 'subject_id']).execute();
+
+    await db.schema
+      .createTable('tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('name', 'text')
+      .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('last_used_at', 'bigint')
+      .execute();
+
+    await db.schema
+      .createTable('sessions')
+      .addColumn('id_hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('remote_addr', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('blob_pending')
+      .addColumn('blob_key', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('node_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('audit_events')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .addColumn('actor_type', 'text', (c) => c.notNull())
+      .addColumn('actor_id', 'text')
+      .addColumn('actor_login', 'text')
+      .addColumn('org_id', 'text')
+      .addColumn('protocol', 'text', (c) => c.notNull())
+      .addColumn('remote_addr', 'text')
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target_path', 'text')
+      .addColumn('file_id', 'text')
+      .addColumn('sha256', 'text')
+      .addColumn('bytes', 'bigint')
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_ts').on('audit_events').column('ts').execute();
+    await db.schema.createIndex('audit_actor_ts').on('audit_events').columns(['actor_id', 'ts']).execute();
+    await db.schema.createIndex('audit_file').on('audit_events').column('file_id').execute();
+    await db.schema.createIndex('audit_addr_ts').on('audit_events').columns(['remote_addr', 'ts']).execute();
+
+    await db.schema
+      .createTable('audit_head')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('settings')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: GENESIS_HASH }).execute();
+    await db
+      .insertInto('folders')
+      .values({ id: ROOT_FOLDER_ID, parent_id: null, name: '', name_key: '', path: '/', path_key: '', path_hash: ROOT_PATH_HASH, org_id: null, created_at: 0, created_by: null })
+      .execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = { '001_foundation': m001 };
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,378 @@
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BlobKey, BlobStore, ByteRange } from '../../ports/blob-store.js';
+import type { Kek, Keyring } from '../../ports/keyring.js';
+import { CoreError } from '../../core/errors.js';
+import { createEncryptedStore, HEADER_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealedLength } from './encrypted-store.js';
+import { createMemoryStore } from './memory-store.js';
+import { createLocalStore } from './local-store.js';
+import { chunked, newKey, readAll, readOutcome } from './test-support.js';
+
+const SEG = SEGMENT_BYTES;
+const kek = (id: string, key: Buffer = randomBytes(32)): Kek => ({ id, key });
+function ringOf(...keks: Kek[]): Keyring {
+  const map = new Map(keks.map((k) => [k.id, k]));
+  return { current: () => keks.at(-1)!, get: (id) => map.get(id) };
+}
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function setup(keyring: Keyring = ringOf(kek('kek-a'))) {
+  const inner = createMemoryStore({ chunkSize: 10_000 }); // chunks deliberately not aligned to segments
+  return { inner, keyring, store: createEncryptedStore({ inner, keyring }) };
+}
+
+async function expectIntegrity(open: () => Promise<import('node:stream').Readable>, plain?: Buffer, range?: ByteRange) {
+  const out = await readOutcome(open);
+  assert.ok(out.error instanceof CoreError, `expected a CoreError, got ${String(out.error)}`);
+  assert.equal(out.error.code, 'INTEGRITY');
+  assert.equal(out.error.message, 'stored file failed its integrity check');
+  if (plain !== undefined) {
+    // Whatever was emitted before the failure is genuine plaintext, from the start of the range.
+    const from = range?.start ?? 0;
+    assert.deepEqual(out.data, plain.subarray(from, from + out.data.length));
+  }
+  return out;
+}
+
+const SIZES = [0, 1, 65535, 65536, 65537, 3 * 65536, 1024 * 1024 + 12345];
+
+describe('encrypted store: round trips', () => {
+  for (const size of SIZES) {
+    test(`size ${size}: put, sha256, stored layout, every range of interest`, async () => {
+      const { inner, store } = setup();
+      const key = newKey();
+      const data = randomBytes(size);
+      const res = await store.put(key, chunked(data, [size > 5000 ? 4099 : 7, 65536, 100_000, 1]));
+      assert.equal(res.size, size);
+      assert.equal(res.sha256, sha256(data));
+      const stored = inner.raw(key)!;
+      assert.equal(stored.length, sealedLength(size));
+      assert.equal(stored.length, HEADER_BYTES + size + 16 * Math.max(1, Math.ceil(size / SEG)));
+
+      assert.deepEqual(await readAll(await store.get(key, size)), data, 'whole object');
+      if (size === 0) {
+        await assert.rejects(store.get(key, 0, { start: 0, end: 0 }), (e) => e instanceof CoreError && e.code === 'RANGE_NOT_SATISFIABLE');
+        return;
+      }
+      const ranges: Array<[number, number]> = [
+        [0, 0],
+        [size - 1, size - 1],
+        [0, size - 1],
+        [Math.floor(size / 2), size - 1],
+        [0, Math.min(size - 1, SEG - 1)],
+      ];
+      for (const b of [SEG, 2 * SEG, 3 * SEG, 16 * SEG]) {
+        if (b < size) {
+          ranges.push([b - 1, b], [b - 1, b - 1], [b, b], [b - 10, Math.min(size - 1, b + 10)], [b - SEG, b - 1]);
+        }
+      }
+      if (size > 2 * SEG + 5) ranges.push([SEG - 3, 2 * SEG + 5]);
+      for (const [start, end] of ranges) {
+        const got = await readAll(await store.get(key, size, { start, end }));
+        assert.deepEqual(got, data.subarray(start, end + 1), `range ${start}-${end}`);
+      }
+      // end past the last byte is clamped
+      assert.deepEqual(await readAll(await store.get(key, size, { start: size - 1, end: size + 100 })), data.subarray(size - 1));
+      await assert.rejects(store.get(key, size, { start: size, end: size }), (e) => e instanceof CoreError && e.code === 'RANGE_NOT_SATISFIABLE');
+    });
+  }
+
+  test('a source yielding one huge chunk and one yielding single bytes give the same plaintext', async () => {
+    const { store } = setup();
+    const data = randomBytes(2 * SEG + 3);
+    const k1 = newKey();
+    const k2 = newKey();
+    await store.put(k1, chunked(data, [data.length]));
+    await store.put(k2, chunked(data.subarray(0, 70_000), [1]));
+    assert.deepEqual(await readAll(await store.get(k1, data.length)), data);
+    assert.deepEqual(await readAll(await store.get(k2, 70_000)), data.subarray(0, 70_000));
+  });
+
+  test('works over the local store too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-enc-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    const store = createEncryptedStore({ inner: createLocalStore({ dir }), keyring: ringOf(kek('k1')) });
+    const key = newKey();
+    const data = randomBytes(5 * SEG + 17);
+    const res = await store.put(key, chunked(data, [32 * 1024]));
+    assert.equal(res.sha256, sha256(data));
+    assert.deepEqual(await readAll(await store.get(key, data.length)), data);
+    assert.deepEqual(await readAll(await store.get(key, data.length, { start: 3 * SEG - 2, end: 4 * SEG + 1 })), data.subarray(3 * SEG - 2, 4 * SEG + 2));
+    const keys: string[] = [];
+    for await (const k of store.keys()) keys.push(k);
+    assert.deepEqual(keys, [key]);
+    await store.delete(key);
+    await assert.rejects(store.get(key, data.length), (e) => e instanceof CoreError && e.code === 'NOT_FOUND');
+  });
+
+  test('a range read fetches only the header and the segments it covers', async () => {
+    const { inner, store } = setup();
+    const calls: Array<ByteRange | undefined> = [];
+    const spy: BlobStore = { ...inner, get: (k: BlobKey, r?: ByteRange) => (calls.push(r), inner.get(k, r)) };
+    const spied = createEncryptedStore({ inner: spy, keyring: setup().keyring });
+    const key = newKey();
+    const data = randomBytes(10 * SEG);
+    await store.put(key, chunked(data));
+    // `spied` has another KEK: it may only be used to observe the ranges requested before failing.
+    await readOutcome(() => spied.get(key, data.length, { start: 4 * SEG + 10, end: 5 * SEG + 10 }));
+    assert.deepEqual(calls, [
+      { start: 0, end: HEADER_BYTES - 1 },
+      { start: HEADER_BYTES + 4 * SEALED_SEGMENT_BYTES, end: HEADER_BYTES + 6 * SEALED_SEGMENT_BYTES - 1 },
+    ]);
+    calls.length = 0;
+    await readOutcome(() => spied.get(key, data.length, { start: 5, end: SEG }));
+    assert.deepEqual(calls, [{ start: 0, end: HEADER_BYTES + 2 * SEALED_SEGMENT_BYTES - 1 }]);
+  });
+});
+
+describe('encrypted store: confidentiality and format', () => {
+  test('stored bytes contain no 16-byte window of the plaintext, nor the KEK', async () => {
+    const k = kek('kek-a');
+    const { inner, store } = setup(ringOf(k));
+    for (const data of [randomBytes(3 * SEG + 100), Buffer.from('All work and no play makes Jack a dull boy. '.repeat(5000))]) {
+      const key = newKey();
+      await store.put(key, chunked(data));
+      const stored = inner.raw(key)!;
+      const windows = new Set<string>();
+      for (let i = 0; i + 16 <= stored.length; i++) windows.add(stored.toString('latin1', i, i + 16));
+      let found = 0;
+      for (let i = 0; i + 16 <= data.length; i++) if (windows.has(data.toString('latin1', i, i + 16))) found++;
+      assert.equal(found, 0);
+      assert.equal(stored.indexOf(k.key), -1);
+      assert.deepEqual(await readAll(await store.get(key, data.length)), data);
+    }
+  });
+
+  test('matches the documented format (independent encoder and decoder)', async () => {
+    const k = kek('kek-format-1');
+    const { inner, store } = setup(ringOf(k));
+    const data = randomBytes(2 * SEG + 999);
+    const segments = (n: number) => Math.max(1, Math.ceil(n / SEG));
+    const nonceOf = (i: number, final: boolean) => {
+      const n = Buffer.alloc(12);
+      n.writeBigUInt64BE(BigInt(i), 3);
+      n[11] = final ? 1 : 0;
+      return n;
+    };
+
+    // Encode by hand, read with the store.
+    const key = newKey();
+    const dataKey = randomBytes(32);
+    const header = Buffer.alloc(130);
+    header.write('SLC1', 0, 'latin1');
+    header[4] = 1;
+    header[5] = k.id.length;
+    header.write(k.id, 6, 'latin1');
+    const wrapNonce = randomBytes(12);
+    wrapNonce.copy(header, 70);
+    const w = createCipheriv('aes-256-gcm', k.key, wrapNonce);
+    w.setAAD(Buffer.concat([header.subarray(0, 70), Buffer.from(key)]));
+    Buffer.concat([w.update(dataKey), w.final(), w.getAuthTag()]).copy(header, 82);
+    const parts = [header];
+    const n = segments(data.length);
+    for (let i = 0; i < n; i++) {
+      const c = createCipheriv('aes-256-gcm', dataKey, nonceOf(i, i === n - 1));
+      parts.push(c.update(data.subarray(i * SEG, (i + 1) * SEG)), c.final(), c.getAuthTag());
+    }
+    inner.setRaw(key, Buffer.concat(parts));
+    assert.deepEqual(await readAll(await store.get(key, data.length)), data);
+
+    // Write with the store, decode by hand.
+    const key2 = newKey();
+    await store.put(key2, chunked(data));
+    const s = inner.raw(key2)!;
+    assert.equal(s.toString('latin1', 0, 4), 'SLC1');
+    assert.equal(s[4], 1);
+    assert.equal(s.toString('latin1', 6, 6 + s[5]!), k.id);
+    assert.ok(s.subarray(6 + s[5]!, 70).every((b) => b === 0), 'id padding is zero');
+    const u = createDecipheriv('aes-256-gcm', k.key, s.subarray(70, 82));
+    u.setAAD(Buffer.concat([s.subarray(0, 70), Buffer.from(key2)]));
+    u.setAuthTag(s.subarray(114, 130));
+    const dk = Buffer.concat([u.update(s.subarray(82, 114)), u.final()]);
+    const out: Buffer[] = [];
+    for (let i = 0, off = 130; i < n; i++) {
+      const len = i === n - 1 ? data.length - i * SEG : SEG;
+      const d = createDecipheriv('aes-256-gcm', dk, nonceOf(i, i === n - 1));
+      d.setAuthTag(s.subarray(off + len, off + len + 16));
+      out.push(d.update(s.subarray(off, off + len)), d.final());
+      off += len + 16;
+    }
+    assert.deepEqual(Buffer.concat(out), data);
+  });
+});
+
+describe('encrypted store: tampering is detected', () => {
+  async function sealed(size: number, keyring?: Keyring) {
+    const ctx = setup(keyring);
+    const key = newKey();
+    const data = randomBytes(size);
+    await ctx.store.put(key, chunked(data));
+    return { ...ctx, key, data, raw: ctx.inner.raw(key)! };
+  }
+  const segStart = (i: number) => HEADER_BYTES + i * SEALED_SEGMENT_BYTES;
+
+  test('one flipped byte in a segment: reads through it fail, reads elsewhere succeed', async () => {
+    const { inner, store, key, data, raw } = await sealed(3 * SEG + 10);
+    for (const pos of [segStart(1), segStart(1) + 5000, segStart(2) - 1 /* tag byte */]) {
+      const t = Buffer.from(raw);
+      t[pos]! ^= 0x01;
+      inner.setRaw(key, t);
+      const out = await expectIntegrity(() => store.get(key, data.length), data);
+      assert.ok(out.data.length <= SEG, 'nothing of the tampered segment was emitted');
+      await expectIntegrity(() => store.get(key, data.length, { start: SEG + 1, end: SEG + 2 }));
+      assert.deepEqual(await readAll(await store.get(key, data.length, { start: 0, end: SEG - 1 })), data.subarray(0, SEG));
+      assert.deepEqual(await readAll(await store.get(key, data.length, { start: 2 * SEG, end: 3 * SEG + 9 })), data.subarray(2 * SEG));
+    }
+  });
+
+  test('a flipped byte anywhere in the header', async () => {
+    const { inner, store, key, data, raw } = await sealed(100);
+    for (const pos of [0, 3, 4, 5, 6, 20, 69, 70, 81, 82, 113, 114, 129]) {
+      const t = Buffer.from(raw);
+      t[pos]! ^= 0x80;
+      inner.setRaw(key, t);
+      const out = await expectIntegrity(() => store.get(key, data.length));
+      assert.equal(out.phase, 'open', 'a bad header rejects before any stream exists');
+    }
+  });
+
+  test('truncation by exactly one segment at a boundary', async () => {
+    const { inner, store, key, data, raw } = await sealed(3 * SEG);
+    inner.setRaw(key, raw.subarray(0, segStart(2)));
+    await expectIntegrity(() => store.get(key, data.length), data);
+    await expectIntegrity(() => store.get(key, data.length, { start: 3 * SEG - 1, end: 3 * SEG - 1 }));
+    // ... even if the recorded size were also cut: segment 1 is not marked final
+    await expectIntegrity(() => store.get(key, 2 * SEG), data);
+    // the intact prefix is still readable
+    assert.deepEqual(await readAll(await store.get(key, data.length, { start: 0, end: 2 * SEG - 1 })), data.subarray(0, 2 * SEG));
+  });
+
+  test('dropping the final (short) segment', async () => {
+    const { inner, store, key, data, raw } = await sealed(3 * SEG + 100);
+    inner.setRaw(key, raw.subarray(0, segStart(3)));
+    await expectIntegrity(() => store.get(key, data.length), data);
+    await expectIntegrity(() => store.get(key, 3 * SEG), data);
+  });
+
+  test('cutting the final segment short, or the whole body', async () => {
+    const { inner, store, key, data, raw } = await sealed(SEG + 100);
+    inner.setRaw(key, raw.subarray(0, raw.length - 1));
+    await expectIntegrity(() => store.get(key, data.length), data);
+    inner.setRaw(key, raw.subarray(0, HEADER_BYTES));
+    await expectIntegrity(() => store.get(key, data.length), data);
+    inner.setRaw(key, raw.subarray(0, 10));
+    await expectIntegrity(() => store.get(key, data.length), data);
+  });
+
+  test('an empty object: its final segment must be there', async () => {
+    const { inner, store, key, raw } = await sealed(0);
+    assert.equal(raw.length, HEADER_BYTES + 16);
+    inner.setRaw(key, raw.subarray(0, HEADER_BYTES));
+    await expectIntegrity(() => store.get(key, 0));
+  });
+
+  test('a wrong recorded size', async () => {
+    const { store, key, data } = await sealed(2 * SEG + 50);
+    await expectIntegrity(() => store.get(key, data.length - 1), data);
+    await expectIntegrity(() => store.get(key, data.length + 1), data);
+    await expectIntegrity(() => store.get(key, 2 * SEG), data);
+    await expectIntegrity(() => store.get(key, 0));
+  });
+
+  test('two segments swapped', async () => {
+    const { inner, store, key, data, raw } = await sealed(3 * SEG + 1);
+    const t = Buffer.from(raw);
+    raw.copy(t, segStart(0), segStart(1), segStart(2));
+    raw.copy(t, segStart(1), segStart(0), segStart(1));
+    inner.setRaw(key, t);
+    const out = await expectIntegrity(() => store.get(key, data.length), data);
+    assert.equal(out.data.length, 0);
+    await expectIntegrity(() => store.get(key, data.length, { start: SEG, end: SEG }));
+  });
+
+  test('two whole objects swapped between keys', async () => {
+    const ctx = setup();
+    const k1 = newKey();
+    const k2 = newKey();
+    const d1 = randomBytes(1000);
+    const d2 = randomBytes(1000);
+    await ctx.store.put(k1, chunked(d1));
+    await ctx.store.put(k2, chunked(d2));
+    const r1 = ctx.inner.raw(k1)!;
+    const r2 = ctx.inner.raw(k2)!;
+    ctx.inner.setRaw(k1, r2);
+    ctx.inner.setRaw(k2, r1);
+    await expectIntegrity(() => ctx.store.get(k1, d2.length));
+    await expectIntegrity(() => ctx.store.get(k2, d1.length));
+    // and only the header binds the key: a header from one object with the body of another fails too
+    ctx.inner.setRaw(k1, Buffer.concat([r1.subarray(0, HEADER_BYTES), r2.subarray(HEADER_BYTES)]));
+    await expectIntegrity(() => ctx.store.get(k1, d1.length));
+  });
+
+  test('a different KEK: same id with another key, or an unknown id', async () => {
+    const { inner, key, data } = await sealed(5000, ringOf(kek('kek-a')));
+    const sameIdOtherKey = createEncryptedStore({ inner, keyring: ringOf(kek('kek-a')) });
+    await expectIntegrity(() => sameIdOtherKey.get(key, data.length));
+    const otherId = createEncryptedStore({ inner, keyring: ringOf(kek('kek-b')) });
+    await expectIntegrity(() => otherId.get(key, data.length));
+  });
+});
+
+describe('encrypted store: put errors', () => {
+  test('an error thrown by the source propagates unchanged and nothing is stored', async () => {
+    for (const failAt of [0, 1, SEG, SEG + 1, 5 * SEG]) {
+      const { inner, store } = setup();
+      const key = newKey();
+      const limit = new CoreError('TOO_LARGE', 'file exceeds the size limit');
+      async function* source() {
+        const data = randomBytes(failAt);
+        yield* chunked(data, [10_000]);
+        throw limit;
+      }
+      await assert.rejects(store.put(key, source()), (e) => e === limit);
+      assert.equal(await inner.stat(key), null);
+    }
+  });
+
+  test('over the local store: same error object, no object, no temp file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-enc-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    const inner = createLocalStore({ dir });
+    const store = createEncryptedStore({ inner, keyring: ringOf(kek('k1')) });
+    const key = newKey();
+    const quota = new CoreError('QUOTA_EXCEEDED', 'quota exceeded');
+    async function* source() {
+      yield randomBytes(3 * SEG);
+      throw quota;
+    }
+    await assert.rejects(store.put(key, source()), (e) => e === quota);
+    assert.equal(await inner.stat(key), null);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  });
+
+  test('abort via signal', async () => {
+    const { inner, store } = setup();
+    const key = newKey();
+    const ac = new AbortController();
+    async function* source() {
+      yield randomBytes(2 * SEG);
+      ac.abort();
+      yield randomBytes(10);
+    }
+    await assert.rejects(store.put(key, source(), { signal: ac.signal }), (e) => e instanceof CoreError && e.code === 'ABORTED');
+    assert.equal(await inner.stat(key), null);
+  });
+
+  test('invalid keys are refused before anything else', async () => {
+    const { store } = setup();
+    for (const bad of ['../x', '..', 'a/b', '']) {
+      const k = bad as BlobKey;
+      await assert.rejects(store.put(k, chunked(Buffer.from('x'))), (e) => e instanceof CoreError && e.code === 'INTERNAL');
+      await assert.rejects(store.get(k, 1), (e) => e instanceof CoreError && e.code === 'INTERNAL');
+    }
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Composition root: configuration → database → keyring → blob store → encrypted store → core.
+ * Only this module (and main/serve) wires adapters; front ends receive the core and nothing else.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { openDatabase } from '../adapters/db/connect.js';
+import { createLocalStore } from '../adapters/storage/local-store.js';
+import { createEncryptedStore } from '../adapters/storage/encrypted-store.js';
+import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
+import { createCore, type Core } from '../core/index.js';
+import { CoreError } from '../core/errors.js';
+import { systemClock } from '../ports/clock.js';
+
+export interface Instance {
+  readonly core: Core;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+}
+
+export const paths = (c: Config) => ({
+  keys: path.join(c.dataDir, 'keys'),
+  blobs: path.join(c.dataDir, 'blobs'),
+  sqlite: path.join(c.dataDir, 'sluice.db'),
+});
+
+export function isInitialised(c: Config): boolean {
+  const dir = paths(c).keys;
+  return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.startsWith('kek-'));
+}
+
+/** Creates the data directory and the key-encryption key if missing. Idempotent. */
+export function prepareDataDir(c: Config): { createdKey: boolean } {
+  fs.mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+  const { created } = initKeyring(paths(c).keys);
+  return { createdKey: created };
+}
+
+export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean } = {}): Promise<Instance> {
+  const log = opts.log ?? pino({ level: config.logLevel });
+  if (opts.create) prepareDataDir(config);
+  else if (!isInitialised(config)) {
+    throw new CoreError('UNAVAILABLE', `no Sluice data directory at ${config.dataDir}; run "sluice init" first`);
+  }
+  const p = paths(config);
+  const keyring = loadKeyring(p.keys);
+  const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite });
+  const store = createEncryptedStore({ inner: createLocalStore({ dir: p.blobs }), keyring });
+  const core = createCore({
+    db,
+    dialect,
+    store,
+    clock: systemClock,
+    log,
+    settings: {
+      nodeId: config.nodeId,
+      maxUploadBytes: config.maxUploadBytes,
+      sessionTtlMs: config.sessionTtl,
+      lockoutThreshold: config.lockoutThreshold,
+      lockoutDurationMs: config.lockoutDuration,
+      hashConcurrency: config.hashConcurrency,
+    },
+  });
+  return { core, config, log, dialect, close };
+}

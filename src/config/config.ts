@@ -1,0 +1,123 @@
+/**
+ * Configuration: defaults, then an optional JSON file (SLUICE_CONFIG), then SLUICE_* environment
+ * variables. Validated once at start with a message for every wrong value, then frozen.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { CoreError } from '../core/errors.js';
+import { isLoopbackHost, parseDuration, parseListen, parseSize } from './units.js';
+
+const listen = z.string().transform((v, ctx) => {
+  const r = parseListen(v);
+  if (!r) ctx.addIssue({ code: 'custom', message: `expected host:port, got "${v}"` });
+  return r ?? { host: '', port: 0 };
+});
+const size = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  const r = typeof v === 'number' ? v : parseSize(v);
+  if (r === undefined) ctx.addIssue({ code: 'custom', message: `expected a size like 500M or 2G, got "${v}"` });
+  return r ?? 0;
+});
+const duration = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  const r = typeof v === 'number' ? v * 1000 : parseDuration(v);
+  if (r === undefined) ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 15m or 8h, got "${v}"` });
+  return r ?? 0;
+});
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number')]).transform(Number).pipe(z.number().int().min(min).max(max));
+
+const schema = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    databaseUrl: z.string().optional(),
+    httpListen: listen.prefault('127.0.0.1:8080'),
+    sftpListen: listen.prefault('127.0.0.1:2222'),
+    storage: z.enum(['local']).default('local'),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    httpTlsProxy: bool.prefault(false),
+    trustProxy: z.string().optional(),
+    publicUrl: z.string().url().optional(),
+    maxUploadBytes: size.prefault('50G'),
+    maxJsonBodyBytes: size.prefault('1M'),
+    sessionTtl: duration.prefault('8h'),
+    lockoutThreshold: int(1, 1000).prefault(5),
+    lockoutDuration: duration.prefault('15m'),
+    hashConcurrency: int(1, 64).prefault(2),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node'),
+  })
+  .strict();
+
+export type Config = Readonly<z.output<typeof schema>>;
+
+/** Environment variable → config key. */
+export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = {
+  SLUICE_DATA_DIR: 'dataDir',
+  SLUICE_DATABASE_URL: 'databaseUrl',
+  SLUICE_HTTP_LISTEN: 'httpListen',
+  SLUICE_SFTP_LISTEN: 'sftpListen',
+  SLUICE_STORAGE: 'storage',
+  SLUICE_TLS_CERT: 'tlsCert',
+  SLUICE_TLS_KEY: 'tlsKey',
+  SLUICE_HTTP_TLS_PROXY: 'httpTlsProxy',
+  SLUICE_TRUST_PROXY: 'trustProxy',
+  SLUICE_PUBLIC_URL: 'publicUrl',
+  SLUICE_MAX_UPLOAD_BYTES: 'maxUploadBytes',
+  SLUICE_MAX_JSON_BODY_BYTES: 'maxJsonBodyBytes',
+  SLUICE_SESSION_TTL: 'sessionTtl',
+  SLUICE_LOCKOUT_THRESHOLD: 'lockoutThreshold',
+  SLUICE_LOCKOUT_DURATION: 'lockoutDuration',
+  SLUICE_HASH_CONCURRENCY: 'hashConcurrency',
+  SLUICE_LOG_LEVEL: 'logLevel',
+  SLUICE_NODE_ID: 'nodeId',
+};
+
+const KEY_TO_ENV = Object.fromEntries(Object.entries(ENV_VARS).map(([k, v]) => [v, k]));
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
+  const input: Record<string, unknown> = Object.create(null);
+  const file = env.SLUICE_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new CoreError('INVALID_INPUT', `configuration file ${file} could not be read as JSON: ${(e as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new CoreError('INVALID_INPUT', `configuration file ${file} must hold a JSON object`);
+    }
+    for (const [k, v] of Object.entries(parsed)) input[k] = v;
+  }
+  for (const [name, key] of Object.entries(ENV_VARS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) input[k] = v;
+  if (env.SLUICE_STORAGE === 's3') {
+    throw new CoreError('INVALID_INPUT', 'SLUICE_STORAGE=s3 is not available in this version; use local');
+  }
+
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const where = KEY_TO_ENV[key] ? `${KEY_TO_ENV[key]} (${key})` : key || 'configuration';
+      return `${where}: ${i.message}`;
+    });
+    throw new CoreError('INVALID_INPUT', `invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const c = r.data;
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+    throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_TLS_CERT and SLUICE_TLS_KEY must be set together');
+  }
+  if (!isLoopbackHost(c.httpListen.host) && c.tlsCert === undefined && !c.httpTlsProxy) {
+    throw new CoreError(
+      'INVALID_INPUT',
+      `invalid configuration: SLUICE_HTTP_LISTEN ${c.httpListen.host} is not a loopback address; set SLUICE_TLS_CERT and SLUICE_TLS_KEY, or SLUICE_HTTP_TLS_PROXY=true when a TLS proxy terminates in front of Sluice`,
+    );
+  }
+  return Object.freeze({ ...c, dataDir: path.resolve(c.dataDir) });
+}

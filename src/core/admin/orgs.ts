@@ -1,0 +1,124 @@
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { CoreError } from '../errors.js';
+import type { Principal } from '../principal.js';
+import { nameKey, validateOrgName } from '../paths.js';
+import { writeTx } from '../tx.js';
+import type { OrgRow } from '../../ports/db-schema.js';
+import type { CoreDeps } from '../deps.js';
+import { mapUnique, requireAdmin } from './require-admin.js';
+
+export interface Contact {
+  readonly name?: string | undefined;
+  readonly email: string;
+  readonly role?: string | undefined;
+}
+export interface Org {
+  readonly id: string;
+  readonly name: string;
+  readonly ik: string | null;
+  readonly betriebsnummer: string | null;
+  readonly contacts: readonly Contact[];
+  readonly quotaBytes: number | null;
+  readonly usedBytes?: number;
+  readonly status: 'active' | 'disabled';
+  readonly createdAt: number;
+}
+
+const safeText = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, 'must not contain control characters');
+const contactSchema = z.object({ name: safeText(200).optional(), email: z.email().max(254), role: safeText(100).optional() }).strict();
+export const orgInput = z
+  .object({
+    name: z.string(),
+    ik: z.string().regex(/^\d{9}$/, 'an IK number has 9 digits').optional(),
+    betriebsnummer: z.string().regex(/^\d{8}$/, 'a Betriebsnummer has 8 digits').optional(),
+    contacts: z.array(contactSchema).max(50).optional(),
+    quotaBytes: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
+  })
+  .strict();
+export const orgPatch = orgInput.partial().extend({ status: z.enum(['active', 'disabled']).optional() }).strict();
+
+export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new CoreError('INVALID_INPUT', `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`);
+  }
+  return r.data;
+}
+
+export const toOrg = (r: OrgRow): Org => ({
+  id: r.id,
+  name: r.name,
+  ik: r.ik,
+  betriebsnummer: r.betriebsnummer,
+  contacts: JSON.parse(r.contacts) as Contact[],
+  quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+  status: r.status as Org['status'],
+  createdAt: Number(r.created_at),
+});
+
+export function createOrgAdmin(deps: CoreDeps) {
+  const { db, clock } = deps;
+  async function find(ref: string): Promise<OrgRow> {
+    const row = await db.selectFrom('orgs').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name_key', '=', nameKey(ref.normalize('NFC')))])).executeTakeFirst();
+    if (!row) throw new CoreError('NOT_FOUND', 'organisation not found');
+    return row;
+  }
+  return {
+    find,
+    async create(p: Principal, input: unknown): Promise<Org> {
+      await requireAdmin(deps, p, 'org.create');
+      const v = parseWith(orgInput, input);
+      const name = validateOrgName(v.name);
+      const row: OrgRow = {
+        id: uuidv7(),
+        name,
+        name_key: nameKey(name),
+        ik: v.ik ?? null,
+        betriebsnummer: v.betriebsnummer ?? null,
+        contacts: JSON.stringify(v.contacts ?? []),
+        quota_bytes: v.quotaBytes ?? null,
+        status: 'active',
+        created_at: clock.now(),
+      };
+      await writeTx(db, clock, async (s) => {
+        await s.trx.insertInto('orgs').values(row).execute().catch((e) => mapUnique(e, 'an organisation with this name'));
+        await s.audit({ action: 'org.create', outcome: 'success', actor: p, orgId: row.id, detail: { name, ik: row.ik } });
+      });
+      return toOrg(row);
+    },
+    async list(p: Principal): Promise<Org[]> {
+      await requireAdmin(deps, p, 'org.list');
+      const rows = await db.selectFrom('orgs').selectAll().orderBy('name_key').execute();
+      const used = await db.selectFrom('files').select(['org_id', (eb) => eb.fn.sum<number | string>('size').as('used')]).groupBy('org_id').execute();
+      const byOrg = new Map(used.map((u) => [u.org_id, Number(u.used)]));
+      return rows.map((r) => ({ ...toOrg(r), usedBytes: byOrg.get(r.id) ?? 0 }));
+    },
+    async get(p: Principal, ref: string): Promise<Org> {
+      await requireAdmin(deps, p, 'org.get');
+      return toOrg(await find(ref));
+    },
+    async update(p: Principal, ref: string, patch: unknown): Promise<Org> {
+      await requireAdmin(deps, p, 'org.update');
+      const v = parseWith(orgPatch, patch);
+      const org = await find(ref);
+      const set: Partial<OrgRow> = {};
+      if (v.name !== undefined) {
+        set.name = validateOrgName(v.name);
+        set.name_key = nameKey(set.name);
+      }
+      if (v.ik !== undefined) set.ik = v.ik;
+      if (v.betriebsnummer !== undefined) set.betriebsnummer = v.betriebsnummer;
+      if (v.contacts !== undefined) set.contacts = JSON.stringify(v.contacts);
+      if (v.quotaBytes !== undefined) set.quota_bytes = v.quotaBytes;
+      if (v.status !== undefined) set.status = v.status;
+      if (Object.keys(set).length === 0) return toOrg(org);
+      await writeTx(db, clock, async (s) => {
+        await s.trx.updateTable('orgs').set(set).where('id', '=', org.id).execute().catch((e) => mapUnique(e, 'an organisation with this name'));
+        await s.audit({ action: 'org.update', outcome: 'success', actor: p, orgId: org.id, detail: { fields: Object.keys(v) } });
+      });
+      return toOrg({ ...org, ...set });
+    },
+  };
+}

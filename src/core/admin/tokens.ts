@@ -1,0 +1,70 @@
+import { v7 as uuidv7 } from 'uuid';
+import { CoreError } from '../errors.js';
+import { isAdmin, type Principal } from '../principal.js';
+import { writeTx } from '../tx.js';
+import type { CoreDeps } from '../deps.js';
+import { assertPrincipal } from '../files/guard.js';
+import { newSecret, sha256hex, TOKEN_PREFIX } from '../auth/authenticate.js';
+import { requireAdmin } from './require-admin.js';
+
+export interface TokenInfo {
+  readonly id: string;
+  readonly login: string;
+  readonly name: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+  readonly lastUsedAt: number | null;
+}
+
+export const MAX_TOKEN_LIFETIME_MS = 2 * 365 * 86_400_000;
+
+export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<{ id: string; login: string; org_id: string | null }>) {
+  const { db, clock } = deps;
+  /** Administrators manage everyone's tokens; a user manages their own. */
+  async function target(p: Principal, userRef: string | undefined, action: string) {
+    assertPrincipal(p);
+    if (userRef === undefined) {
+      if (!p.userId) throw new CoreError('INVALID_INPUT', 'name the user the token is for');
+      return findUser(p.userId);
+    }
+    const u = await findUser(userRef).catch(async (e) => {
+      if (!isAdmin(p)) await requireAdmin(deps, p, action);
+      throw e;
+    });
+    if (u.id !== p.userId) await requireAdmin(deps, p, action);
+    return u;
+  }
+  return {
+    /** Creates a token; the secret is returned once and only its hash is stored. */
+    async create(p: Principal, userRef: string | undefined, opts: { name?: string | undefined; expiresInMs?: number | undefined } = {}): Promise<{ token: string; info: TokenInfo }> {
+      const u = await target(p, userRef, 'token.create');
+      const ttl = opts.expiresInMs ?? 90 * 86_400_000;
+      if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_TOKEN_LIFETIME_MS) throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
+      if (opts.name !== undefined && (opts.name.length > 100 || /[\u0000-\u001f\u007f]/.test(opts.name))) throw new CoreError('INVALID_INPUT', 'token name must be at most 100 printable characters');
+      const token = TOKEN_PREFIX + newSecret();
+      const now = clock.now();
+      const row = { id: uuidv7(), user_id: u.id, name: opts.name ?? null, secret_hash: sha256hex(token), created_at: now, expires_at: now + ttl, revoked_at: null, last_used_at: null };
+      await writeTx(db, clock, async (s) => {
+        await s.trx.insertInto('tokens').values(row).execute();
+        await s.audit({ action: 'token.create', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, tokenId: row.id, expiresAt: row.expires_at } });
+      });
+      return { token, info: { id: row.id, login: u.login, name: row.name, createdAt: now, expiresAt: row.expires_at, revokedAt: null, lastUsedAt: null } };
+    },
+    async list(p: Principal, userRef?: string): Promise<TokenInfo[]> {
+      const u = await target(p, userRef, 'token.list');
+      const rows = await db.selectFrom('tokens').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
+      return rows.map((r) => ({ id: r.id, login: u.login, name: r.name, createdAt: Number(r.created_at), expiresAt: r.expires_at === null ? null : Number(r.expires_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at), lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at) }));
+    },
+    async revoke(p: Principal, tokenId: string): Promise<void> {
+      assertPrincipal(p);
+      const t = await db.selectFrom('tokens').select(['id', 'user_id']).where('id', '=', tokenId).executeTakeFirst();
+      if (!t || (t.user_id !== p.userId && !isAdmin(p))) throw new CoreError('NOT_FOUND', 'token not found');
+      const u = await findUser(t.user_id);
+      await writeTx(db, clock, async (s) => {
+        await s.trx.updateTable('tokens').set({ revoked_at: s.now }).where('id', '=', t.id).execute();
+        await s.audit({ action: 'token.revoke', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, tokenId: t.id } });
+      });
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Authentication: the only code that creates Principals for users.
+ *
+ * Contract:
+ * - Every failure answers with the same UNAUTHENTICATED error and message ("invalid
+ *   credentials"), whether the login is unknown, the password wrong, the user disabled, expired
+ *   or locked out; the ledger records the real reason.
+ * - Unknown logins spend the same hashing time as known ones.
+ * - Failed password attempts count per user in the database, so the lockout holds across
+ *   protocols and nodes.
+ * - Tokens and session ids are stored only as SHA-256 hashes; a token of a disabled or expired
+ *   user, a revoked or an expired token, authenticates nobody.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { CoreError } from '../errors.js';
+import { mintPrincipal, type Principal, type RequestContext, type Role } from '../principal.js';
+import { recordEvent, writeTx } from '../tx.js';
+import type { UserRow } from '../../ports/db-schema.js';
+import type { CoreDeps } from '../deps.js';
+import type { Hasher } from './passwords.js';
+import { MAX_PASSWORD_LENGTH } from './passwords.js';
+
+export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
+const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
+
+export const TOKEN_PREFIX = 'slc_';
+export const newSecret = () => randomBytes(32).toString('base64url');
+
+function canonicalLogin(login: unknown): string | undefined {
+  if (typeof login !== 'string') return undefined;
+  const l = login.trim().toLowerCase();
+  return /^[a-z0-9._@-]{1,64}$/.test(l) ? l : undefined;
+}
+
+/** Why a user may not sign in now, or undefined when they may. */
+export async function refusal(deps: CoreDeps, u: UserRow, now: number): Promise<string | undefined> {
+  if (u.status !== 'active') return 'user disabled';
+  if (u.expires_at !== null && Number(u.expires_at) <= now) return 'user expired';
+  if (u.org_id) {
+    const org = await deps.db.selectFrom('orgs').select('status').where('id', '=', u.org_id).executeTakeFirst();
+    if (!org || org.status !== 'active') return 'organisation disabled';
+  }
+  return undefined;
+}
+
+export function principalFor(u: UserRow, ctx: RequestContext, method: string, tokenId: string | null = null): Principal {
+  return mintPrincipal({
+    kind: 'user',
+    userId: u.id,
+    login: u.login,
+    orgId: u.org_id,
+    role: u.role as Role,
+    protocol: ctx.protocol,
+    remoteAddr: ctx.remoteAddr ?? null,
+    client: ctx.client ? ctx.client.slice(0, 200) : null,
+    method,
+    tokenId,
+  });
+}
+
+export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
+  const { db, clock, settings } = deps;
+
+  async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {
+    await recordEvent(db, clock, {
+      action: 'auth.login',
+      outcome: 'failure',
+      ctx,
+      claimedLogin: login.slice(0, 64),
+      claimedUserId: user?.id,
+      orgId: user?.org_id ?? null,
+      detail: { method: 'password', reason },
+    });
+    return bad();
+  }
+
+  return {
+    /** Password sign-in (HTTP login, SFTP password). */
+    async password(loginIn: unknown, password: unknown, ctx: RequestContext): Promise<Principal> {
+      const login = canonicalLogin(loginIn);
+      if (typeof password !== 'string' || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
+        throw await loginFailure(ctx, String(loginIn ?? '').slice(0, 64), 'malformed password');
+      }
+      const user = login ? await db.selectFrom('users').selectAll().where('login', '=', login).executeTakeFirst() : undefined;
+      if (!user || !user.password_hash) {
+        await hasher.dummyVerify(password);
+        throw await loginFailure(ctx, login ?? String(loginIn ?? '').slice(0, 64), user ? 'no password set' : 'unknown user', user);
+      }
+      const now = clock.now();
+      if (user.locked_until !== null && Number(user.locked_until) > now) {
+        await hasher.dummyVerify(password);
+        throw await loginFailure(ctx, login!, 'locked out', user);
+      }
+      const ok = await hasher.verify(user.password_hash, password);
+      if (!ok) {
+        const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
+        await writeTx(db, clock, async (s) => {
+          await s.trx
+            .updateTable('users')
+            .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
+            .where('id', '=', user.id)
+            .execute();
+          await s.audit({ action: 'auth.login', outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'password', reason: 'wrong password', ...(lock ? { lockedOut: true } : {}) } });
+        });
+        throw bad();
+      }
+      const why = await refusal(deps, user, now);
+      if (why) throw await loginFailure(ctx, user.login, why, user);
+      const p = principalFor(user, ctx, 'password');
+      await writeTx(db, clock, async (s) => {
+        await s.trx.updateTable('users').set({ failed_logins: 0, locked_until: null, last_login_at: s.now }).where('id', '=', user.id).execute();
+        await s.audit({ action: 'auth.login', outcome: 'success', actor: p });
+      });
+      return p;
+    },
+
+    /** Bearer token (REST scripts). */
+    async token(raw: unknown, ctx: RequestContext): Promise<Principal> {
+      if (typeof raw !== 'string' || !raw.startsWith(TOKEN_PREFIX) || raw.length > 200) {
+        await recordEvent(db, clock, { action: 'auth.token', outcome: 'failure', ctx, detail: { reason: 'malformed token' } });
+        throw bad();
+      }
+      const row = await db
+        .selectFrom('tokens')
+        .innerJoin('users', 'users.id', 'tokens.user_id')
+        .selectAll('users')
+        .select(['tokens.id as token_id', 'tokens.expires_at as token_expires', 'tokens.revoked_at', 'tokens.last_used_at'])
+        .where('tokens.secret_hash', '=', sha256hex(raw))
+        .executeTakeFirst();
+      const now = clock.now();
+      let why: string | undefined;
+      if (!row) why = 'unknown token';
+      else if (row.revoked_at !== null) why = 'token revoked';
+      else if (row.token_expires !== null && Number(row.token_expires) <= now) why = 'token expired';
+      else why = await refusal(deps, row, now);
+      if (why || !row) {
+        await recordEvent(db, clock, { action: 'auth.token', outcome: 'failure', ctx, claimedUserId: row?.id, claimedLogin: row?.login, orgId: row?.org_id ?? null, detail: { reason: why, ...(row ? { token: row.token_id } : {}) } });
+        throw bad();
+      }
+      const p = principalFor(row, ctx, 'token', row.token_id);
+      // Token use is recorded at most once a minute per token; every file operation names the token anyway.
+      if (row.last_used_at === null || now - Number(row.last_used_at) > 60_000) {
+        await writeTx(db, clock, async (s) => {
+          await s.trx.updateTable('tokens').set({ last_used_at: s.now }).where('id', '=', row.token_id).execute();
+          await s.audit({ action: 'auth.token', outcome: 'success', actor: p });
+        });
+      }
+      return p;
+    },
+
+    /** Starts a web session for a principal that just signed in; returns the cookie value. */
+    async startSession(p: Principal): Promise<{ sessionId: string; expiresAt: number }> {
+      if (!p.userId) throw new CoreError('INVALID_INPUT', 'sessions are for users');
+      const sessionId = newSecret();
+      const now = clock.now();
+      const expiresAt = now + settings.sessionTtlMs;
+      await db.insertInto('sessions').values({ id_hash: sha256hex(sessionId), user_id: p.userId, created_at: now, expires_at: expiresAt, last_seen_at: now, remote_addr: p.remoteAddr }).execute();
+      return { sessionId, expiresAt };
+    },
+
+    /** Cookie session (web app). */
+    async session(raw: unknown, ctx: RequestContext): Promise<Principal> {
+      if (typeof raw !== 'string' || raw.length < 20 || raw.length > 100) throw bad();
+      const row = await db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .selectAll('users')
+        .select(['sessions.expires_at as session_expires', 'sessions.id_hash'])
+        .where('sessions.id_hash', '=', sha256hex(raw))
+        .executeTakeFirst();
+      const now = clock.now();
+      if (!row || Number(row.session_expires) <= now || (await refusal(deps, row, now))) throw bad();
+      return principalFor(row, ctx, 'session');
+    },
+
+    async endSession(raw: unknown, p: Principal): Promise<void> {
+      if (typeof raw !== 'string') return;
+      await writeTx(db, clock, async (s) => {
+        await s.trx.deleteFrom('sessions').where('id_hash', '=', sha256hex(raw)).execute();
+        await s.audit({ action: 'auth.logout', outcome: 'success', actor: p });
+      });
+    },
+
+    /** The principal of local administration (CLI): acts with full rights, recorded as such. */
+    system(ctx: RequestContext, who = 'system'): Principal {
+      return mintPrincipal({ kind: 'system', userId: null, login: who, orgId: null, role: 'admin', protocol: ctx.protocol, remoteAddr: ctx.remoteAddr ?? null, client: null, method: 'system', tokenId: null });
+    },
+  };
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

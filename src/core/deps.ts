@@ -1,0 +1,23 @@
+/** What the core is built from. Only the composition root (main) assembles this. */
+import type { Logger } from 'pino';
+import type { Db } from '../ports/db-schema.js';
+import type { SealedStore } from '../ports/blob-store.js';
+import type { Clock } from '../ports/clock.js';
+
+export interface CoreSettings {
+  readonly nodeId: string;
+  readonly maxUploadBytes: number;
+  readonly sessionTtlMs: number;
+  readonly lockoutThreshold: number;
+  readonly lockoutDurationMs: number;
+  readonly hashConcurrency: number;
+}
+
+export interface CoreDeps {
+  readonly db: Db;
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly store: SealedStore;
+  readonly clock: Clock;
+  readonly settings: CoreSettings;
+  readonly log: Logger;
+}

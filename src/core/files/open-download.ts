@@ -1,0 +1,92 @@
+/**
+ * Downloads. The read is recorded in the ledger and committed BEFORE the blob is opened, so no
+ * byte leaves without a record; a second event records how many bytes were actually handed out
+ * when the stream ends or is closed early.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CoreError } from '../errors.js';
+import type { Principal } from '../principal.js';
+import { baseName, formatPath, isRoot, parentOf, parsePath } from '../paths.js';
+import { recordEvent } from '../tx.js';
+import type { ByteRange, BlobKey } from '../../ports/blob-store.js';
+import type { CoreDeps } from '../deps.js';
+import { guard, failed } from './guard.js';
+import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
+
+export interface DownloadRequest {
+  /** Inclusive byte range; `end` beyond the last byte is clamped, as HTTP does. */
+  readonly range?: { readonly start: number; readonly end?: number | undefined } | undefined;
+}
+
+export interface Download {
+  readonly file: EntryInfo;
+  /** The range actually served (whole file when no range was asked for). */
+  readonly range: ByteRange | null;
+  readonly length: number;
+  readonly stream: Readable;
+}
+
+export async function openDownload(deps: CoreDeps, p: Principal, path: string, req: DownloadRequest = {}): Promise<Download> {
+  const vp = parsePath(path);
+  if (isRoot(vp)) throw new CoreError('NOT_A_FILE', 'not a file');
+  const parent = parentOf(vp);
+  await guard(deps, p, 'file.read', parent, vp);
+  const folder = await findFolder(deps.db, parent);
+  const file = folder ? await findFileIn(deps.db, folder.id, baseName(vp)) : undefined;
+  if (!file) {
+    if (folder && (await findChildFolder(deps.db, folder.id, baseName(vp)))) throw new CoreError('NOT_A_FILE', 'not a file');
+    throw new CoreError('NOT_FOUND', 'not found');
+  }
+  const size = Number(file.size);
+  let range: ByteRange | null = null;
+  if (req.range) {
+    const { start } = req.range;
+    const end = Math.min(req.range.end ?? size - 1, size - 1);
+    if (!Number.isSafeInteger(start) || start < 0 || start >= size || end < start) {
+      throw await failed(deps, p, 'file.read', vp, new CoreError('RANGE_NOT_SATISFIABLE', 'range not satisfiable', { details: { size } }));
+    }
+    range = { start, end };
+  }
+  const length = range ? range.end - range.start + 1 : size;
+  const info = fileInfo(file, parent);
+  const seq = await recordEvent(deps.db, deps.clock, {
+    action: 'file.read',
+    outcome: 'success',
+    actor: p,
+    orgId: file.org_id,
+    targetPath: info.path,
+    fileId: file.id,
+    sha256: file.sha256,
+    bytes: length,
+    detail: range ? { range: [range.start, range.end], size } : { size },
+  });
+  const source = await deps.store.get(file.blob_key as BlobKey, size, range ?? undefined);
+  let sent = 0;
+  const out = new PassThrough({ highWaterMark: 256 * 1024 });
+  out.on('data', (c: Buffer) => (sent += c.length));
+  let done = false;
+  const finish = (ok: boolean) => {
+    if (done) return;
+    done = true;
+    recordEvent(deps.db, deps.clock, {
+      action: 'file.read.end',
+      outcome: ok && sent === length ? 'success' : 'failure',
+      actor: p,
+      orgId: file.org_id,
+      targetPath: info.path,
+      fileId: file.id,
+      bytes: sent,
+      detail: { read: seq, complete: sent === length },
+    }).catch((e) => deps.log.error({ err: e }, 'could not record the end of a download'));
+  };
+  pipeline(source, out).then(
+    () => finish(true),
+    (e) => {
+      if (e instanceof CoreError && e.code === 'INTEGRITY') deps.log.error({ fileId: file.id }, 'stored file failed its integrity check');
+      finish(false);
+    },
+  );
+  out.on('close', () => finish(out.readableEnded));
+  return { file: info, range, length, stream: out };
+}

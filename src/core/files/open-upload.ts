@@ -1,0 +1,203 @@
+/**
+ * Uploads. The bytes stream into a new blob under a fresh server-generated key while size and
+ * quota are enforced; the file becomes visible only when the transaction that points its name at
+ * the finished blob commits (replacing an older version atomically). A crash at any moment leaves
+ * either the old file or the new one, never a partial one: the blob is listed in blob_pending
+ * until the commit, and start-up removes pending blobs that never committed.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { once } from 'node:events';
+import { v7 as uuidv7 } from 'uuid';
+import { CoreError } from '../errors.js';
+import type { Principal } from '../principal.js';
+import { baseName, formatPath, isRoot, parentOf, parsePath, nameKey, type VPath } from '../paths.js';
+import { writeTx } from '../tx.js';
+import type { BlobKey } from '../../ports/blob-store.js';
+import type { CoreDeps } from '../deps.js';
+import { failed, guard } from './guard.js';
+import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
+import { discardBlob } from './blobs.js';
+
+export interface UploadOptions {
+  /** Declared size (Content-Length), checked before any byte is read. */
+  readonly expectedSize?: number | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+}
+
+export interface UploadHandle {
+  readonly path: string;
+  /** Appends bytes in order; resolves when the store accepted them (backpressure). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Completes the upload and makes the file visible atomically. */
+  finish(): Promise<EntryInfo>;
+  /** Abandons the upload: nothing becomes visible and the partial blob is removed. */
+  abort(reason?: string): Promise<void>;
+}
+
+async function quotaRoom(deps: CoreDeps, orgId: string | null, replacedSize: number): Promise<number> {
+  if (!orgId) return Infinity;
+  const org = await deps.db.selectFrom('orgs').select('quota_bytes').where('id', '=', orgId).executeTakeFirst();
+  if (!org || org.quota_bytes === null) return Infinity;
+  const used = await deps.db.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', orgId).executeTakeFirst();
+  return Number(org.quota_bytes) - Number(used?.used ?? 0) + replacedSize;
+}
+
+export async function openUpload(deps: CoreDeps, p: Principal, path: string, opts: UploadOptions = {}): Promise<UploadHandle> {
+  const vp = parsePath(path);
+  if (isRoot(vp)) throw new CoreError('INVALID_PATH', 'a file needs a name');
+  const parent = parentOf(vp);
+  const name = baseName(vp);
+  await guard(deps, p, 'file.write', parent, vp);
+  const folder = await findFolder(deps.db, parent);
+  if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
+  if (await findChildFolder(deps.db, folder.id, name)) {
+    throw await failed(deps, p, 'file.write', vp, new CoreError('ALREADY_EXISTS', 'a folder with this name exists'));
+  }
+  const existing = await findFileIn(deps.db, folder.id, name);
+  const maxBytes = deps.settings.maxUploadBytes;
+  const room = await quotaRoom(deps, folder.org_id, existing && existing.org_id === folder.org_id ? Number(existing.size) : 0);
+  if (opts.expectedSize !== undefined) {
+    if (opts.expectedSize > maxBytes) throw await failed(deps, p, 'file.write', vp, tooLarge(maxBytes));
+    if (opts.expectedSize > room) throw await failed(deps, p, 'file.write', vp, overQuota());
+  }
+  const metadata = JSON.stringify(opts.metadata ?? {});
+  if (metadata.length > 16_384) throw new CoreError('INVALID_INPUT', 'metadata too large');
+
+  const blobKey = uuidv7() as BlobKey;
+  await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.nodeId, created_at: deps.clock.now() }).execute();
+
+  const pass = new PassThrough({ highWaterMark: 1 << 20 });
+  const abortCtl = new AbortController();
+  let received = 0;
+  async function* limited(src: Readable): AsyncGenerator<Uint8Array> {
+    for await (const chunk of src) {
+      received += (chunk as Buffer).length;
+      if (received > maxBytes) throw tooLarge(maxBytes);
+      if (received > room) throw overQuota();
+      yield chunk as Buffer;
+    }
+  }
+  let putError: unknown;
+  const put = deps.store.put(blobKey, limited(pass), { signal: abortCtl.signal });
+  put.catch((e) => {
+    putError = e;
+    pass.destroy();
+  });
+  let state: 'open' | 'finishing' | 'done' = 'open';
+
+  const cleanup = async (reason: string, err: CoreError) => {
+    state = 'done';
+    abortCtl.abort();
+    pass.destroy();
+    await put.catch(() => undefined);
+    await discardBlob(deps, blobKey);
+    return failed(deps, p, 'file.write', vp, err, { reason, received });
+  };
+
+  return {
+    path: formatPath(vp),
+    async write(chunk) {
+      if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
+      if (putError) throw await cleanup('rejected', asCore(putError));
+      if (!pass.write(chunk)) {
+        await Promise.race([once(pass, 'drain'), put.then(() => undefined, () => undefined)]);
+        if (putError) throw await cleanup('rejected', asCore(putError));
+      }
+    },
+    async finish() {
+      if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
+      state = 'finishing';
+      pass.end();
+      let sealed;
+      try {
+        sealed = await put;
+      } catch (e) {
+        throw await cleanup('rejected', asCore(e));
+      }
+      try {
+        const info = await writeTx(deps.db, deps.clock, async (s) => {
+          const f = await s.trx.selectFrom('folders').selectAll().where('id', '=', folder.id).executeTakeFirst();
+          if (!f) throw new CoreError('NOT_FOUND', 'folder was removed during the upload');
+          if (await findChildFolder(s.trx, f.id, name)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
+          const old = await findFileIn(s.trx, f.id, name);
+          if (f.org_id) {
+            const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', f.org_id).executeTakeFirst();
+            if (org && org.quota_bytes !== null) {
+              const used = await s.trx.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', f.org_id).executeTakeFirst();
+              const after = Number(used?.used ?? 0) - (old && old.org_id === f.org_id ? Number(old.size) : 0) + sealed.size;
+              if (after > Number(org.quota_bytes)) throw overQuota();
+            }
+          }
+          if (old) {
+            await s.trx.deleteFrom('files').where('id', '=', old.id).execute();
+            await s.trx.insertInto('blob_pending').values({ blob_key: old.blob_key, kind: 'delete', node_id: deps.settings.nodeId, created_at: s.now }).execute();
+          }
+          const row = {
+            id: uuidv7(),
+            folder_id: f.id,
+            name,
+            name_key: nameKey(name),
+            size: sealed.size,
+            sha256: sealed.sha256,
+            blob_key: blobKey,
+            org_id: f.org_id,
+            uploaded_by: p.userId,
+            uploaded_by_login: p.login,
+            created_at: s.now,
+            modified_at: s.now,
+            metadata,
+          };
+          await s.trx.insertInto('files').values(row).execute();
+          await s.trx.deleteFrom('blob_pending').where('blob_key', '=', blobKey).execute();
+          await s.audit({
+            action: 'file.write',
+            outcome: 'success',
+            actor: p,
+            orgId: f.org_id,
+            targetPath: formatPath(vp),
+            fileId: row.id,
+            sha256: row.sha256,
+            bytes: row.size,
+            detail: old ? { replaced: old.id } : {},
+          });
+          return { info: fileInfo(row, parent), oldBlob: old?.blob_key };
+        });
+        state = 'done';
+        if (info.oldBlob) await discardBlob(deps, info.oldBlob as BlobKey);
+        return info.info;
+      } catch (e) {
+        throw await cleanup('commit failed', asCore(e));
+      }
+    },
+    async abort(reason = 'aborted') {
+      if (state === 'done') return;
+      await cleanup(reason, new CoreError('ABORTED', 'upload aborted'));
+    },
+  };
+}
+
+/** Uploads a whole stream (HTTP PUT, CLI). Aborts cleanly if the source fails or ends early. */
+export async function uploadStream(deps: CoreDeps, p: Principal, path: string, source: AsyncIterable<Uint8Array>, opts: UploadOptions = {}): Promise<EntryInfo> {
+  const h = await openUpload(deps, p, path, opts);
+  let n = 0;
+  try {
+    for await (const chunk of source) {
+      n += chunk.length;
+      await h.write(chunk);
+    }
+  } catch (e) {
+    if (e instanceof CoreError) throw e; // the handle already cleaned up
+    await h.abort('client stream failed');
+    throw new CoreError('ABORTED', 'upload interrupted');
+  }
+  if (opts.expectedSize !== undefined && n !== opts.expectedSize) {
+    await h.abort('size differs from the declared length');
+    throw new CoreError('ABORTED', 'upload ended before the declared length');
+  }
+  return h.finish();
+}
+
+const tooLarge = (max: number) => new CoreError('TOO_LARGE', `file exceeds the size limit of ${max} bytes`, { details: { limit: max } });
+const overQuota = () => new CoreError('QUOTA_EXCEEDED', 'the organisation storage quota would be exceeded');
+const asCore = (e: unknown): CoreError => (e instanceof CoreError ? e : new CoreError('INTERNAL', 'upload failed', { cause: e }));
+export type { VPath };

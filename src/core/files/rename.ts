@@ -1,0 +1,101 @@
+import { CoreError } from '../errors.js';
+import type { Principal } from '../principal.js';
+import { baseName, formatPath, isAncestorOrSelf, isRoot, nameKey, parentOf, parsePath } from '../paths.js';
+import { writeTx } from '../tx.js';
+import type { BlobKey } from '../../ports/blob-store.js';
+import type { CoreDeps } from '../deps.js';
+import { decide } from '../access/decide.js';
+import { loadView } from '../access/view.js';
+import { failed, guard } from './guard.js';
+import { discardBlob } from './blobs.js';
+import { fileInfo, findChildFolder, findFileIn, findFolder, folderInfo, keysOf, pathHash, type EntryInfo } from './resolve.js';
+
+export interface RenameOptions {
+  /** Replace an existing file at the destination (POSIX rename semantics). */
+  readonly overwrite?: boolean | undefined;
+}
+
+/**
+ * Renames or moves a file or folder. Needs 'delete' where it leaves and 'write' where it
+ * arrives; both are checked before anything changes.
+ */
+export async function rename(deps: CoreDeps, p: Principal, from: string, to: string, opts: RenameOptions = {}): Promise<EntryInfo> {
+  const src = parsePath(from);
+  const dst = parsePath(to);
+  if (isRoot(src) || isRoot(dst)) throw new CoreError('INVALID_PATH', 'the root folder cannot be renamed');
+  const srcParent = parentOf(src);
+  const dstParent = parentOf(dst);
+  const view = await loadView(deps.db, p);
+  const srcIsFolder = decide(p, view, 'folder.list', keysOf(src)).allow && !!(await findFolder(deps.db, src));
+  await guard(deps, p, 'entry.rename-from', srcParent, src);
+  await guard(deps, p, 'entry.rename-to', dstParent, dst);
+  if (srcIsFolder && isAncestorOrSelf(src, dst)) {
+    if (keysOf(src).join('/') === keysOf(dst).join('/') && baseName(src) !== baseName(dst)) {
+      // case-only rename of the same folder: allowed below
+    } else {
+      throw await failed(deps, p, 'entry.rename', src, new CoreError('INVALID_INPUT', 'a folder cannot be moved into itself'));
+    }
+  }
+  const newName = baseName(dst);
+  try {
+    const res = await writeTx(deps.db, deps.clock, async (s) => {
+      const sp = await findFolder(s.trx, srcParent);
+      const dp = await findFolder(s.trx, dstParent);
+      if (!sp) throw new CoreError('NOT_FOUND', 'not found');
+      if (!dp) throw new CoreError('NOT_FOUND', 'destination folder not found');
+      const sameEntry = (id: string | undefined, srcId: string) => id === srcId;
+      if (srcIsFolder) {
+        const f = await findChildFolder(s.trx, sp.id, baseName(src));
+        if (!f) throw new CoreError('NOT_FOUND', 'not found');
+        const clashF = await findChildFolder(s.trx, dp.id, newName);
+        if (clashF && !sameEntry(clashF.id, f.id)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
+        if (await findFileIn(s.trx, dp.id, newName)) throw new CoreError('ALREADY_EXISTS', 'a file with this name exists');
+        const newPath = (dp.path === '/' ? '' : dp.path) + '/' + newName;
+        const newKey = dp.path_key + '/' + nameKey(newName);
+        const oldKey = f.path_key;
+        const oldPath = f.path;
+        await s.trx.updateTable('folders').set({ parent_id: dp.id, name: newName, name_key: nameKey(newName), path: newPath, path_key: newKey, path_hash: pathHash(newKey) }).where('id', '=', f.id).execute();
+        // Descendants: rewrite their stored paths under the new prefix.
+        const desc = await s.trx
+          .selectFrom('folders')
+          .select(['id', 'path', 'path_key'])
+          .where((eb) => eb(eb.fn('substr', [eb.ref('path_key'), eb.val(1), eb.val([...oldKey].length + 1)]), '=', oldKey + '/'))
+          .execute();
+        for (const d of desc) {
+          const k = newKey + d.path_key.slice(oldKey.length);
+          await s.trx.updateTable('folders').set({ path: newPath + d.path.slice(oldPath.length), path_key: k, path_hash: pathHash(k) }).where('id', '=', d.id).execute();
+        }
+        await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: f.org_id, targetPath: formatPath(src), detail: { to: newPath, type: 'folder', descendants: desc.length } });
+        const moved = await s.trx.selectFrom('folders').selectAll().where('id', '=', f.id).executeTakeFirstOrThrow();
+        return { info: folderInfo(moved), drop: undefined };
+      }
+      const file = await findFileIn(s.trx, sp.id, baseName(src));
+      if (!file) throw new CoreError('NOT_FOUND', 'not found');
+      if (await findChildFolder(s.trx, dp.id, newName)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
+      const clash = await findFileIn(s.trx, dp.id, newName);
+      let drop: string | undefined;
+      if (clash && clash.id !== file.id) {
+        if (!opts.overwrite) throw new CoreError('ALREADY_EXISTS', 'a file with this name exists');
+        await s.trx.deleteFrom('files').where('id', '=', clash.id).execute();
+        await s.trx.insertInto('blob_pending').values({ blob_key: clash.blob_key, kind: 'delete', node_id: deps.settings.nodeId, created_at: s.now }).execute();
+        drop = clash.blob_key;
+      }
+      if (dp.org_id !== file.org_id && dp.org_id) {
+        const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', dp.org_id).executeTakeFirst();
+        if (org && org.quota_bytes !== null) {
+          const used = await s.trx.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', dp.org_id).executeTakeFirst();
+          if (Number(used?.used ?? 0) + Number(file.size) > Number(org.quota_bytes)) throw new CoreError('QUOTA_EXCEEDED', 'the organisation storage quota would be exceeded');
+        }
+      }
+      await s.trx.updateTable('files').set({ folder_id: dp.id, name: newName, name_key: nameKey(newName), org_id: dp.org_id, modified_at: s.now }).where('id', '=', file.id).execute();
+      await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(src), fileId: file.id, sha256: file.sha256, detail: { to: formatPath(dst), type: 'file', ...(clash && drop ? { replaced: clash.id } : {}) } });
+      const moved = await s.trx.selectFrom('files').selectAll().where('id', '=', file.id).executeTakeFirstOrThrow();
+      return { info: fileInfo(moved, dstParent), drop };
+    });
+    if (res.drop) await discardBlob(deps, res.drop as BlobKey);
+    return res.info;
+  } catch (e) {
+    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await failed(deps, p, 'entry.rename', src, e, { to: formatPath(dst) });
+    throw e;
+  }
+}

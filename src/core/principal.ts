@@ -1,0 +1,52 @@
+/**
+ * Who is acting. A Principal can only be created by the core's authentication code (mintPrincipal
+ * is not exported from the core's public face); every core operation takes one.
+ */
+export type Role = 'partner' | 'staff' | 'admin';
+export const ROLES: readonly Role[] = ['partner', 'staff', 'admin'];
+export type Protocol = 'http' | 'web' | 'sftp' | 'cli' | 'system';
+
+/** Where a request comes from; supplied by the front end, recorded in the ledger. */
+export interface RequestContext {
+  readonly protocol: Protocol;
+  readonly remoteAddr?: string | undefined;
+  /** Client software (SFTP version string, HTTP user agent), truncated. */
+  readonly client?: string | undefined;
+}
+
+declare const principalBrand: unique symbol;
+
+export interface PrincipalData {
+  readonly kind: 'user' | 'system';
+  readonly userId: string | null;
+  readonly login: string;
+  readonly orgId: string | null;
+  readonly role: Role;
+  readonly protocol: Protocol;
+  readonly remoteAddr: string | null;
+  readonly client: string | null;
+  /** How the principal authenticated: password, token, session, publickey, system. */
+  readonly method: string;
+  readonly tokenId: string | null;
+}
+
+export type Principal = PrincipalData & { readonly [principalBrand]: true };
+
+const minted = new WeakSet<object>();
+
+/** MUST only be called by core/auth after the credential was verified. */
+export function mintPrincipal(data: PrincipalData): Principal {
+  const p = Object.freeze({ ...data }) as Principal;
+  minted.add(p);
+  return p;
+}
+
+/**
+ * True only for principals created by mintPrincipal in this process. The brand makes forging a
+ * Principal a type error; this check makes it a runtime error too (e.g. a plain object cast).
+ */
+export function isMinted(p: unknown): p is Principal {
+  return typeof p === 'object' && p !== null && minted.has(p);
+}
+
+export const isAdmin = (p: Principal) => p.kind === 'system' || p.role === 'admin';

@@ -1,0 +1,172 @@
+/**
+ * The typed database schema. The core reaches the database only through Kysely with these
+ * types: every query is built by the query builder with bound parameters. Timestamps are
+ * milliseconds since the epoch; booleans are 0/1; JSON columns are text.
+ */
+import type { Kysely, Selectable } from 'kysely';
+
+export const ROOT_FOLDER_ID = '00000000-0000-7000-8000-000000000000';
+/** prev_hash of the first ledger event. */
+export const GENESIS_HASH = '0'.repeat(64);
+/** sha256 of the empty string: the root folder's path_key is ''. */
+export const ROOT_PATH_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+export interface OrgTable {
+  id: string;
+  name: string;
+  name_key: string;
+  ik: string | null;
+  betriebsnummer: string | null;
+  contacts: string; // JSON array of {name?, email, role?}
+  quota_bytes: number | null;
+  status: string; // active | disabled
+  created_at: number;
+}
+
+export interface UserTable {
+  id: string;
+  login: string; // canonical lowercase
+  org_id: string | null;
+  role: string; // partner | staff | admin
+  status: string; // active | disabled
+  display_name: string | null;
+  email: string | null;
+  password_hash: string | null;
+  password_changed_at: number | null;
+  failed_logins: number;
+  locked_until: number | null;
+  last_login_at: number | null;
+  expires_at: number | null;
+  created_at: number;
+}
+
+export interface SshKeyTable {
+  id: string;
+  user_id: string;
+  algorithm: string;
+  fingerprint: string; // SHA256:base64, as OpenSSH prints it
+  public_key: string; // "algo base64" without comment
+  comment: string | null;
+  created_at: number;
+}
+
+export interface FolderTable {
+  id: string;
+  parent_id: string | null; // null only for the root row
+  path: string; // display path, '/' for the root
+  path_key: string; // comparison path of name keys, '' for the root
+  path_hash: string; // sha256 hex of path_key (fixed-size unique index)
+  name: string;
+  name_key: string;
+  org_id: string | null; // owning organisation (quota), inherited from the parent at creation
+  created_at: number;
+  created_by: string | null;
+}
+
+export interface FileTable {
+  id: string;
+  folder_id: string;
+  name: string;
+  name_key: string;
+  size: number;
+  sha256: string;
+  blob_key: string;
+  org_id: string | null; // owning organisation of the folder at upload time (quota)
+  uploaded_by: string | null;
+  uploaded_by_login: string | null;
+  created_at: number;
+  modified_at: number;
+  metadata: string; // JSON object
+}
+
+export interface GrantTable {
+  id: string;
+  folder_id: string;
+  subject_type: string; // user | org
+  subject_id: string;
+  permissions: string; // canonical comma list, e.g. "list,read,write"
+  created_at: number;
+  created_by: string | null;
+}
+
+export interface TokenTable {
+  id: string;
+  user_id: string;
+  name: string | null;
+  secret_hash: string; // sha256 hex of the secret part
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface SessionTable {
+  id_hash: string; // sha256 hex of the cookie value
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  last_seen_at: number;
+  remote_addr: string | null;
+}
+
+export interface BlobPendingTable {
+  blob_key: string;
+  kind: string; // upload | delete
+  node_id: string;
+  created_at: number;
+}
+
+export interface AuditEventTable {
+  seq: number; // 1, 2, 3, … assigned under the chain lock; part of the hash
+  ts: number;
+  actor_type: string; // user | system | anonymous
+  actor_id: string | null;
+  actor_login: string | null;
+  org_id: string | null;
+  protocol: string; // http | sftp | cli | web | system
+  remote_addr: string | null;
+  action: string;
+  target_path: string | null;
+  file_id: string | null;
+  sha256: string | null;
+  bytes: number | null;
+  outcome: string; // success | failure | denied
+  detail: string; // JSON object
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number; // always 1
+  seq: number;
+  hash: string;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  orgs: OrgTable;
+  users: UserTable;
+  ssh_keys: SshKeyTable;
+  folders: FolderTable;
+  files: FileTable;
+  grants: GrantTable;
+  tokens: TokenTable;
+  sessions: SessionTable;
+  blob_pending: BlobPendingTable;
+  audit_events: AuditEventTable;
+  audit_head: AuditHeadTable;
+  settings: SettingTable;
+}
+
+export type Db = Kysely<Database>;
+export type OrgRow = Selectable<OrgTable>;
+export type UserRow = Selectable<UserTable>;
+export type FolderRow = Selectable<FolderTable>;
+export type FileRow = Selectable<FileTable>;
+export type GrantRow = Selectable<GrantTable>;
+export type TokenRow = Selectable<TokenTable>;
+export type AuditEventRow = Selectable<AuditEventTable>;
