@@ -7,7 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, formatPath, isRoot, parentOf, parsePath } from '../paths.js';
+import { baseName, isRoot, parentOf, parsePath } from '../paths.js';
 import { recordEvent } from '../tx.js';
 import type { ByteRange, BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
@@ -25,6 +25,8 @@ export interface Download {
   readonly range: ByteRange | null;
   readonly length: number;
   readonly stream: Readable;
+  /** Resolves once the end of the download (bytes handed out) is recorded in the ledger. */
+  readonly finished: Promise<void>;
 }
 
 export async function openDownload(deps: CoreDeps, p: Principal, path: string, req: DownloadRequest = {}): Promise<Download> {
@@ -66,10 +68,12 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   const out = new PassThrough({ highWaterMark: 256 * 1024 });
   out.on('data', (c: Buffer) => (sent += c.length));
   let done = false;
+  let settle!: () => void;
+  const finished = new Promise<void>((r) => (settle = r));
   const finish = (ok: boolean) => {
     if (done) return;
     done = true;
-    recordEvent(deps.db, deps.clock, {
+    void recordEvent(deps.db, deps.clock, {
       action: 'file.read.end',
       outcome: ok && sent === length ? 'success' : 'failure',
       actor: p,
@@ -78,7 +82,9 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
       fileId: file.id,
       bytes: sent,
       detail: { read: seq, complete: sent === length },
-    }).catch((e) => deps.log.error({ err: e }, 'could not record the end of a download'));
+    })
+      .catch((e) => deps.log.error({ err: e }, 'could not record the end of a download'))
+      .finally(settle);
   };
   pipeline(source, out).then(
     () => finish(true),
@@ -88,5 +94,5 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
     },
   );
   out.on('close', () => finish(out.readableEnded));
-  return { file: info, range, length, stream: out };
+  return { file: info, range, length, stream: out, finished };
 }

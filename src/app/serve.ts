@@ -1,0 +1,43 @@
+/**
+ * `sluice serve`: opens the instance, recovers interrupted uploads, starts the front ends, and
+ * on SIGTERM/SIGINT stops accepting, lets running transfers drain (bounded), then closes.
+ */
+import type { Config } from '../config/config.js';
+import { openInstance } from './instance.js';
+import { buildHttpServer } from '../protocols/http/server.js';
+
+export async function runServer(config: Config): Promise<void> {
+  const inst = await openInstance(config);
+  const { log } = inst;
+  const swept = await inst.core.maintenance.sweep();
+  if (swept.removed || swept.temp) log.info(swept, 'removed leftovers of interrupted uploads');
+  const http = await buildHttpServer({ core: inst.core, config, log });
+  await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
+  const scheme = config.tlsCert ? 'https' : 'http';
+  log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
+  if (process.stderr.isTTY) process.stderr.write(`Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} (data in ${config.dataDir})\n`);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'stopping: draining open requests');
+      const hard = setTimeout(() => {
+        log.warn('drain timed out; closing remaining connections');
+        http.server.closeAllConnections?.();
+      }, 30_000);
+      hard.unref();
+      http
+        .close()
+        .catch((e: unknown) => log.error({ err: e }, 'error while closing HTTP'))
+        .then(() => inst.close())
+        .finally(() => {
+          log.info('stopped');
+          resolve();
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,411 @@
+/**
+ * The `sluice` command. Every command acts through the core with an explicit system principal
+ * (local administration on the machine that holds the data directory), recorded in the ledger
+ * as protocol "cli".
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { Command, Option } from 'commander';
+import { loadConfig, type Config } from '../config/config.js';
+import { parseDuration, parseSize } from '../config/units.js';
+import { openInstance, prepareDataDir, isInitialised, type Instance } from '../app/instance.js';
+import { CoreError } from '../core/errors.js';
+import type { Principal } from '../core/index.js';
+import { fail, iso, print, table } from './output.js';
+import { progress } from './progress.js';
+
+const program = new Command('sluice')
+  .description('Sluice managed file transfer: administration and server')
+  .version('0.1.0')
+  .option('--data-dir <dir>', 'data directory (default $SLUICE_DATA_DIR or ./data)')
+  .option('--config <file>', 'JSON configuration file (default $SLUICE_CONFIG)')
+  .showHelpAfterError();
+
+function config(): Config {
+  const g = program.opts<{ dataDir?: string; config?: string }>();
+  const env = { ...process.env, ...(g.config ? { SLUICE_CONFIG: g.config } : {}) };
+  return loadConfig(env, g.dataDir ? { dataDir: g.dataDir } : {});
+}
+
+const quietLog = async () => (await import('pino')).pino({ level: process.env.SLUICE_LOG_LEVEL ?? 'warn' }, process.stderr);
+
+async function withCore<T>(fn: (i: Instance, sys: Principal) => Promise<T>): Promise<T> {
+  const inst = await openInstance(config(), { log: await quietLog() });
+  try {
+    return await fn(inst, inst.core.auth.system({ protocol: 'cli', remoteAddr: 'local', client: `sluice-cli ${os.userInfo().username}` }, `cli:${os.userInfo().username}`));
+  } finally {
+    await inst.close();
+  }
+}
+
+/** Reads a secret from a file ("-" = standard input): the first line, without its line ending. */
+function readSecretFile(f: string): string {
+  const text = f === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(f, 'utf8');
+  return text.split(/\r?\n/)[0] ?? '';
+}
+
+const jsonOpt = () => new Option('--json', 'print JSON');
+type J = { json?: boolean };
+
+/** Creates the data directory, keys, database and first administrator. Idempotent. */
+export async function initialise(cfg: Config, login: string, passwordFile?: string): Promise<{ created: boolean; login: string; password?: string }> {
+  const already = isInitialised(cfg);
+  prepareDataDir(cfg);
+  const inst = await openInstance(cfg, { log: await quietLog() });
+  try {
+    const sys = inst.core.auth.system({ protocol: 'cli', remoteAddr: 'local' }, 'cli:init');
+    const r = await inst.core.setup.createFirstAdmin(sys, login, passwordFile ? readSecretFile(passwordFile) : undefined);
+    return { created: r.created || !already, login, ...(r.password ? { password: r.password } : {}) };
+  } finally {
+    await inst.close();
+  }
+}
+
+program
+  .command('init')
+  .description('create the data directory, keys, database and first administrator (once)')
+  .option('--admin <login>', 'login of the first administrator', 'admin')
+  .option('--admin-password-file <file>', 'read the administrator password from a file ("-" for stdin); otherwise one is generated and printed once')
+  .addOption(jsonOpt())
+  .action(async (o: { admin: string; adminPasswordFile?: string } & J) => {
+    const cfg = config();
+    const r = await initialise(cfg, o.admin, o.adminPasswordFile);
+    print(!!o.json, { ...r, dataDir: cfg.dataDir }, () => {
+      if (!r.created) return `Sluice is already initialised in ${cfg.dataDir}; nothing changed.`;
+      const lines = [`Initialised Sluice in ${cfg.dataDir}`, `Administrator: ${r.login}`];
+      if (r.password) lines.push(`Password (shown once, store it now): ${r.password}`);
+      return lines.join('\n');
+    });
+  });
+
+program
+  .command('serve')
+  .description('run the HTTP server until SIGTERM/SIGINT, then drain and stop')
+  .option('--init', 'initialise the data directory first if it is new (prints the administrator password once)')
+  .action(async (o: { init?: boolean }) => {
+    const cfg = config();
+    if (o.init && !isInitialised(cfg)) {
+      const r = await initialise(cfg, 'admin');
+      process.stderr.write(`Initialised Sluice in ${cfg.dataDir}\nAdministrator: admin\n${r.password ? `Password (shown once, store it now): ${r.password}\n` : ''}`);
+    }
+    const { runServer } = await import('../app/serve.js');
+    await runServer(cfg);
+  });
+
+program
+  .command('status')
+  .description('show configuration and state of this instance')
+  .addOption(jsonOpt())
+  .action(async (o: J) =>
+    withCore(async (i, sys) => {
+      const orgs = await i.core.admin.orgs.list(sys);
+      const users = await i.core.admin.users.list(sys);
+      const ledger = await i.core.audit.verify(sys);
+      const data = { dataDir: i.config.dataDir, database: i.dialect, storage: i.config.storage, http: `${i.config.httpListen.host}:${i.config.httpListen.port}`, organisations: orgs.length, users: users.length, ledgerEvents: ledger.headSeq, ledgerIntact: ledger.ok };
+      print(!!o.json, data, () => Object.entries(data).map(([k, v]) => `${k.padEnd(14)} ${v}`).join('\n'));
+    }),
+  );
+
+// --- organisations ---------------------------------------------------------------------------
+const org = program.command('org').description('partner organisations');
+org
+  .command('create <name>')
+  .description('create an organisation')
+  .option('--ik <number>', 'Institutionskennzeichen (9 digits)')
+  .option('--betriebsnummer <number>', 'Betriebsnummer (8 digits)')
+  .option('--contact <email...>', 'contact e-mail address(es)')
+  .option('--quota <size>', 'storage quota, e.g. 10G')
+  .addOption(jsonOpt())
+  .action(async (name: string, o: { ik?: string; betriebsnummer?: string; contact?: string[]; quota?: string } & J) =>
+    withCore(async (i, sys) => {
+      const quota = o.quota === undefined ? undefined : parseSize(o.quota);
+      if (o.quota !== undefined && quota === undefined) throw new CoreError('INVALID_INPUT', `invalid --quota "${o.quota}"`);
+      const r = await i.core.admin.orgs.create(sys, {
+        name,
+        ...(o.ik ? { ik: o.ik } : {}),
+        ...(o.betriebsnummer ? { betriebsnummer: o.betriebsnummer } : {}),
+        ...(o.contact ? { contacts: o.contact.map((email) => ({ email })) } : {}),
+        ...(quota !== undefined ? { quotaBytes: quota } : {}),
+      });
+      print(!!o.json, r, () => `created organisation ${r.name} (${r.id})`);
+    }),
+  );
+org
+  .command('list')
+  .description('list organisations')
+  .addOption(jsonOpt())
+  .action(async (o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.orgs.list(sys);
+      print(!!o.json, r, () => table(r.map((x) => ({ ...x, contacts: x.contacts.map((c) => c.email).join(' '), quota: x.quotaBytes, used: x.usedBytes })), ['name', 'ik', 'betriebsnummer', 'status', 'used', 'quota', 'contacts']));
+    }),
+  );
+org
+  .command('update <name>')
+  .description('change an organisation')
+  .option('--ik <number>')
+  .option('--betriebsnummer <number>')
+  .option('--quota <size>', 'storage quota, e.g. 10G, or "none"')
+  .option('--disable', 'disable: its users can no longer sign in')
+  .option('--enable')
+  .addOption(jsonOpt())
+  .action(async (name: string, o: { ik?: string; betriebsnummer?: string; quota?: string; disable?: boolean; enable?: boolean } & J) =>
+    withCore(async (i, sys) => {
+      const quota = o.quota === undefined ? undefined : o.quota === 'none' ? null : parseSize(o.quota);
+      if (quota === undefined && o.quota !== undefined) throw new CoreError('INVALID_INPUT', `invalid --quota "${o.quota}"`);
+      const r = await i.core.admin.orgs.update(sys, name, {
+        ...(o.ik ? { ik: o.ik } : {}),
+        ...(o.betriebsnummer ? { betriebsnummer: o.betriebsnummer } : {}),
+        ...(quota !== undefined ? { quotaBytes: quota } : {}),
+        ...(o.disable ? { status: 'disabled' } : o.enable ? { status: 'active' } : {}),
+      });
+      print(!!o.json, r, () => `updated organisation ${r.name}`);
+    }),
+  );
+
+// --- users -----------------------------------------------------------------------------------
+const user = program.command('user').description('users');
+user
+  .command('create <login>')
+  .description('create a user; without --password-file a password is generated and printed once')
+  .option('--org <name>', 'organisation (required for partner and staff users)')
+  .addOption(new Option('--role <role>', 'role').choices(['partner', 'staff', 'admin']).default('partner'))
+  .option('--password-file <file>', 'read the password from a file ("-" for stdin)')
+  .option('--no-password', 'create without a password (keys or tokens only)')
+  .option('--email <address>')
+  .option('--name <display name>')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: { org?: string; role: string; passwordFile?: string; password: boolean; email?: string; name?: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.users.create(
+        sys,
+        {
+          login,
+          role: o.role,
+          ...(o.org ? { org: o.org } : {}),
+          ...(o.passwordFile ? { password: readSecretFile(o.passwordFile) } : {}),
+          ...(o.email ? { email: o.email } : {}),
+          ...(o.name ? { displayName: o.name } : {}),
+        },
+        { generatePassword: !o.passwordFile && o.password },
+      );
+      print(!!o.json, r, () => `created user ${r.user.login} (${r.user.role}${r.user.org ? ', ' + r.user.org : ''})` + (r.password ? `\nPassword (shown once): ${r.password}` : ''));
+    }),
+  );
+user
+  .command('list')
+  .description('list users')
+  .option('--org <name>')
+  .addOption(jsonOpt())
+  .action(async (o: { org?: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.users.list(sys, o.org ? { org: o.org } : {});
+      print(!!o.json, r, () => table(r.map((u) => ({ ...u, lastLogin: iso(u.lastLoginAt), locked: u.lockedUntil && u.lockedUntil > Date.now() ? 'yes' : '' })), ['login', 'org', 'role', 'status', 'lastLogin', 'locked']));
+    }),
+  );
+const userPatch = (cmd: string, desc: string, patch: (o: Record<string, string>) => Record<string, unknown>, extra?: (c: Command) => Command) => {
+  let c = user.command(`${cmd} <login>`).description(desc);
+  if (extra) c = extra(c);
+  c.addOption(jsonOpt()).action(async (login: string, o: Record<string, string> & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.users.update(sys, login, patch(o));
+      print(!!o.json, r, () => `${cmd}: ${r.login} is ${r.status}`);
+    }),
+  );
+};
+userPatch('disable', 'disable a user (ends their sessions; tokens and keys stop working)', () => ({ status: 'disabled' }));
+userPatch('enable', 'enable a user', () => ({ status: 'active' }));
+userPatch('unlock', 'clear a lockout after failed sign-ins', () => ({ unlock: true }));
+userPatch('set-password', 'set a new password', (o) => ({ password: readSecretFile(o.passwordFile ?? '-') }), (c) => c.option('--password-file <file>', 'file with the password ("-" for stdin)', '-'));
+userPatch('set-role', 'change the role', (o) => ({ role: o.role }), (c) => c.addOption(new Option('--role <role>').choices(['partner', 'staff', 'admin']).makeOptionMandatory()));
+
+// --- keys ------------------------------------------------------------------------------------
+const key = program.command('key').description('SSH public keys of users');
+key
+  .command('add <login> <file>')
+  .description('add an SSH public key (OpenSSH format, one per line; "-" for stdin)')
+  .addOption(jsonOpt())
+  .action(async (login: string, file: string, o: J) =>
+    withCore(async (i, sys) => {
+      const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
+      const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      if (lines.length === 0) throw new CoreError('INVALID_INPUT', 'no public key found in the file');
+      const added: Awaited<ReturnType<Instance['core']['admin']['keys']['add']>>[] = [];
+      for (const l of lines) added.push(await i.core.admin.keys.add(sys, login, l));
+      print(!!o.json, added, () => added.map((k) => `added ${k.algorithm} ${k.fingerprint} to ${login}`).join('\n'));
+    }),
+  );
+key
+  .command('list <login>')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.keys.list(sys, login);
+      print(!!o.json, r, () => table(r.map((k) => ({ ...k, created: iso(k.createdAt) })), ['id', 'algorithm', 'fingerprint', 'comment', 'created']));
+    }),
+  );
+key
+  .command('remove <login> <idOrFingerprint>')
+  .action(async (login: string, id: string) => withCore(async (i, sys) => i.core.admin.keys.remove(sys, login, id).then(() => console.log(`removed key ${id}`))));
+
+// --- folders and grants ------------------------------------------------------------------------
+const folder = program.command('folder').description('folders');
+folder
+  .command('create <path>')
+  .description('create a folder and missing parents')
+  .option('--org <name>', 'owning organisation (its quota applies)')
+  .addOption(jsonOpt())
+  .action(async (path: string, o: { org?: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.folders.create(sys, path, o.org ? { org: o.org } : {});
+      print(!!o.json, r, () => `created folder ${r.path}`);
+    }),
+  );
+folder
+  .command('list')
+  .addOption(jsonOpt())
+  .action(async (o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.folders.list(sys);
+      print(!!o.json, r, () => table(r.map((f) => ({ ...f, created: iso(f.createdAt) })), ['path', 'org', 'created']));
+    }),
+  );
+
+const grant = program
+  .command('grant')
+  .description('grant permissions on a folder: sluice grant LOGIN|org:NAME PATH list,read,write,delete,manage')
+  .argument('[subject]', 'user login or org:NAME')
+  .argument('[path]', 'folder path')
+  .argument('[permissions]', 'comma list of list,read,write,delete,manage (or all)')
+  .addOption(jsonOpt())
+  .action(async (subject: string | undefined, path: string | undefined, perms: string | undefined, o: J) => {
+    if (!subject || !path || !perms) {
+      grant.help({ error: true });
+    }
+    await withCore(async (i, sys) => {
+      const r = await i.core.admin.grants.set(sys, subject!, path!, perms!);
+      print(!!o.json, r, () => `granted ${r.permissions} on ${r.path} to ${r.subject}`);
+    });
+  });
+grant
+  .command('list')
+  .description('list grants')
+  .option('--path <path>')
+  .option('--subject <subject>')
+  .addOption(jsonOpt())
+  .action(async (o: { path?: string; subject?: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.grants.list(sys, { ...(o.path ? { path: o.path } : {}), ...(o.subject ? { subject: o.subject } : {}) });
+      print(!!o.json, r, () => table(r, ['path', 'subject', 'permissions']));
+    }),
+  );
+grant
+  .command('revoke <subject> <path>')
+  .description('remove a grant')
+  .action(async (subject: string, path: string) => withCore(async (i, sys) => i.core.admin.grants.revoke(sys, subject, path).then(() => console.log(`revoked ${subject} on ${path}`))));
+
+// --- tokens ------------------------------------------------------------------------------------
+const token = program.command('token').description('API tokens');
+token
+  .command('create <login>')
+  .description('create an API token; it is printed once')
+  .option('--expires <duration>', 'lifetime, e.g. 30d or 8h', '90d')
+  .option('--name <name>', 'what the token is for')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: { expires: string; name?: string } & J) =>
+    withCore(async (i, sys) => {
+      const ms = parseDuration(o.expires);
+      if (ms === undefined) throw new CoreError('INVALID_INPUT', `invalid --expires "${o.expires}" (e.g. 30d, 8h)`);
+      const r = await i.core.admin.tokens.create(sys, login, { expiresInMs: ms, ...(o.name ? { name: o.name } : {}) });
+      print(!!o.json, { token: r.token, ...r.info, expiresAt: iso(r.info.expiresAt) }, () => r.token);
+    }),
+  );
+token
+  .command('list <login>')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.tokens.list(sys, login);
+      print(!!o.json, r, () => table(r.map((t) => ({ ...t, expires: iso(t.expiresAt), revoked: iso(t.revokedAt), lastUsed: iso(t.lastUsedAt) })), ['id', 'name', 'expires', 'revoked', 'lastUsed']));
+    }),
+  );
+token
+  .command('revoke <id>')
+  .action(async (id: string) => withCore(async (i, sys) => i.core.admin.tokens.revoke(sys, id).then(() => console.log(`revoked token ${id}`))));
+
+// --- files -------------------------------------------------------------------------------------
+const file = program.command('file').description('files, as an administrator');
+file
+  .command('ls [path]')
+  .addOption(jsonOpt())
+  .action(async (path: string | undefined, o: J) =>
+    withCore(async (i, sys) => {
+      const all: Awaited<ReturnType<Instance['core']['files']['list']>>['entries'][number][] = [];
+      let next: string | undefined;
+      do {
+        const page = await i.core.files.list(sys, path ?? '/', { cursor: next });
+        all.push(...page.entries);
+        next = page.next;
+      } while (next);
+      print(!!o.json, all, () => table(all.map((e) => ({ ...e, modified: iso(e.modified) })), ['type', 'name', 'size', 'modified', 'sha256']));
+    }),
+  );
+file
+  .command('put <local> <path>')
+  .description('upload a local file (encrypted at rest, hashed)')
+  .addOption(jsonOpt())
+  .action(async (local: string, path: string, o: J) =>
+    withCore(async (i, sys) => {
+      const size = fs.statSync(local).size;
+      const bar = progress('upload', 'bytes', !o.json);
+      let done = 0;
+      const src = fs.createReadStream(local, { highWaterMark: 1 << 20 });
+      src.on('data', (c) => bar.update((done += c.length), size));
+      try {
+        const r = await i.core.files.upload(sys, path, src, { expectedSize: size });
+        bar.stop();
+        print(!!o.json, r, () => `uploaded ${r.path} (${r.size} bytes, sha256 ${r.sha256})`);
+      } finally {
+        bar.stop();
+      }
+    }),
+  );
+file
+  .command('get <path> <local>')
+  .description('download a file ("-" for stdout)')
+  .action(async (path: string, local: string) =>
+    withCore(async (i, sys) => {
+      const d = await i.core.files.openDownload(sys, path);
+      const bar = progress('download', 'bytes', local !== '-');
+      let done = 0;
+      d.stream.on('data', (c: Buffer) => bar.update((done += c.length), d.length));
+      await pipeline(d.stream, local === '-' ? process.stdout : fs.createWriteStream(local, { flags: 'wx' }));
+      bar.stop();
+      await d.finished;
+    }),
+  );
+file
+  .command('rm <path>')
+  .action(async (path: string) => withCore(async (i, sys) => i.core.files.remove(sys, path)));
+file
+  .command('mv <from> <to>')
+  .action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
+
+// --- audit -------------------------------------------------------------------------------------
+const audit = program.command('audit').description('the audit ledger');
+audit
+  .command('verify')
+  .description('check the whole ledger; exit code 0 only if intact')
+  .addOption(jsonOpt())
+  .action(async (o: J) =>
+    withCore(async (i, sys) => {
+      const bar = progress('verify', 'events', !o.json);
+      const r = await i.core.audit.verify(sys, (d, t) => bar.update(d, t));
+      bar.stop();
+      print(!!o.json, r, () => (r.ok ? `ledger intact: ${r.events} events` : `LEDGER BROKEN at event ${r.problem?.seq}: ${r.problem?.reason}`));
+      if (!r.ok) process.exitCode = 3;
+    }),
+  );
+
+program.parseAsync(process.argv).catch(fail);
