@@ -297,7 +297,8 @@ grant
   .action(async (o: { path?: string; subject?: string } & J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.grants.list(sys, { ...(o.path ? { path: o.path } : {}), ...(o.subject ? { subject: o.subject } : {}) });
-      print(!!o.json, r, () => table(r, ['path', 'subject', 'permissions']));
+      // `grant` has --json too, and commander hands it to the parent command.
+      print(!!(o.json || grant.opts<J>().json), r, () => table(r, ['path', 'subject', 'permissions']));
     }),
   );
 grant

@@ -125,7 +125,16 @@ describe('encrypted store: round trips', () => {
     ]);
     calls.length = 0;
     await readOutcome(() => spied.get(key, data.length, { start: 5, end: SEG }));
-    assert.deepEqual(calls, [{ start: 0, end: HEADER_BYTES + 2 * SEALED_SEGMENT_BYTES - 1 }]);
+    assert.deepEqual(calls, [
+      { start: 0, end: HEADER_BYTES - 1 },
+      { start: HEADER_BYTES, end: HEADER_BYTES + 2 * SEALED_SEGMENT_BYTES - 1 },
+    ]);
+    calls.length = 0;
+    await readOutcome(() => spied.get(key, data.length, { start: 9 * SEG, end: 20 * SEG }));
+    assert.deepEqual(calls, [
+      { start: 0, end: HEADER_BYTES - 1 },
+      { start: HEADER_BYTES + 9 * SEALED_SEGMENT_BYTES, end: sealedLength(data.length) - 1 },
+    ]);
   });
 });
 

@@ -45,7 +45,7 @@
  *   (the last segment's length and flag are bound by its tag).
  */
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { BlobKey, BlobStore, ByteRange, SealedPut, SealedStore } from '../../ports/blob-store.js';
 import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
@@ -157,62 +157,40 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     const r = resolveRange(range, size);
     const start = r?.start ?? 0;
     const end = r?.end ?? size - 1; // -1 for an empty object: no bytes, but its one segment is still verified
-
     const lastIndex = segmentCount(size) - 1;
-    const sealedLen = (i: number): number => (i === lastIndex ? size - lastIndex * SEGMENT_BYTES : SEGMENT_BYTES) + TAG_BYTES;
     const first = Math.floor(start / SEGMENT_BYTES);
     const last = Math.max(first, Math.floor(end / SEGMENT_BYTES));
+    const plan: ReadPlan = { size, lastIndex, first, last, start, end };
     const bodyStart = HEADER_BYTES + first * SEALED_SEGMENT_BYTES;
-    const bodyEnd = HEADER_BYTES + last * SEALED_SEGMENT_BYTES + sealedLen(last) - 1;
+    const bodyEnd = HEADER_BYTES + last * SEALED_SEGMENT_BYTES + sealedSegmentLength(plan, last) - 1;
 
-    // One read when the range starts in segment 0; otherwise the header and the body in parallel.
-    let headerReader: ChunkReader;
-    let bodyReader: ChunkReader;
-    if (first === 0) {
-      headerReader = bodyReader = chunkReader(await innerGet(key, { start: 0, end: bodyEnd }));
-    } else {
-      const [h, b] = await Promise.allSettled([
-        innerGet(key, { start: 0, end: HEADER_BYTES - 1 }),
-        innerGet(key, { start: bodyStart, end: bodyEnd }),
-      ]);
-      if (h.status === 'rejected' || b.status === 'rejected') {
-        if (h.status === 'fulfilled') h.value.destroy();
-        if (b.status === 'fulfilled') b.value.destroy();
-        throw h.status === 'rejected' ? h.reason : (b as PromiseRejectedResult).reason;
-      }
-      headerReader = chunkReader(h.value);
-      bodyReader = chunkReader(b.value);
+    // The header and the body are fetched in parallel: the header's size is fixed, so the body's
+    // offset is known without reading it first.
+    const [h, b] = await Promise.allSettled([
+      innerGet(key, { start: 0, end: HEADER_BYTES - 1 }),
+      innerGet(key, { start: bodyStart, end: bodyEnd }),
+    ]);
+    if (h.status === 'rejected' || b.status === 'rejected') {
+      if (h.status === 'fulfilled') h.value.destroy();
+      if (b.status === 'fulfilled') b.value.destroy();
+      throw h.status === 'rejected' ? h.reason : (b as PromiseRejectedResult).reason;
     }
-
+    const body = b.value;
     let dataKey: KeyObject;
     try {
-      const header = await headerReader.read(HEADER_BYTES, Buffer.allocUnsafe(HEADER_BYTES));
+      const header = await readExactly(h.value, HEADER_BYTES);
       if (header === null) throw integrity(new Error('object shorter than its header'));
-      if (headerReader !== bodyReader && !(await headerReader.atEnd())) throw integrity(new Error('header range too long'));
       dataKey = openHeader(header, key, keyring);
     } catch (err) {
-      headerReader.destroy();
-      bodyReader.destroy();
+      body.destroy();
       throw err;
+    } finally {
+      h.value.destroy();
     }
-    if (headerReader !== bodyReader) headerReader.destroy();
-
-    async function* plaintext(): AsyncGenerator<Buffer> {
-      const scratch = Buffer.allocUnsafe(SEALED_SEGMENT_BYTES);
-      const nonce = Buffer.alloc(NONCE_BYTES);
-      for (let i = first; i <= last; i++) {
-        const n = sealedLen(i);
-        const sealedSeg = await bodyReader.read(n, scratch);
-        if (sealedSeg === null) throw integrity(new Error(`segment ${i} truncated`));
-        const pt = openSegment(dataKey, nonce, i, i === lastIndex, sealedSeg);
-        const from = i === first ? start - i * SEGMENT_BYTES : 0;
-        const to = i === last ? end - i * SEGMENT_BYTES + 1 : pt.length;
-        if (to > from) yield from === 0 && to === pt.length ? pt : pt.subarray(from, to);
-      }
-      if (!(await bodyReader.atEnd())) throw integrity(new Error('object longer than expected'));
-    }
-
-    return pullStream(plaintext(), () => bodyReader.destroy());
+    const out = segmentOpener(dataKey, plan);
+    // pipeline forwards body errors to `out` and destroys `body` when `out` is destroyed early.
+    pipeline(body, out, () => {});
+    return out;
   }
 
   /** inner.get, where "range not satisfiable" means the object is shorter than `size` implies. */
@@ -320,93 +298,80 @@ function openSegment(dataKey: KeyObject, nonce: Buffer, index: number, final: bo
 
 // ── reading ──────────────────────────────────────────────────────────────────────────────────
 
-interface ChunkReader {
-  /**
-   * Exactly `n` bytes, or null if the stream ends first. The result is a view of a stream chunk or
-   * of `scratch`; it is valid until the next call.
-   */
-  read(n: number, scratch: Buffer): Promise<Buffer | null>;
-  /** True when no byte is left. */
-  atEnd(): Promise<boolean>;
-  destroy(): void;
+/** Which segments a read covers, and which plaintext bytes of them it returns (inclusive). */
+interface ReadPlan {
+  readonly size: number;
+  readonly lastIndex: number;
+  readonly first: number;
+  readonly last: number;
+  readonly start: number;
+  readonly end: number;
 }
 
-function chunkReader(stream: Readable): ChunkReader {
-  const it: AsyncIterator<unknown> = stream[Symbol.asyncIterator]();
-  let chunk: Buffer = Buffer.alloc(0);
-  let pos = 0;
+function sealedSegmentLength(plan: ReadPlan, i: number): number {
+  return (i === plan.lastIndex ? plan.size - plan.lastIndex * SEGMENT_BYTES : SEGMENT_BYTES) + TAG_BYTES;
+}
 
-  async function pull(): Promise<boolean> {
-    const r = await it.next();
-    if (r.done === true) return false;
-    const v = r.value;
-    chunk = Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(String(v));
-    pos = 0;
-    return true;
+/** Reads a whole (small) stream; exactly `n` bytes or null. */
+async function readExactly(stream: Readable, n: number): Promise<Buffer | null> {
+  const parts: Buffer[] = [];
+  let len = 0;
+  for await (const c of stream) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+    len += b.length;
+    if (len > n) return null;
+    parts.push(b);
   }
-
-  return {
-    async read(n, scratch) {
-      if (chunk.length - pos >= n) {
-        pos += n;
-        return chunk.subarray(pos - n, pos);
-      }
-      let fill = 0;
-      for (;;) {
-        const take = Math.min(chunk.length - pos, n - fill);
-        chunk.copy(scratch, fill, pos, pos + take);
-        fill += take;
-        pos += take;
-        if (fill === n) return scratch.subarray(0, n);
-        if (!(await pull())) return null;
-      }
-    },
-    async atEnd() {
-      while (pos >= chunk.length) {
-        if (!(await pull())) return true;
-      }
-      return false;
-    },
-    destroy() {
-      stream.destroy();
-    },
-  };
+  return len === n ? Buffer.concat(parts, n) : null;
 }
 
 /**
- * A byte stream fed by an async generator, one chunk per pull, with backpressure. Destroying it
- * destroys the source (via `onDestroy`) so a pending read cannot keep it alive.
+ * Turns the sealed segments plan.first..plan.last into the requested plaintext. Synchronous per
+ * incoming chunk: a segment is verified before any of its bytes is pushed. A segment that arrives
+ * whole inside a chunk is opened in place; others are assembled in one reused buffer.
  */
-function pullStream(gen: AsyncGenerator<Buffer>, onDestroy: () => void): Readable {
-  let busy = false;
-  const out = new Readable({
-    highWaterMark: SEGMENT_BYTES,
-    read() {
-      if (busy) return;
-      busy = true;
-      void (async () => {
-        try {
-          for (;;) {
-            const r = await gen.next();
-            if (out.destroyed) return;
-            if (r.done === true) {
-              out.push(null);
-              return;
-            }
-            if (!out.push(r.value)) return;
+function segmentOpener(dataKey: KeyObject, plan: ReadPlan): Transform {
+  const scratch = Buffer.allocUnsafe(SEALED_SEGMENT_BYTES);
+  const nonce = Buffer.alloc(NONCE_BYTES);
+  let i = plan.first;
+  let need = sealedSegmentLength(plan, i);
+  let fill = 0;
+
+  return new Transform({
+    writableHighWaterMark: SEALED_SEGMENT_BYTES,
+    readableHighWaterMark: SEGMENT_BYTES,
+    transform(chunk: Buffer, _encoding, cb) {
+      try {
+        let pos = 0;
+        while (pos < chunk.length) {
+          if (i > plan.last) throw integrity(new Error('object longer than expected'));
+          let sealedSeg: Buffer;
+          if (fill === 0 && chunk.length - pos >= need) {
+            sealedSeg = chunk.subarray(pos, pos + need);
+            pos += need;
+          } else {
+            const take = Math.min(chunk.length - pos, need - fill);
+            chunk.copy(scratch, fill, pos, pos + take);
+            fill += take;
+            pos += take;
+            if (fill < need) break;
+            sealedSeg = scratch.subarray(0, need);
+            fill = 0;
           }
-        } catch (err) {
-          out.destroy(err instanceof Error ? err : new Error(String(err)));
-        } finally {
-          busy = false;
+          const pt = openSegment(dataKey, nonce, i, i === plan.lastIndex, sealedSeg);
+          const from = i === plan.first ? plan.start - i * SEGMENT_BYTES : 0;
+          const to = i === plan.last ? plan.end - i * SEGMENT_BYTES + 1 : pt.length;
+          if (to > from) this.push(from === 0 && to === pt.length ? pt : pt.subarray(from, to));
+          i++;
+          if (i <= plan.last) need = sealedSegmentLength(plan, i);
         }
-      })();
+        cb();
+      } catch (err) {
+        cb(err instanceof Error ? err : new Error(String(err)));
+      }
     },
-    destroy(err, cb) {
-      onDestroy();
-      gen.return(undefined).catch(() => {});
-      cb(err);
+    flush(cb) {
+      cb(i <= plan.last ? integrity(new Error(`object truncated in segment ${i}`)) : null);
     },
   });
-  return out;
 }

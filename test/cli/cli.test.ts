@@ -1,0 +1,99 @@
+/**
+ * The `sluice` command end to end, as an administrator uses it: real processes, a real data
+ * directory. Also proves that editing one byte of the ledger is detected by `audit verify`.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { tempDir, type TempDir } from '../helpers/dialects.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function sluice(dataDir: string, args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'error' },
+    input: input ?? '',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('sluice CLI', () => {
+  let dir: TempDir;
+  let data: string;
+  before(() => {
+    dir = tempDir('cli');
+    data = path.join(dir.path, 'data');
+  });
+  after(() => dir.cleanup());
+
+  it('init creates keys (0600) and an administrator once; a second init changes nothing', () => {
+    const first = sluice(data, ['init', '--admin', 'root']);
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, /Password \(shown once/);
+    const keys = fs.readdirSync(path.join(data, 'keys'));
+    assert.ok(keys.some((k) => k.startsWith('kek-')));
+    for (const k of keys) assert.equal(fs.statSync(path.join(data, 'keys', k)).mode & 0o077, 0);
+    const second = sluice(data, ['init', '--admin', 'other']);
+    assert.equal(second.code, 0);
+    assert.match(second.out, /already initialised/);
+    const users = JSON.parse(sluice(data, ['user', 'list', '--json']).out) as { login: string }[];
+    assert.deepEqual(users.map((u) => u.login), ['root']);
+  });
+
+  it('onboards a partner and moves a file; --json everywhere; one-line errors', () => {
+    assert.equal(sluice(data, ['org', 'create', 'Klinik Nord', '--ik', '260100001']).code, 0);
+    const pw = path.join(dir.path, 'pw');
+    fs.writeFileSync(pw, 'a long partner password\n');
+    assert.equal(sluice(data, ['user', 'create', 'nord', '--org', 'Klinik Nord', '--password-file', pw]).code, 0);
+    assert.equal(sluice(data, ['folder', 'create', '/nord/inbox', '--org', 'Klinik Nord']).code, 0);
+    assert.equal(sluice(data, ['grant', 'nord', '/nord/inbox', 'list,read,write']).code, 0);
+    const grants = JSON.parse(sluice(data, ['grant', 'list', '--json']).out) as { subject: string; permissions: string }[];
+    assert.deepEqual(grants.map((g) => [g.subject, g.permissions]), [['user:nord', 'list,read,write']]);
+    const tok = JSON.parse(sluice(data, ['token', 'create', 'nord', '--expires', '1d', '--json']).out) as { token: string };
+    assert.match(tok.token, /^slc_[A-Za-z0-9_-]{43}$/);
+    const src = path.join(dir.path, 'src.bin');
+    fs.writeFileSync(src, Buffer.alloc(300_000, 7));
+    const put = JSON.parse(sluice(data, ['file', 'put', src, '/nord/inbox/a.bin', '--json']).out) as { size: number };
+    assert.equal(put.size, 300_000);
+    const got = path.join(dir.path, 'got.bin');
+    assert.equal(sluice(data, ['file', 'get', '/nord/inbox/a.bin', got]).code, 0);
+    assert.deepEqual(fs.readFileSync(got), fs.readFileSync(src));
+
+    const bad = sluice(data, ['org', 'create', '../etc']);
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
+    assert.match(bad.err, /^sluice: /);
+    const missing = sluice(data, ['grant', 'nobody', '/nord/inbox', 'read']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.err, /user not found/);
+    assert.equal(sluice(data, ['org', 'create', '--help']).code, 0);
+  });
+
+  it('audit verify passes, and fails after one byte of the ledger is edited', () => {
+    const ok = sluice(data, ['audit', 'verify']);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /ledger intact/);
+    const db = new SQLite(path.join(data, 'sluice.db'));
+    const row = db.prepare('select seq, target_path from audit_events where target_path is not null order by seq limit 1').get() as { seq: number; target_path: string };
+    const edited = row.target_path.slice(0, -1) + (row.target_path.endsWith('x') ? 'y' : 'x');
+    db.prepare('update audit_events set target_path = ? where seq = ?').run(edited, row.seq);
+    db.close();
+    const broken = sluice(data, ['audit', 'verify', '--json']);
+    assert.notEqual(broken.code, 0);
+    const r = JSON.parse(broken.out) as { ok: boolean; problem: { seq: number } };
+    assert.equal(r.ok, false);
+    assert.equal(r.problem.seq, row.seq);
+  });
+
+  it('refuses commands on a directory that was never initialised', () => {
+    const r = sluice(path.join(dir.path, 'nothing'), ['org', 'list']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /run "sluice init"/);
+  });
+});
