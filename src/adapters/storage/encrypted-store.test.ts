@@ -292,6 +292,14 @@ describe('encrypted store: tampering is detected', () => {
     await expectIntegrity(() => store.get(key, 0));
   });
 
+  test('an inner store returning more bytes than asked for', async () => {
+    const { inner, keyring, key, data } = await sealed(2 * SEG + 7);
+    const sloppy: BlobStore = { ...inner, get: (k: BlobKey, r?: ByteRange) => inner.get(k, r && r.start > 0 ? { start: r.start, end: r.end + 16 } : r) };
+    const store = createEncryptedStore({ inner: sloppy, keyring });
+    const out = await expectIntegrity(() => store.get(key, data.length, { start: 0, end: SEG - 1 }), data);
+    assert.equal(out.phase, 'stream');
+  });
+
   test('two segments swapped', async () => {
     const { inner, store, key, data, raw } = await sealed(3 * SEG + 1);
     const t = Buffer.from(raw);

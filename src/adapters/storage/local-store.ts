@@ -108,7 +108,11 @@ export function createLocalStore(opts: LocalStoreOptions): BlobStore {
       await rename(tmpPath, finalPath);
       renamed = true;
       await fsyncDir(shard);
-      if (createdShard !== undefined) await fsyncDir(objectsDir);
+      if (createdShard !== undefined) {
+        // New directories must be durable too, or the rename could be lost with them.
+        await fsyncDir(objectsDir);
+        if (createdShard === objectsDir || createdShard.length < objectsDir.length) await fsyncDir(root);
+      }
       return { size };
     } catch (err) {
       closeIterator(it);
