@@ -1,0 +1,73 @@
+/**
+ * Shared TypeBox schemas. Every request body is a closed object (additionalProperties: false) and
+ * Ajv runs without type coercion and without removing extra properties, so `"false"` is not a
+ * boolean, `{"path": ["a", "../x"]}` is not a path and an unknown key is an error. The core
+ * validates again; these schemas also document the API (OpenAPI).
+ */
+import { Type, type TSchema } from '@fastify/type-provider-typebox';
+
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'stable error code, e.g. NOT_FOUND, INVALID_PATH, PERMISSION_DENIED' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    }),
+  },
+  { $id: 'Error', description: 'Every error has this shape' },
+);
+
+/** Error responses for the documentation; added to every route's schema. */
+export const errorResponses = {
+  '4xx': Type.Ref('Error'),
+  '5xx': Type.Ref('Error'),
+} as const;
+
+/** A JSON-safe string with a bound on its length (paths are judged by the core). */
+export const Str = (maxLength: number, description?: string) => Type.String({ maxLength, ...(description ? { description } : {}) });
+
+export const PathString = Str(4096, 'virtual path, e.g. /acme/inbox/report.csv');
+
+export const EntrySchema = Type.Object(
+  {
+    name: Type.String(),
+    path: Type.String(),
+    type: Type.Union([Type.Literal('file'), Type.Literal('folder')]),
+    size: Type.Integer({ minimum: 0 }),
+    sha256: Type.Union([Type.String(), Type.Null()]),
+    modified: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Entry' },
+);
+
+export const ListSchema = Type.Object({
+  path: Type.String(),
+  entries: Type.Array(Type.Object({
+    name: Type.String(),
+    type: Type.Union([Type.Literal('file'), Type.Literal('folder')]),
+    size: Type.Integer({ minimum: 0 }),
+    sha256: Type.Union([Type.String(), Type.Null()]),
+    modified: Type.String({ format: 'date-time' }),
+  })),
+  next: Type.Optional(Type.String({ description: 'cursor of the next page; absent on the last page' })),
+});
+
+export const UploadResultSchema = Type.Object({
+  path: Type.String(),
+  size: Type.Integer({ minimum: 0 }),
+  sha256: Type.String(),
+});
+
+export const UserSummarySchema = Type.Object({
+  login: Type.String(),
+  role: Type.String(),
+  org: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** Whole-number query parameters arrive as strings (no coercion): digits only. */
+export const DigitsQuery = (description: string) => Type.String({ pattern: '^[0-9]{1,9}$', description });
+
+/** Attaches the documented error responses to a route's response map. */
+export function withErrors<T extends Record<string, TSchema>>(responses: T): T & typeof errorResponses {
+  return { ...responses, ...errorResponses };
+}
