@@ -135,7 +135,7 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
           pos += n;
         }
       }
-      const s = sealSegment(dataKey, nonce, index++, true, seg.subarray(0, fill));
+      const s = sealSegment(dataKey, nonce, index, true, seg.subarray(0, fill));
       if (s.ct.length > 0) yield s.ct;
       yield s.tag;
       finished = true;

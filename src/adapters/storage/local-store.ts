@@ -42,6 +42,8 @@ const FILE_MODE = 0o600;
 const STAGE_BYTES = 16 * 1024;
 const STAGE_CAPACITY = 128 * 1024;
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+/** Read size of get streams: several 64 KiB segments per read, fewer syscalls and copies upstream. */
+const READ_CHUNK_BYTES = 256 * 1024;
 const SHARD_RE = /^[0-9a-f]{2}$/;
 
 export function createLocalStore(opts: LocalStoreOptions): BlobStore {
@@ -138,7 +140,8 @@ export function createLocalStore(opts: LocalStoreOptions): BlobStore {
       const { size } = await fh.stat();
       const r = resolveRange(range, size);
       // The stream owns the handle from here on and closes it when it ends or is destroyed.
-      return createReadStream('', r === null ? { fd: fh } : { fd: fh, start: r.start, end: r.end });
+      const opts = { fd: fh, highWaterMark: READ_CHUNK_BYTES };
+      return createReadStream('', r === null ? opts : { ...opts, start: r.start, end: r.end });
     } catch (err) {
       await fh.close().catch(() => {});
       throw err;
