@@ -1,3 +1,5 @@
+// Every assert.ok here carries a message: without one, a failing assert.ok makes node re-read and
+// parse this (tsx-transformed) file to quote the expression, which can hang instead of failing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -216,9 +218,9 @@ describe('parsePath: rejected inputs (attack corpus §3 items 1–8)', () => {
         parsePath(input);
         assert.fail('should have thrown');
       } catch (e) {
-        assert.ok(e instanceof CoreError);
+        assert.ok(e instanceof CoreError, String(e));
         assert.match(e.message, /^[\x20-\x7E]+$/);
-        assert.ok(!e.message.includes('script') && !e.message.includes('evil') && !e.message.includes('red'));
+        assert.ok(!e.message.includes('script') && !e.message.includes('evil') && !e.message.includes('red'), e.message);
       }
     }
   });
@@ -233,7 +235,7 @@ describe('parsePath: NFC normalisation', () => {
     assert.equal(a.segments[0], 'caf\u00E9');
     assert.equal(nameKey('caf\u00E9'), nameKey('cafe\u0301'));
     assert.equal(nameKey('CAFE\u0301'), nameKey('café'));
-    assert.ok(isAncestorOrSelf(a, b) && isAncestorOrSelf(b, a));
+    assert.ok(isAncestorOrSelf(a, b) && isAncestorOrSelf(b, a), 'NFC variants must address the same path');
   });
   it('Hangul jamo compose to syllables', () => {
     assert.deepEqual(parsePath('\u1100\u1161\u11A8').segments, ['\uAC01']);
@@ -433,8 +435,8 @@ describe('path helpers', () => {
     assert.equal(formatPath(parentOf(p)), '/a/b');
     assert.equal(formatPath(parentOf(parsePath('/a'))), '/');
     assert.equal(baseName(p), 'c');
-    assert.ok(isRoot(ROOT) && isRoot(parsePath('/')) && isRoot(parsePath('')));
-    assert.ok(!isRoot(p));
+    assert.ok(isRoot(ROOT) && isRoot(parsePath('/')) && isRoot(parsePath('')), 'root');
+    assert.ok(!isRoot(p), 'not root');
     rejects(() => parentOf(ROOT), /root/);
     rejects(() => baseName(ROOT), /root/);
   });
@@ -576,7 +578,6 @@ function isInvalidPath(e: unknown): boolean {
 }
 
 const NFC = (s: string) => s.normalize('NFC') === s;
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHAR = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/;
 
 const interesting = [
@@ -620,17 +621,17 @@ function checkParsed(input: string, resolveDots: boolean): void {
     assert.ok(isInvalidPath(e), `unexpected throw for ${JSON.stringify(input)}: ${String(e)}`);
     return;
   }
-  assert.ok(p.segments.length <= MAX_SEGMENTS);
+  assert.ok(p.segments.length <= MAX_SEGMENTS, 'too many segments');
   for (const s of p.segments) {
     assert.equal(validateName(s), s);
     assert.ok(!s.includes('/') && !s.includes('\\'), 'separator in segment');
     assert.ok(!CONTROL_CHAR.test(s), 'control char in segment');
-    assert.ok(s !== '.' && s !== '..' && s !== '');
+    assert.ok(s !== '.' && s !== '..' && s !== '', 'dot or empty segment');
     assert.ok(NFC(s), 'segment not NFC');
-    assert.ok(bytes(s) <= MAX_NAME_BYTES);
+    assert.ok(bytes(s) <= MAX_NAME_BYTES, 'segment too long');
   }
   const formatted = formatPath(p);
-  assert.ok(bytes(formatted) <= MAX_PATH_BYTES);
+  assert.ok(bytes(formatted) <= MAX_PATH_BYTES, 'path too long');
   assert.deepEqual(parsePath(formatted).segments, p.segments, 'formatPath does not re-parse to the same path');
   assert.equal(formatPath(parsePath(formatted)), formatted);
 }
@@ -677,7 +678,7 @@ describe('properties (fast-check)', () => {
             return;
           }
           assert.equal(validateName(n), n);
-          assert.ok(NFC(n));
+          assert.ok(NFC(n), 'name not NFC');
           assert.equal(n, s.normalize('NFC'));
           assert.deepEqual(parsePath('/' + n).segments, [n]);
           assert.deepEqual(joinPath(ROOT, s).segments, [n]);
