@@ -23,7 +23,8 @@ import { sweepBlobs } from './files/blobs.js';
 import { verifyLedger } from './audit/ledger.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
-import type { Principal } from './principal.js';
+import type { Principal, Role } from './principal.js';
+import { assertPrincipal } from './files/guard.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { Principal, RequestContext, Protocol, Role } from './principal.js';
@@ -67,6 +68,14 @@ export function createCore(deps: CoreDeps) {
       grants: createGrantAdmin(deps, finders),
       tokens: createTokenAdmin(deps, users.find),
       folders: createFolderAdmin(deps, orgs.find),
+    },
+    account: {
+      /** The principal's own identity for display (web app header, GET /auth/me): login, role, organisation name. */
+      async me(p: Principal): Promise<{ login: string; role: Role; org: string | null }> {
+        assertPrincipal(p);
+        const org = p.orgId ? await deps.db.selectFrom('orgs').select('name').where('id', '=', p.orgId).executeTakeFirst() : undefined;
+        return { login: p.login, role: p.role, org: org?.name ?? null };
+      },
     },
     audit: {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {

@@ -26,6 +26,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     auth?: AuthMode;
+    /** The route streams the request body itself (uploads): 100-continue is sent by its handler. */
+    upload?: boolean;
   }
 }
 

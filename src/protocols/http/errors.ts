@@ -169,7 +169,9 @@ export function errorBody(h: HttpError): { error: { code: ErrorCode; message: st
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown, log: Logger, onCode?: (code: ErrorCode) => void): FastifyReply {
   const h = toHttpError(err);
   if (h.status >= 500) {
-    log.error({ err, reqId: request.id, method: request.method, route: request.routeOptions?.url }, 'request failed');
+    // The cause stays in the log (never in the response). UNAVAILABLE is expected (readiness).
+    const level = h.code === 'UNAVAILABLE' ? 'warn' : 'error';
+    log[level]({ err, reqId: request.id, method: request.method, route: request.routeOptions?.url }, 'request failed');
   }
   onCode?.(h.code);
   if (reply.sent || reply.raw.headersSent) {

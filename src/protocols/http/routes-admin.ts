@@ -1,0 +1,389 @@
+/**
+ * Administration over REST (administrators; the core enforces it on every call) and API tokens
+ * (a user manages their own, administrators everyone's).
+ *
+ *   GET/POST        /api/v1/admin/orgs                 GET/PATCH /api/v1/admin/orgs/:ref (id or name)
+ *   GET(?org=)/POST /api/v1/admin/users                GET/PATCH /api/v1/admin/users/:login
+ *   GET/POST        /api/v1/admin/users/:login/keys    DELETE    /api/v1/admin/users/:login/keys/:id
+ *   GET/POST        /api/v1/admin/folders
+ *   GET(?path=&subject=)/PUT/DELETE /api/v1/admin/grants
+ *   GET             /api/v1/admin/audit/verify
+ *   POST/GET(?login=) /api/v1/tokens                   DELETE    /api/v1/tokens/:id
+ *
+ * Timestamps are ISO 8601 strings on the wire (milliseconds in the core).
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Core, Grant, Org, SshKey, TokenInfo, User } from '../../core/index.js';
+import { CoreError } from '../../core/errors.js';
+import { principalOf } from './auth.js';
+import { entryJson } from './routes-fs.js';
+import { DigitsQuery, PathString, Str, withErrors } from './schemas.js';
+
+const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time' });
+const NullableTimestamp = Nullable(Timestamp);
+
+/** ISO 8601 date-time (or null) from the wire → milliseconds for the core. */
+function msFrom(field: string, v: string | null | undefined): number | null | undefined {
+  if (v === undefined || v === null) return v;
+  const ms = Date.parse(v);
+  if (!Number.isFinite(ms) || ms <= 0) throw new CoreError('INVALID_INPUT', `${field} must be an ISO 8601 date-time`);
+  return ms;
+}
+
+// --- organisations -----------------------------------------------------------------------------
+const ContactSchema = Type.Object(
+  { name: Type.Optional(Str(200)), email: Str(254), role: Type.Optional(Str(100)) },
+  { additionalProperties: false },
+);
+const OrgFields = {
+  name: Str(400, 'organisation name (unique, case-insensitive)'),
+  ik: Type.Optional(Type.String({ pattern: '^[0-9]{9}$', description: 'Institutionskennzeichen (9 digits)' })),
+  betriebsnummer: Type.Optional(Type.String({ pattern: '^[0-9]{8}$' })),
+  contacts: Type.Optional(Type.Array(ContactSchema, { maxItems: 50 })),
+  quotaBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))),
+};
+const OrgCreate = Type.Object(OrgFields, { additionalProperties: false });
+const OrgPatch = Type.Object(
+  {
+    name: Type.Optional(OrgFields.name),
+    ik: OrgFields.ik,
+    betriebsnummer: OrgFields.betriebsnummer,
+    contacts: OrgFields.contacts,
+    quotaBytes: OrgFields.quotaBytes,
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
+  },
+  { additionalProperties: false },
+);
+const OrgOut = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  ik: Nullable(Type.String()),
+  betriebsnummer: Nullable(Type.String()),
+  contacts: Type.Array(Type.Object({ name: Type.Optional(Type.String()), email: Type.String(), role: Type.Optional(Type.String()) })),
+  quotaBytes: Nullable(Type.Integer()),
+  usedBytes: Type.Optional(Type.Integer()),
+  status: Type.String(),
+  createdAt: Timestamp,
+});
+const orgJson = (o: Org) => ({
+  ...o,
+  contacts: o.contacts.map((c) => ({ email: c.email, ...(c.name !== undefined ? { name: c.name } : {}), ...(c.role !== undefined ? { role: c.role } : {}) })),
+  createdAt: new Date(o.createdAt).toISOString(),
+});
+
+// --- users -------------------------------------------------------------------------------------
+const Role = Type.Union([Type.Literal('partner'), Type.Literal('staff'), Type.Literal('admin')]);
+const UserCreate = Type.Object(
+  {
+    login: Str(256),
+    org: Type.Optional(Str(400)),
+    role: Type.Optional(Role),
+    password: Type.Optional(Str(1024)),
+    generatePassword: Type.Optional(Type.Boolean({ description: 'without password: generate one and return it once' })),
+    displayName: Type.Optional(Str(200)),
+    email: Type.Optional(Str(254)),
+    expiresAt: Type.Optional(NullableTimestamp),
+  },
+  { additionalProperties: false },
+);
+const UserPatch = Type.Object(
+  {
+    role: Type.Optional(Role),
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
+    password: Type.Optional(Str(1024)),
+    displayName: Type.Optional(Nullable(Str(200))),
+    email: Type.Optional(Nullable(Str(254))),
+    expiresAt: Type.Optional(NullableTimestamp),
+    unlock: Type.Optional(Type.Literal(true)),
+  },
+  { additionalProperties: false },
+);
+const UserOut = Type.Object({
+  id: Type.String(),
+  login: Type.String(),
+  orgId: Nullable(Type.String()),
+  org: Nullable(Type.String()),
+  role: Type.String(),
+  status: Type.String(),
+  displayName: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  lastLoginAt: NullableTimestamp,
+  lockedUntil: NullableTimestamp,
+  expiresAt: NullableTimestamp,
+  createdAt: Timestamp,
+});
+const userJson = (u: User) => ({
+  ...u,
+  lastLoginAt: isoOrNull(u.lastLoginAt),
+  lockedUntil: isoOrNull(u.lockedUntil),
+  expiresAt: isoOrNull(u.expiresAt),
+  createdAt: new Date(u.createdAt).toISOString(),
+});
+
+// --- keys, folders, grants, tokens ---------------------------------------------------------------
+const KeyOut = Type.Object({ id: Type.String(), algorithm: Type.String(), fingerprint: Type.String(), comment: Nullable(Type.String()), createdAt: Timestamp });
+const keyJson = (k: SshKey) => ({ ...k, createdAt: new Date(k.createdAt).toISOString() });
+
+const FolderOut = Type.Object({ id: Type.String(), path: Type.String(), org: Nullable(Type.String()), createdAt: Timestamp });
+const GrantOut = Type.Object({ id: Type.String(), path: Type.String(), subject: Type.String(), subjectType: Type.String(), permissions: Type.String(), createdAt: Timestamp });
+const grantJson = (g: Grant) => ({ ...g, createdAt: new Date(g.createdAt).toISOString() });
+const Subject = Str(500, 'LOGIN, user:LOGIN or org:NAME');
+const Permissions = Type.Union([Str(200, 'comma list of list,read,write,delete,manage (or all)'), Type.Array(Str(20), { maxItems: 10 })]);
+
+const TokenOut = Type.Object({
+  id: Type.String(),
+  login: Type.String(),
+  name: Nullable(Type.String()),
+  createdAt: Timestamp,
+  expiresAt: NullableTimestamp,
+  revokedAt: NullableTimestamp,
+  lastUsedAt: NullableTimestamp,
+});
+const tokenJson = (t: TokenInfo) => ({
+  ...t,
+  createdAt: new Date(t.createdAt).toISOString(),
+  expiresAt: isoOrNull(t.expiresAt),
+  revokedAt: isoOrNull(t.revokedAt),
+  lastUsedAt: isoOrNull(t.lastUsedAt),
+});
+
+const RefParam = Type.Object({ ref: Str(400) });
+const LoginParam = Type.Object({ login: Str(256) });
+
+export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): Promise<void> {
+  const { core } = deps;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const admin = core.admin;
+
+  // Organisations
+  r.get('/api/v1/admin/orgs', { schema: { summary: 'List organisations', tags: ['admin'], response: withErrors({ 200: Type.Array(OrgOut) }) } }, async (req) =>
+    (await admin.orgs.list(principalOf(req))).map(orgJson),
+  );
+  r.post('/api/v1/admin/orgs', { schema: { summary: 'Create an organisation', tags: ['admin'], body: OrgCreate, response: withErrors({ 201: OrgOut }) } }, async (req, reply) =>
+    reply.code(201).send(orgJson(await admin.orgs.create(principalOf(req), req.body))),
+  );
+  r.get('/api/v1/admin/orgs/:ref', { schema: { summary: 'One organisation (by id or name)', tags: ['admin'], params: RefParam, response: withErrors({ 200: OrgOut }) } }, async (req) =>
+    orgJson(await admin.orgs.get(principalOf(req), req.params.ref)),
+  );
+  r.patch('/api/v1/admin/orgs/:ref', { schema: { summary: 'Change an organisation (name, numbers, contacts, quota, status)', tags: ['admin'], params: RefParam, body: OrgPatch, response: withErrors({ 200: OrgOut }) } }, async (req) =>
+    orgJson(await admin.orgs.update(principalOf(req), req.params.ref, req.body)),
+  );
+
+  // Users
+  r.get(
+    '/api/v1/admin/users',
+    { schema: { summary: 'List users', tags: ['admin'], querystring: Type.Object({ org: Type.Optional(Str(400)) }, { additionalProperties: false }), response: withErrors({ 200: Type.Array(UserOut) }) } },
+    async (req) => (await admin.users.list(principalOf(req), req.query.org !== undefined ? { org: req.query.org } : {})).map(userJson),
+  );
+  r.post(
+    '/api/v1/admin/users',
+    {
+      schema: {
+        summary: 'Create a user',
+        description: 'Partners and staff need an organisation. Without a password the user can sign in only with an SSH key, unless generatePassword is set: then a password is generated and returned once.',
+        tags: ['admin'],
+        body: UserCreate,
+        response: withErrors({ 201: Type.Object({ user: UserOut, password: Type.Optional(Type.String()) }) }),
+      },
+    },
+    async (req, reply) => {
+      const { generatePassword, expiresAt, ...rest } = req.body;
+      const input = { ...rest, ...(expiresAt !== undefined ? { expiresAt: msFrom('expiresAt', expiresAt) } : {}) };
+      const res = await admin.users.create(principalOf(req), input, { generatePassword: generatePassword === true });
+      return reply.code(201).send({ user: userJson(res.user), ...(res.password ? { password: res.password } : {}) });
+    },
+  );
+  r.get('/api/v1/admin/users/:login', { schema: { summary: 'One user', tags: ['admin'], params: LoginParam, response: withErrors({ 200: UserOut }) } }, async (req) =>
+    userJson(await admin.users.get(principalOf(req), req.params.login)),
+  );
+  r.patch(
+    '/api/v1/admin/users/:login',
+    { schema: { summary: 'Change a user (role, status, password, names, expiry, unlock)', description: 'Disabling a user or setting a password ends their web sessions.', tags: ['admin'], params: LoginParam, body: UserPatch, response: withErrors({ 200: UserOut }) } },
+    async (req) => {
+      const { expiresAt, ...rest } = req.body;
+      const patch = { ...rest, ...(expiresAt !== undefined ? { expiresAt: msFrom('expiresAt', expiresAt) } : {}) };
+      return userJson(await admin.users.update(principalOf(req), req.params.login, patch));
+    },
+  );
+
+  // SSH keys
+  r.get('/api/v1/admin/users/:login/keys', { schema: { summary: "A user's SSH public keys", tags: ['admin'], params: LoginParam, response: withErrors({ 200: Type.Array(KeyOut) }) } }, async (req) =>
+    (await admin.keys.list(principalOf(req), req.params.login)).map(keyJson),
+  );
+  r.post(
+    '/api/v1/admin/users/:login/keys',
+    {
+      schema: {
+        summary: 'Add an SSH public key (OpenSSH line)',
+        tags: ['admin'],
+        params: LoginParam,
+        body: Type.Object({ publicKey: Str(16_384, 'one OpenSSH public key line: "ssh-ed25519 AAAA… comment"') }, { additionalProperties: false }),
+        response: withErrors({ 201: KeyOut }),
+      },
+    },
+    async (req, reply) => reply.code(201).send(keyJson(await admin.keys.add(principalOf(req), req.params.login, req.body.publicKey))),
+  );
+  r.delete(
+    '/api/v1/admin/users/:login/keys/:id',
+    { schema: { summary: 'Remove an SSH key (by id or fingerprint)', tags: ['admin'], params: Type.Object({ login: Str(256), id: Str(200) }), response: withErrors({ 204: Type.Null() }) } },
+    async (req, reply) => {
+      await admin.keys.remove(principalOf(req), req.params.login, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  // Folders
+  r.get(
+    '/api/v1/admin/folders',
+    {
+      schema: {
+        summary: 'List all folders',
+        tags: ['admin'],
+        querystring: Type.Object({ limit: Type.Optional(DigitsQuery('at most this many (default 10000)')), after: Type.Optional(Str(8192)) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Array(FolderOut) }),
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const list = await admin.folders.list(principalOf(req), { ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}), ...(q.after !== undefined ? { after: q.after } : {}) });
+      return list.map((f) => ({ ...f, createdAt: new Date(f.createdAt).toISOString() }));
+    },
+  );
+  r.post(
+    '/api/v1/admin/folders',
+    {
+      schema: {
+        summary: 'Create a folder (and missing parents)',
+        description: 'org sets the owning organisation, whose quota the folder counts against.',
+        tags: ['admin'],
+        body: Type.Object({ path: PathString, org: Type.Optional(Str(400)) }, { additionalProperties: false }),
+        response: withErrors({ 201: Type.Ref('Entry') }),
+      },
+    },
+    async (req, reply) => reply.code(201).send(entryJson(await admin.folders.create(principalOf(req), req.body.path, req.body.org !== undefined ? { org: req.body.org } : {}))),
+  );
+
+  // Grants
+  r.get(
+    '/api/v1/admin/grants',
+    {
+      schema: {
+        summary: 'List grants',
+        tags: ['admin'],
+        querystring: Type.Object({ path: Type.Optional(PathString), subject: Type.Optional(Subject) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Array(GrantOut) }),
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      return (await admin.grants.list(principalOf(req), { ...(q.path !== undefined ? { path: q.path } : {}), ...(q.subject !== undefined ? { subject: q.subject } : {}) })).map(grantJson);
+    },
+  );
+  r.put(
+    '/api/v1/admin/grants',
+    {
+      schema: {
+        summary: 'Set (replace) the permissions of a user or organisation on a folder',
+        tags: ['admin'],
+        body: Type.Object({ subject: Subject, path: PathString, permissions: Permissions }, { additionalProperties: false }),
+        response: withErrors({ 200: GrantOut }),
+      },
+    },
+    async (req) => grantJson(await admin.grants.set(principalOf(req), req.body.subject, req.body.path, req.body.permissions)),
+  );
+  r.delete(
+    '/api/v1/admin/grants',
+    {
+      schema: {
+        summary: 'Revoke a grant',
+        description: 'subject and path in the query string (or, equivalently, as a JSON body { subject, path }).',
+        tags: ['admin'],
+        querystring: Type.Object({ path: Type.Optional(PathString), subject: Type.Optional(Subject) }, { additionalProperties: false }),
+        response: withErrors({ 204: Type.Null() }),
+      },
+    },
+    async (req, reply) => {
+      const b = grantBody(req.body);
+      const subject = req.query.subject ?? b?.subject;
+      const path = req.query.path ?? b?.path;
+      if (subject === undefined || path === undefined) throw new CoreError('INVALID_INPUT', 'name the subject and the path of the grant to revoke');
+      await admin.grants.revoke(principalOf(req), subject, path);
+      return reply.code(204).send(null);
+    },
+  );
+
+  // Ledger
+  r.get(
+    '/api/v1/admin/audit/verify',
+    {
+      schema: {
+        summary: 'Verify the whole audit ledger',
+        tags: ['admin'],
+        response: withErrors({
+          200: Type.Object({ ok: Type.Boolean(), events: Type.Integer(), headSeq: Type.Integer(), problem: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })) }),
+        }),
+      },
+    },
+    async (req) => core.audit.verify(principalOf(req)),
+  );
+
+  // Tokens
+  r.post(
+    '/api/v1/tokens',
+    {
+      schema: {
+        summary: 'Create an API token (the secret is shown once)',
+        description: 'login defaults to the caller; only administrators create tokens for others. expiresIn is in seconds (default 90 days, at most 2 years).',
+        tags: ['tokens'],
+        body: Type.Object(
+          { login: Type.Optional(Str(256)), name: Type.Optional(Str(100)), expiresIn: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 * 365 * 86_400 })) },
+          { additionalProperties: false },
+        ),
+        response: withErrors({ 201: Type.Object({ token: Type.String(), ...TokenOut.properties }) }),
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const res = await admin.tokens.create(principalOf(req), b.login, {
+        ...(b.name !== undefined ? { name: b.name } : {}),
+        ...(b.expiresIn !== undefined ? { expiresInMs: b.expiresIn * 1000 } : {}),
+      });
+      return reply.code(201).send({ token: res.token, ...tokenJson(res.info) });
+    },
+  );
+  r.get(
+    '/api/v1/tokens',
+    {
+      schema: {
+        summary: 'List API tokens (never their secrets)',
+        tags: ['tokens'],
+        querystring: Type.Object({ login: Type.Optional(Str(256)) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Array(TokenOut) }),
+      },
+    },
+    async (req) => (await admin.tokens.list(principalOf(req), req.query.login)).map(tokenJson),
+  );
+  r.delete(
+    '/api/v1/tokens/:id',
+    { schema: { summary: 'Revoke an API token', tags: ['tokens'], params: Type.Object({ id: Str(100) }), response: withErrors({ 204: Type.Null() }) } },
+    async (req, reply) => {
+      await admin.tokens.revoke(principalOf(req), req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+}
+
+/** The optional JSON body of DELETE /admin/grants: exactly { subject, path }, strings. */
+function grantBody(body: unknown): { subject: string; path: string } | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body !== 'object' || Array.isArray(body)) throw new CoreError('INVALID_INPUT', 'body must be { "subject", "path" }');
+  const keys = Object.keys(body);
+  const b = body as Record<string, unknown>;
+  if (keys.some((k) => k !== 'subject' && k !== 'path') || typeof b.subject !== 'string' || typeof b.path !== 'string' || b.subject.length > 500 || b.path.length > 4096) {
+    throw new CoreError('INVALID_INPUT', 'body must be { "subject": string, "path": string }');
+  }
+  return { subject: b.subject, path: b.path };
+}

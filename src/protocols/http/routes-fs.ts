@@ -1,0 +1,319 @@
+/**
+ * Files by virtual path (interface.md, "HTTP"):
+ *
+ *   GET    /api/v1/fs/PATH/        list a folder (also `?list`, and a folder path without the
+ *                                  trailing slash: a folder is always listed, never 409)
+ *   GET    /api/v1/fs/PATH         download (streamed; one Range; ETag = "sha256"; 304)
+ *   HEAD   /api/v1/fs/PATH         the download's headers, no body, nothing read from storage
+ *   PUT    /api/v1/fs/PATH         upload the raw body, streamed; 201 { path, size, sha256 }
+ *   DELETE /api/v1/fs/PATH         remove a file or an empty folder ('PATH/': folders only); 204
+ *   POST   /api/v1/fs-ops/mkdir    { path }                    → 201 entry
+ *   POST   /api/v1/fs-ops/rename   { from, to, overwrite? }    → 200 entry
+ *   GET    /api/v1/fs-ops/stat?path=                           → 200 entry
+ *
+ * PATH is taken from the raw URL and percent-decoded once (fs-path.ts); the core's parser judges
+ * it. Every decision about who may do what is the core's.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { create as contentDisposition } from 'content-disposition';
+import type { Logger } from 'pino';
+import type { Core, DownloadRequest, EntryInfo, Principal, UploadHandle } from '../../core/index.js';
+import { CoreError } from '../../core/errors.js';
+import { principalOf } from './auth.js';
+import { HttpLayerError } from './errors.js';
+import { etagOf, fsTarget, noneMatch, parseRange } from './fs-path.js';
+import type { Metrics } from './metrics.js';
+import { DigitsQuery, ListSchema, PathString, Str, UploadResultSchema, withErrors } from './schemas.js';
+import { DOWNLOAD_CSP } from './security-headers.js';
+
+export const FS_PREFIX = '/api/v1/fs';
+
+export interface FsDeps {
+  readonly core: Core;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export const entryJson = (e: EntryInfo) => ({ name: e.name, path: e.path, type: e.type, size: e.size, sha256: e.sha256, modified: iso(e.modified) });
+
+const ListQuery = Type.Object(
+  {
+    list: Type.Optional(Type.String({ maxLength: 0, description: 'present (`?list`): list the folder even without a trailing slash' })),
+    cursor: Type.Optional(Str(2048, 'the `next` value of the previous page')),
+    limit: Type.Optional(DigitsQuery('entries per page (1-5000, default 1000)')),
+  },
+  { additionalProperties: false },
+);
+
+export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void> {
+  const { core, metrics } = deps;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  async function sendList(reply: FastifyReply, p: Principal, path: string, cursor: string | undefined, limit: string | undefined) {
+    const page = await core.files.list(p, path, { cursor, limit: limit === undefined ? undefined : Number(limit) });
+    return reply.send({
+      path: page.path,
+      entries: page.entries.map((e) => ({ name: e.name, type: e.type, size: e.size, sha256: e.sha256, modified: iso(e.modified) })),
+      ...(page.next !== undefined ? { next: page.next } : {}),
+    });
+  }
+
+  async function getOrHead(request: FastifyRequest<{ Querystring: { list?: string; cursor?: string; limit?: string } }>, reply: FastifyReply) {
+    const p = principalOf(request);
+    const t = fsTarget(request.raw.url ?? '', FS_PREFIX);
+    const q = request.query;
+    if (t.trailingSlash || q.list !== undefined) return sendList(reply, p, t.path, q.cursor, q.limit);
+    // A folder without the trailing slash is listed too (one consistent, friendly answer).
+    const info = await core.files.stat(p, t.path);
+    if (info.type === 'folder') return sendList(reply, p, t.path, q.cursor, q.limit);
+
+    const etag = info.sha256 ? etagOf(info.sha256) : undefined;
+    if (etag && noneMatch(request.headers['if-none-match'], etag)) {
+      reply.header('etag', etag);
+      return reply.code(304).send();
+    }
+    let range = parseRange(request.headers.range);
+    const ifRange = request.headers['if-range'];
+    if (range.kind !== 'none' && ifRange !== undefined && (typeof ifRange !== 'string' || ifRange.trim() !== etag)) range = { kind: 'none' };
+    const unsatisfiable = () => new CoreError('RANGE_NOT_SATISFIABLE', 'range not satisfiable', { details: { size: info.size } });
+    let req: DownloadRequest = {};
+    if (range.kind === 'unsatisfiable') throw unsatisfiable();
+    if (range.kind === 'range') req = { range: { start: range.start, end: range.end } };
+    if (range.kind === 'suffix') {
+      if (info.size === 0) throw unsatisfiable();
+      req = { range: { start: Math.max(0, info.size - range.length) } };
+    }
+
+    if (request.method === 'HEAD') {
+      // Metadata only: nothing is read from storage, so nothing is recorded as a read.
+      let status = 200;
+      let length = info.size;
+      if (req.range) {
+        const start = req.range.start;
+        const end = Math.min(req.range.end ?? info.size - 1, info.size - 1);
+        if (start >= info.size || end < start) throw unsatisfiable();
+        status = 206;
+        length = end - start + 1;
+        reply.header('content-range', `bytes ${start}-${end}/${info.size}`);
+      }
+      fileHeaders(reply, info, etag, length);
+      return reply.code(status).send();
+    }
+
+    const dl = await core.files.openDownload(p, t.path, req);
+    // The core's stream is already flowing (it counts bytes with a 'data' listener): hold it
+    // until Fastify pipes it, so no chunk can be emitted before anyone reads.
+    dl.stream.pause();
+    let sent = 0;
+    dl.stream.on('data', (c: Buffer) => (sent += c.length));
+    let outcome: 'success' | 'failure' | 'aborted' | undefined;
+    dl.stream.once('end', () => (outcome ??= 'success'));
+    dl.stream.once('error', () => (outcome ??= 'failure'));
+    dl.stream.once('close', () => {
+      outcome ??= 'aborted';
+      metrics.bytesOut.inc({ protocol: p.protocol }, sent);
+      metrics.transfers.inc({ direction: 'download', outcome });
+    });
+    if (dl.range) {
+      reply.code(206);
+      reply.header('content-range', `bytes ${dl.range.start}-${dl.range.end}/${dl.file.size}`);
+    }
+    fileHeaders(reply, dl.file, dl.file.sha256 ? etagOf(dl.file.sha256) : undefined, dl.length);
+    return reply.send(dl.stream);
+  }
+
+  function fileHeaders(reply: FastifyReply, f: EntryInfo, etag: string | undefined, length: number) {
+    reply.header('content-type', 'application/octet-stream');
+    reply.header('content-length', String(length));
+    reply.header('accept-ranges', 'bytes');
+    if (etag) reply.header('etag', etag);
+    reply.header('last-modified', new Date(f.modified).toUTCString());
+    // RFC 6266/5987 encoding; never a raw CR/LF or quote from the name.
+    reply.header('content-disposition', contentDisposition(f.name, { type: 'attachment' }));
+    reply.header('content-security-policy', DOWNLOAD_CSP);
+    reply.header('x-content-type-options', 'nosniff');
+  }
+
+  const getSchema = {
+    summary: 'List a folder (trailing slash or ?list) or download a file',
+    description:
+      'A path ending in "/" (or with ?list) lists the folder: JSON { path, entries: [{ name, type, size, sha256, modified }], next? }, ' +
+      'paged with ?cursor=&limit=. A folder path without the trailing slash is listed too. A file path downloads the file: streamed, ' +
+      'Content-Type application/octet-stream, Content-Disposition attachment, ETag "<sha256>" (If-None-Match → 304), ' +
+      'Accept-Ranges bytes. One Range (bytes=a-b, bytes=a-, bytes=-n) answers 206; several ranges or a malformed Range header are ' +
+      'ignored (200 with the whole file); a range beyond the end answers 416 with Content-Range: bytes */SIZE. HEAD answers the same ' +
+      'headers without a body.',
+    tags: ['files'],
+    querystring: ListQuery,
+    response: withErrors({ 200: ListSchema }),
+  };
+
+  for (const url of [FS_PREFIX, `${FS_PREFIX}/*`]) {
+    r.route({ method: ['GET', 'HEAD'], url, schema: getSchema, handler: getOrHead });
+    r.route({
+      method: 'DELETE',
+      url,
+      schema: {
+        summary: 'Remove a file or an empty folder',
+        description: 'A path ending in "/" removes only a folder. Answers 204.',
+        tags: ['files'],
+        response: withErrors({ 204: Type.Null() }),
+      },
+      handler: async (request, reply) => {
+        const p = principalOf(request);
+        const t = fsTarget(request.raw.url ?? '', FS_PREFIX);
+        await core.files.remove(p, t.path, t.trailingSlash ? { only: 'folder' } : {});
+        return reply.code(204).send(null);
+      },
+    });
+  }
+
+  // Uploads live in their own scope: no body parser there, the raw request stream goes to the core.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    scope.withTypeProvider<TypeBoxTypeProvider>().route({
+      method: 'PUT',
+      url: `${FS_PREFIX}/*`,
+      config: { upload: true },
+      schema: {
+        summary: 'Upload a file (raw body, streamed)',
+        description:
+          'The request body is the file content, whatever its Content-Type; it is streamed to storage and never buffered whole. ' +
+          'An existing file is replaced atomically when the new one is complete. Content-Length larger than the upload limit or ' +
+          'the organisation quota is refused with 413 before the body is read; Content-Encoding other than identity → 415. ' +
+          'Answers 201 { path, size, sha256 }. A client that disconnects mid-body leaves nothing behind.',
+        tags: ['files'],
+        response: withErrors({ 201: UploadResultSchema }),
+      },
+      handler: async (request, reply) => {
+        const p = principalOf(request);
+        const t = fsTarget(request.raw.url ?? '', FS_PREFIX);
+        if (t.trailingSlash) throw new CoreError('INVALID_PATH', "a file path must not end with '/'");
+        const enc = request.headers['content-encoding'];
+        if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
+          throw new HttpLayerError(415, 'INVALID_INPUT', 'Content-Encoding is not supported: send the file as it is (identity)');
+        }
+        const cl = request.headers['content-length'];
+        const chunked = request.headers['transfer-encoding'] !== undefined;
+        const expectedSize = cl !== undefined && !chunked ? Number(cl) : chunked ? undefined : 0;
+        if (expectedSize !== undefined && !Number.isSafeInteger(expectedSize)) throw new CoreError('INVALID_INPUT', 'invalid Content-Length');
+
+        const h = await core.files.openUpload(p, t.path, { expectedSize });
+        // Authorised and within limits: now the client may send the body.
+        if (expectsContinue(request.raw) && !reply.raw.headersSent) reply.raw.writeContinue();
+        const info = await receive(h, request.raw, expectedSize, p.protocol);
+        return reply.code(201).send({ path: info.path, size: info.size, sha256: info.sha256 ?? '' });
+      },
+    });
+  });
+
+  /** Streams the request body into the upload handle; aborts it on any failure of the client. */
+  async function receive(h: UploadHandle, req: IncomingMessage, expectedSize: number | undefined, protocol: string): Promise<EntryInfo> {
+    let n = 0;
+    const done = (outcome: 'success' | 'failure' | 'aborted') => {
+      metrics.bytesIn.inc({ protocol }, n);
+      metrics.transfers.inc({ direction: 'upload', outcome });
+    };
+    try {
+      for await (const chunk of requestBody(req)) {
+        n += chunk.length;
+        await h.write(chunk);
+      }
+    } catch (e) {
+      if (e instanceof CoreError) {
+        // Refused by the core (size, quota, storage): it has cleaned up already.
+        done('failure');
+        throw e;
+      }
+      await h.abort('client disconnected').catch(() => undefined);
+      done('aborted');
+      throw new CoreError('ABORTED', 'upload interrupted: the request body did not arrive completely');
+    }
+    if (expectedSize !== undefined && n !== expectedSize) {
+      await h.abort('size differs from Content-Length').catch(() => undefined);
+      done('aborted');
+      throw new CoreError('ABORTED', 'upload ended before the declared Content-Length');
+    }
+    try {
+      const info = await h.finish();
+      done('success');
+      return info;
+    } catch (e) {
+      done('failure');
+      throw e;
+    }
+  }
+
+  r.route({
+    method: 'POST',
+    url: '/api/v1/fs-ops/mkdir',
+    schema: {
+      summary: 'Create a folder',
+      description: 'Creates one folder in an existing folder. Answers 201 with the new entry.',
+      tags: ['files'],
+      body: Type.Object({ path: PathString }, { additionalProperties: false }),
+      response: withErrors({ 201: Type.Ref('Entry') }),
+    },
+    handler: async (request, reply) => {
+      const e = await core.files.mkdir(principalOf(request), request.body.path);
+      return reply.code(201).send(entryJson(e));
+    },
+  });
+
+  r.route({
+    method: 'POST',
+    url: '/api/v1/fs-ops/rename',
+    schema: {
+      summary: 'Rename or move a file or folder',
+      description: "Needs 'delete' where the entry leaves and 'write' where it arrives. overwrite replaces an existing file.",
+      tags: ['files'],
+      body: Type.Object({ from: PathString, to: PathString, overwrite: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+      response: withErrors({ 200: Type.Ref('Entry') }),
+    },
+    handler: async (request) => {
+      const b = request.body;
+      return entryJson(await core.files.rename(principalOf(request), b.from, b.to, { overwrite: b.overwrite === true }));
+    },
+  });
+
+  r.route({
+    method: 'GET',
+    url: '/api/v1/fs-ops/stat',
+    schema: {
+      summary: 'Metadata of a file or folder',
+      tags: ['files'],
+      querystring: Type.Object({ path: PathString }, { additionalProperties: false }),
+      response: withErrors({ 200: Type.Ref('Entry') }),
+    },
+    handler: async (request) => entryJson(await core.files.stat(principalOf(request), request.query.path)),
+  });
+}
+
+function expectsContinue(req: IncomingMessage): boolean {
+  const v = req.headers.expect;
+  return typeof v === 'string' && v.trim().toLowerCase() === '100-continue';
+}
+
+/**
+ * The request body as chunks. A request that closes before its body is complete (the client went
+ * away, the socket timed out) MUST end in an error, never in a normal end: the core then aborts
+ * the upload and nothing becomes visible.
+ */
+export async function* requestBody(req: IncomingMessage): AsyncGenerator<Buffer> {
+  const onClose = () => {
+    if (!req.complete) req.destroy(new Error('request closed before its body was complete'));
+  };
+  req.once('close', onClose);
+  try {
+    // The async iterator of a Readable throws on error and on a premature close.
+    for await (const chunk of req) yield chunk as Buffer;
+    if (!req.complete) throw new Error('request body incomplete');
+  } finally {
+    req.off('close', onClose);
+  }
+}
