@@ -10,12 +10,14 @@ import { openDatabase } from '../adapters/db/connect.js';
 import { createLocalStore } from '../adapters/storage/local-store.js';
 import { createEncryptedStore } from '../adapters/storage/encrypted-store.js';
 import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
-import { createCore, type Core } from '../core/index.js';
+import { createCore, type Core, type Principal, type RequestContext } from '../core/index.js';
 import { CoreError } from '../core/errors.js';
 import { systemClock } from '../ports/clock.js';
 
 export interface Instance {
   readonly core: Core;
+  /** The CLI's principal: full rights, recorded as protocol "cli". Never handed to a network front end. */
+  system(ctx: RequestContext, who?: string): Principal;
   readonly config: Config;
   readonly log: Logger;
   readonly dialect: 'sqlite' | 'postgres';
@@ -48,9 +50,9 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   }
   const p = paths(config);
   const keyring = loadKeyring(p.keys);
-  const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite });
+  const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
   const store = createEncryptedStore({ inner: createLocalStore({ dir: p.blobs }), keyring });
-  const core = createCore({
+  const { core, systemPrincipal } = createCore({
     db,
     dialect,
     store,
@@ -65,5 +67,5 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       hashConcurrency: config.hashConcurrency,
     },
   });
-  return { core, config, log, dialect, close };
+  return { core, system: systemPrincipal, config, log, dialect, close };
 }

@@ -33,7 +33,7 @@ const quietLog = async () => (await import('pino')).pino({ level: process.env.SL
 async function withCore<T>(fn: (i: Instance, sys: Principal) => Promise<T>): Promise<T> {
   const inst = await openInstance(config(), { log: await quietLog() });
   try {
-    return await fn(inst, inst.core.auth.system({ protocol: 'cli', remoteAddr: 'local', client: `sluice-cli ${os.userInfo().username}` }, `cli:${os.userInfo().username}`));
+    return await fn(inst, inst.system({ protocol: 'cli', remoteAddr: 'local', client: `sluice-cli ${os.userInfo().username}` }, `cli:${os.userInfo().username}`));
   } finally {
     await inst.close();
   }
@@ -54,7 +54,7 @@ export async function initialise(cfg: Config, login: string, passwordFile?: stri
   prepareDataDir(cfg);
   const inst = await openInstance(cfg, { log: await quietLog() });
   try {
-    const sys = inst.core.auth.system({ protocol: 'cli', remoteAddr: 'local' }, 'cli:init');
+    const sys = inst.system({ protocol: 'cli', remoteAddr: 'local' }, 'cli:init');
     const r = await inst.core.setup.createFirstAdmin(sys, login, passwordFile ? readSecretFile(passwordFile) : undefined);
     return { created: r.created || !already, login, ...(r.password ? { password: r.password } : {}) };
   } finally {

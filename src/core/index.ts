@@ -5,7 +5,7 @@
  */
 import type { CoreDeps } from './deps.js';
 import { createHasher } from './auth/passwords.js';
-import { createAuthenticator } from './auth/authenticate.js';
+import { createAuthenticator, systemPrincipal } from './auth/authenticate.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
 import { createKeyAdmin } from './admin/keys.js';
@@ -42,7 +42,16 @@ export type { VerifyResult } from './audit/ledger.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 
+/**
+ * Builds the core. Returns the core object (what front ends receive) and, separately, the
+ * factory for the system principal, which only the composition root keeps (for the CLI).
+ */
 export function createCore(deps: CoreDeps) {
+  const core = buildCore(deps);
+  return { core, systemPrincipal };
+}
+
+function buildCore(deps: CoreDeps) {
   const hasher = createHasher(deps.settings.hashConcurrency);
   const auth = createAuthenticator(deps, hasher);
   const orgs = createOrgAdmin(deps);
@@ -116,4 +125,4 @@ export function createCore(deps: CoreDeps) {
   };
 }
 
-export type Core = ReturnType<typeof createCore>;
+export type Core = ReturnType<typeof buildCore>;

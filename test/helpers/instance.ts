@@ -8,7 +8,7 @@ import { openInstance, type Instance } from '../../src/app/instance.js';
 import type { Principal } from '../../src/core/index.js';
 import { freshDatabase, tempDir, type TestDialect } from './dialects.js';
 
-export interface TestInstance extends Instance {
+export interface TestInstance extends Omit<Instance, 'system'> {
   readonly dataDir: string;
   readonly system: Principal;
   /** Creates org (if needed) and user with a password; returns a principal for it. */
@@ -29,7 +29,7 @@ export async function testInstance(dialect: TestDialect, env: Record<string, str
     ...env,
   });
   const inst = await openInstance(config, { create: true, log: pino({ level: 'silent' }) });
-  const system = inst.core.auth.system({ protocol: 'cli' }, 'test');
+  const system = inst.system({ protocol: 'cli' }, 'test');
   return {
     ...inst,
     dataDir: dir.path,

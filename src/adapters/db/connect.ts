@@ -28,11 +28,14 @@ const pgTypes = {
   },
 };
 
-export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number }): Promise<OpenedDb> {
+export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void }): Promise<OpenedDb> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes as never });
+    // An idle client that loses its connection (database restart, network) emits 'error' on the
+    // pool; without a listener that would be an uncaught exception. The pool replaces the client.
+    pool.on('error', (e) => opts.onIdleError?.(e));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   } else if (opts.url) {

@@ -40,7 +40,7 @@ export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Prom
     async create(p: Principal, userRef: string | undefined, opts: { name?: string | undefined; expiresInMs?: number | undefined } = {}): Promise<{ token: string; info: TokenInfo }> {
       const u = await target(p, userRef, 'token.create');
       const ttl = opts.expiresInMs ?? 90 * 86_400_000;
-      if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_TOKEN_LIFETIME_MS) throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
+      if (!Number.isSafeInteger(ttl) || ttl < 1000 || ttl > MAX_TOKEN_LIFETIME_MS) throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
       if (opts.name !== undefined && (opts.name.length > 100 || /[\u0000-\u001f\u007f]/.test(opts.name))) throw new CoreError('INVALID_INPUT', 'token name must be at most 100 printable characters');
       const token = TOKEN_PREFIX + newSecret();
       const now = clock.now();

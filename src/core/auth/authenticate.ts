@@ -180,12 +180,15 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
         await s.audit({ action: 'auth.logout', outcome: 'success', actor: p });
       });
     },
-
-    /** The principal of local administration (CLI): acts with full rights, recorded as such. */
-    system(ctx: RequestContext, who = 'system'): Principal {
-      return mintPrincipal({ kind: 'system', userId: null, login: who, orgId: null, role: 'admin', protocol: ctx.protocol, remoteAddr: ctx.remoteAddr ?? null, client: null, method: 'system', tokenId: null });
-    },
   };
+}
+
+/**
+ * The principal of local administration (CLI, start-up tasks): full rights, recorded as such.
+ * Not part of the core object that front ends receive: only the composition root hands it out.
+ */
+export function systemPrincipal(ctx: RequestContext, who = 'system'): Principal {
+  return mintPrincipal({ kind: 'system', userId: null, login: who, orgId: null, role: 'admin', protocol: ctx.protocol, remoteAddr: ctx.remoteAddr ?? null, client: ctx.client ?? null, method: 'system', tokenId: null });
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -3,7 +3,7 @@
  * byte leaves without a record; a second event records how many bytes were actually handed out
  * when the stream ends or is closed early.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
@@ -65,8 +65,15 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   });
   const source = await deps.store.get(file.blob_key as BlobKey, size, range ?? undefined);
   let sent = 0;
-  const out = new PassThrough({ highWaterMark: 256 * 1024 });
-  out.on('data', (c: Buffer) => (sent += c.length));
+  // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode
+  // before the front end reads it.
+  const out = new Transform({
+    highWaterMark: 256 * 1024,
+    transform(c: Buffer, _enc, cb) {
+      sent += c.length;
+      cb(null, c);
+    },
+  });
   let done = false;
   let settle!: () => void;
   const finished = new Promise<void>((r) => (settle = r));
