@@ -30,7 +30,7 @@ const int = (min: number, max: number) => z.union([z.number(), z.string().regex(
 const schema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
-    databaseUrl: z.string().optional(),
+    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// (leave it unset for SQLite)').optional(),
     httpListen: listen.prefault('127.0.0.1:8080'),
     sftpListen: listen.prefault('127.0.0.1:2222'),
     storage: z.enum(['local']).default('local'),

@@ -1,0 +1,63 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from './config.js';
+import { parseDuration, parseListen, parseSize } from './units.js';
+
+describe('configuration', () => {
+  it('has embedded defaults that listen on loopback only', () => {
+    const c = loadConfig({});
+    assert.deepEqual(c.httpListen, { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(c.sftpListen, { host: '127.0.0.1', port: 2222 });
+    assert.equal(c.storage, 'local');
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.dataDir, path.resolve('./data'));
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('reads a JSON file and lets the environment win over it', () => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cfg-')), 'c.json');
+    fs.writeFileSync(f, JSON.stringify({ dataDir: '/srv/sluice', maxUploadBytes: '2G', logLevel: 'warn' }));
+    const c = loadConfig({ SLUICE_CONFIG: f, SLUICE_LOG_LEVEL: 'debug' });
+    assert.equal(c.dataDir, '/srv/sluice');
+    assert.equal(c.maxUploadBytes, 2 * 1024 ** 3);
+    assert.equal(c.logLevel, 'debug');
+    fs.writeFileSync(f, JSON.stringify({ unknownSetting: 1 }));
+    assert.throws(() => loadConfig({ SLUICE_CONFIG: f }), /unknownSetting|Unrecognized/);
+    fs.writeFileSync(f, '{ not json');
+    assert.throws(() => loadConfig({ SLUICE_CONFIG: f }), /could not be read as JSON/);
+  });
+
+  it('names every wrong value, with the variable that holds it', () => {
+    assert.throws(
+      () => loadConfig({ SLUICE_HTTP_LISTEN: 'nope', SLUICE_MAX_UPLOAD_BYTES: 'lots', SLUICE_LOCKOUT_THRESHOLD: '-1', SLUICE_LOG_LEVEL: 'loud' }),
+      (e: Error) =>
+        /SLUICE_HTTP_LISTEN/.test(e.message) && /SLUICE_MAX_UPLOAD_BYTES/.test(e.message) && /SLUICE_LOCKOUT_THRESHOLD/.test(e.message) && /SLUICE_LOG_LEVEL/.test(e.message),
+    );
+  });
+
+  it('refuses plain HTTP on a non-loopback address unless a TLS proxy is declared', () => {
+    assert.throws(() => loadConfig({ SLUICE_HTTP_LISTEN: '0.0.0.0:8080' }), /not a loopback address/);
+    assert.equal(loadConfig({ SLUICE_HTTP_LISTEN: '0.0.0.0:8080', SLUICE_HTTP_TLS_PROXY: 'true' }).httpTlsProxy, true);
+    assert.throws(() => loadConfig({ SLUICE_TLS_CERT: '/x.pem' }), /must be set together/);
+    assert.throws(() => loadConfig({ SLUICE_DATABASE_URL: 'mysql://x' }), /SLUICE_DATABASE_URL.*postgres:\/\//);
+  });
+
+  it('refuses storage backends this version does not have', () => {
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: 's3' }), /not available/);
+  });
+
+  it('parses sizes, durations and listen addresses', () => {
+    assert.equal(parseSize('10K'), 10240);
+    assert.equal(parseSize('1.5M'), 1572864);
+    assert.equal(parseSize('2GiB'), 2 * 1024 ** 3);
+    assert.equal(parseSize('x'), undefined);
+    assert.equal(parseDuration('15m'), 900_000);
+    assert.equal(parseDuration('30'), 30_000);
+    assert.equal(parseDuration('0s'), undefined);
+    assert.deepEqual(parseListen('[::1]:22'), { host: '::1', port: 22 });
+    assert.equal(parseListen('host:99999'), undefined);
+  });
+});
