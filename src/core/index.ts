@@ -21,6 +21,7 @@ import { remove } from './files/remove.js';
 import { rename } from './files/rename.js';
 import { sweepBlobs } from './files/blobs.js';
 import { verifyLedger } from './audit/ledger.js';
+import { listEvents, type AuditFilter } from './audit/query.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import type { Principal, Role } from './principal.js';
@@ -39,6 +40,7 @@ export type { Grant } from './admin/grants.js';
 export type { TokenInfo } from './admin/tokens.js';
 export type { FolderSummary } from './admin/folders.js';
 export type { VerifyResult } from './audit/ledger.js';
+export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 
@@ -91,6 +93,8 @@ function buildCore(deps: CoreDeps) {
         await requireAdmin(deps, p, 'audit.verify');
         return verifyLedger(deps.db, onProgress);
       },
+      /** Ledger events, oldest first (administrators); the query itself is recorded. */
+      events: (p: Principal, filter: AuditFilter = {}) => listEvents(deps, p, filter),
     },
     setup: {
       /** True once a first administrator exists. */

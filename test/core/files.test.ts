@@ -103,6 +103,31 @@ for (const dialect of DIALECTS) {
       assert.equal((await t.core.files.stat(t.system, '/acme/outbox/moved/deeper')).type, 'folder');
     });
 
+    it('records a read in the ledger before the first byte is handed out', async () => {
+      await t.core.files.upload(alice, '/acme/inbox/audited.bin', chunks(Buffer.alloc(300_000, 3)));
+      const before = await t.core.audit.events(t.system, { action: 'file.read', login: 'alice' });
+      const dl = await t.core.files.openDownload(alice, '/acme/inbox/audited.bin', { range: { start: 10, end: 19 } });
+      // Nothing has been read from the stream yet, and the event is already committed.
+      const after = await t.core.audit.events(t.system, { action: 'file.read', login: 'alice', afterSeq: before.at(-1)?.seq ?? 0 });
+      assert.equal(after.length, 1);
+      assert.equal(after[0]!.path, '/acme/inbox/audited.bin');
+      assert.equal(after[0]!.bytes, 10);
+      assert.deepEqual(after[0]!.detail.range, [10, 19]);
+      assert.equal(after[0]!.fileId, dl.file.id);
+      assert.equal((await readAll(dl.stream)).length, 10);
+      await dl.finished;
+      const end = await t.core.audit.events(t.system, { action: 'file.read.end', fileId: dl.file.id });
+      assert.equal(end.at(-1)!.bytes, 10);
+      assert.equal(end.at(-1)!.detail.read, after[0]!.seq);
+    });
+
+    it('records denials with the reason, and hidden paths as hidden', async () => {
+      await assert.rejects(t.core.files.openDownload(bob, '/acme/inbox/audited.bin'), { code: 'NOT_FOUND' });
+      const denied = await t.core.audit.events(t.system, { action: 'file.read', login: 'bob' });
+      assert.equal(denied.at(-1)!.outcome, 'denied');
+      assert.equal(denied.at(-1)!.detail.reason, 'hidden');
+    });
+
     it('keeps a verifiable ledger', async () => {
       const r = await t.core.audit.verify(t.system);
       assert.equal(r.ok, true, JSON.stringify(r.problem));

@@ -175,6 +175,7 @@ for (const dialect of DIALECTS) {
         ['POST', '/api/v1/admin/folders', { path: '/mine' }],
         ['PUT', '/api/v1/admin/grants', { subject: 'paula', path: '/muster', permissions: 'manage' }],
         ['GET', '/api/v1/admin/audit/verify', undefined],
+        ['GET', '/api/v1/admin/audit/events', undefined],
       ] as const) {
         const r = await call(method, p, body, paula);
         assert.equal(r.status, 403, `${method} ${p}`);
@@ -185,6 +186,15 @@ for (const dialect of DIALECTS) {
       assert.equal(v.status, 200);
       assert.equal((v.body as { ok: boolean }).ok, true);
       assert.ok((v.body as { events: number }).events > 20);
+      // The denied attempts above are in the ledger, findable by login and action.
+      const ev = await call('GET', '/api/v1/admin/audit/events?login=paula&action=org.create');
+      assert.equal(ev.status, 200);
+      const events = ev.body as { outcome: string; protocol: string; seq: number; time: string }[];
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.outcome, 'denied');
+      assert.equal(events[0]!.protocol, 'http');
+      const bad = await call('GET', '/api/v1/admin/audit/events?from=yesterday');
+      assert.equal(bad.status, 400);
     });
   });
 }

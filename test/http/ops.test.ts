@@ -158,6 +158,7 @@ for (const dialect of DIALECTS) {
         '/api/v1/admin/folders': ['get', 'post'],
         '/api/v1/admin/grants': ['get', 'put', 'delete'],
         '/api/v1/admin/audit/verify': ['get'],
+        '/api/v1/admin/audit/events': ['get'],
         '/api/v1/tokens': ['get', 'post'],
         '/api/v1/tokens/{id}': ['delete'],
         '/healthz': ['get'],

@@ -329,6 +329,71 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
     },
     async (req) => core.audit.verify(principalOf(req)),
   );
+  r.get(
+    '/api/v1/admin/audit/events',
+    {
+      schema: {
+        summary: 'Ledger events, oldest first, filtered (the query is recorded too)',
+        tags: ['admin'],
+        querystring: Type.Object(
+          {
+            from: Type.Optional(Type.String({ format: 'date-time', description: 'window start (inclusive), ISO 8601' })),
+            to: Type.Optional(Type.String({ format: 'date-time', description: 'window end (exclusive), ISO 8601' })),
+            login: Type.Optional(Str(64)),
+            fileId: Type.Optional(Str(64)),
+            remoteAddr: Type.Optional(Str(100)),
+            action: Type.Optional(Str(64)),
+            afterSeq: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'return events after this sequence number (paging)' })),
+            limit: Type.Optional(DigitsQuery('at most this many events (≤ 10000, default 1000)')),
+          },
+          { additionalProperties: false },
+        ),
+        response: withErrors({
+          200: Type.Array(
+            Type.Object({
+              seq: Type.Integer(),
+              time: Timestamp,
+              actorType: Type.String(),
+              actorId: Nullable(Type.String()),
+              login: Nullable(Type.String()),
+              orgId: Nullable(Type.String()),
+              protocol: Type.String(),
+              remoteAddr: Nullable(Type.String()),
+              action: Type.String(),
+              path: Nullable(Type.String()),
+              fileId: Nullable(Type.String()),
+              sha256: Nullable(Type.String()),
+              bytes: Nullable(Type.Integer()),
+              outcome: Type.String(),
+              detail: Type.Record(Type.String(), Type.Unknown()),
+              hash: Type.String(),
+            }),
+          ),
+        }),
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const time = (v: string | undefined, name: string) => {
+        if (v === undefined) return undefined;
+        const ms = Date.parse(v);
+        if (!Number.isFinite(ms)) throw new CoreError('INVALID_INPUT', `${name} must be an ISO 8601 time`);
+        return ms;
+      };
+      const from = time(q.from, 'from');
+      const to = time(q.to, 'to');
+      return core.audit.events(principalOf(req), {
+        ...(from !== undefined ? { from } : {}),
+        ...(to !== undefined ? { to } : {}),
+        ...(q.login !== undefined ? { login: q.login } : {}),
+        ...(q.fileId !== undefined ? { fileId: q.fileId } : {}),
+        ...(q.remoteAddr !== undefined ? { remoteAddr: q.remoteAddr } : {}),
+        ...(q.action !== undefined ? { action: q.action } : {}),
+        ...(q.afterSeq !== undefined ? { afterSeq: Number(q.afterSeq) } : {}),
+        ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
+      });
+    },
+  );
 
   // Tokens
   r.post(
