@@ -10,6 +10,8 @@ import { openDatabase } from '../adapters/db/connect.js';
 import { createLocalStore } from '../adapters/storage/local-store.js';
 import { createEncryptedStore } from '../adapters/storage/encrypted-store.js';
 import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
+import { initLedgerKey, loadLedgerSigner } from '../adapters/ledger/signer-files.js';
+import { createJsonlSink } from '../adapters/ledger/sink-jsonl.js';
 import { createCore, type Core, type Principal, type RequestContext } from '../core/index.js';
 import { CoreError } from '../core/errors.js';
 import { systemClock } from '../ports/clock.js';
@@ -28,6 +30,8 @@ export const paths = (c: Config) => ({
   keys: path.join(c.dataDir, 'keys'),
   blobs: path.join(c.dataDir, 'blobs'),
   sqlite: path.join(c.dataDir, 'sluice.db'),
+  /** The external anchor of the ledger: SLUICE_AUDIT_SINK, by default a file in the data dir ("none" turns it off). */
+  auditSink: c.auditSink === 'none' ? undefined : (c.auditSink ?? path.join(c.dataDir, 'ledger-anchor.jsonl')),
 });
 
 export function isInitialised(c: Config): boolean {
@@ -39,6 +43,7 @@ export function isInitialised(c: Config): boolean {
 export function prepareDataDir(c: Config): { createdKey: boolean } {
   fs.mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   const { created } = initKeyring(paths(c).keys);
+  initLedgerKey(paths(c).keys);
   return { createdKey: created };
 }
 
@@ -50,6 +55,8 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   }
   const p = paths(config);
   const keyring = loadKeyring(p.keys);
+  initLedgerKey(p.keys); // data directories made before ledger signing existed get their key now
+  const anchors = { signer: loadLedgerSigner(p.keys), sinks: p.auditSink ? [createJsonlSink(p.auditSink)] : [] };
   const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
   const store = createEncryptedStore({ inner: createLocalStore({ dir: p.blobs }), keyring });
   const { core, systemPrincipal } = createCore({
@@ -58,6 +65,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     store,
     clock: systemClock,
     log,
+    anchors,
     settings: {
       nodeId: config.nodeId,
       maxUploadBytes: config.maxUploadBytes,

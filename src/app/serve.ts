@@ -15,6 +15,10 @@ export async function runServer(config: Config): Promise<void> {
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
   const scheme = config.tlsCert ? 'https' : 'http';
   log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
+  // Sign the ledger head periodically (and once more at shutdown), sending it to the sinks.
+  const checkpoint = () => inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
+  const ticker = setInterval(checkpoint, config.auditCheckpointInterval);
+  ticker.unref();
   if (process.stderr.isTTY) process.stderr.write(`Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} (data in ${config.dataDir})\n`);
 
   await new Promise<void>((resolve) => {
@@ -31,6 +35,10 @@ export async function runServer(config: Config): Promise<void> {
       http
         .close()
         .catch((e: unknown) => log.error({ err: e }, 'error while closing HTTP'))
+        .then(() => {
+          clearInterval(ticker);
+          return checkpoint();
+        })
         .then(() => inst.close())
         .finally(() => {
           log.info('stopped');

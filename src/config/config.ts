@@ -45,6 +45,8 @@ const schema = z
     lockoutThreshold: int(1, 1000).prefault(5),
     lockoutDuration: duration.prefault('15m'),
     hashConcurrency: int(1, 64).prefault(2),
+    auditSink: z.string().min(1).optional(),
+    auditCheckpointInterval: duration.prefault('60s'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node'),
   })
@@ -70,6 +72,8 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_LOCKOUT_THRESHOLD: 'lockoutThreshold',
   SLUICE_LOCKOUT_DURATION: 'lockoutDuration',
   SLUICE_HASH_CONCURRENCY: 'hashConcurrency',
+  SLUICE_AUDIT_SINK: 'auditSink',
+  SLUICE_AUDIT_CHECKPOINT_INTERVAL: 'auditCheckpointInterval',
   SLUICE_LOG_LEVEL: 'logLevel',
   SLUICE_NODE_ID: 'nodeId',
 };

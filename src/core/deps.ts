@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../ports/db-schema.js';
 import type { SealedStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
+import type { LedgerAnchors } from './audit/checkpoints.js';
 
 export interface CoreSettings {
   readonly nodeId: string;
@@ -20,4 +21,6 @@ export interface CoreDeps {
   readonly clock: Clock;
   readonly settings: CoreSettings;
   readonly log: Logger;
+  /** Signing key and external sinks of the ledger; without them no checkpoints are made. */
+  readonly anchors?: LedgerAnchors | undefined;
 }

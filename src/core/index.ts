@@ -6,6 +6,7 @@
 import type { CoreDeps } from './deps.js';
 import { createHasher } from './auth/passwords.js';
 import { createAuthenticator, systemPrincipal } from './auth/authenticate.js';
+import { createPublicKeyAuth } from './auth/publickey.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
 import { createKeyAdmin } from './admin/keys.js';
@@ -22,8 +23,10 @@ import { rename } from './files/rename.js';
 import { sweepBlobs } from './files/blobs.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
+import { createCheckpoint } from './audit/checkpoints.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
+import { formatPath, parsePath } from './paths.js';
 import type { Principal, Role } from './principal.js';
 import { assertPrincipal } from './files/guard.js';
 
@@ -40,9 +43,21 @@ export type { Grant } from './admin/grants.js';
 export type { TokenInfo } from './admin/tokens.js';
 export type { FolderSummary } from './admin/folders.js';
 export type { VerifyResult } from './audit/ledger.js';
+export type { Checkpoint } from '../ports/ledger-anchor.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
+export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
+
+/**
+ * SFTP REALPATH: the normalised absolute form of a client path, with '.' dropped and '..'
+ * resolved lexically and clamped at the root (there are no links, so this is exact). Pure path
+ * logic through the one parser (core/paths.ts); it reads nothing and authorizes nothing. Throws
+ * CoreError INVALID_PATH for anything the parser rejects.
+ */
+export function resolveClientPath(path: string): string {
+  return formatPath(parsePath(path, { resolveDots: true }));
+}
 
 /**
  * Builds the core. Returns the core object (what front ends receive) and, separately, the
@@ -54,8 +69,14 @@ export function createCore(deps: CoreDeps) {
 }
 
 function buildCore(deps: CoreDeps) {
+  const makeCheckpoint = async () => {
+    if (!deps.anchors) throw new CoreError('UNAVAILABLE', 'no ledger signing key configured');
+    const r = await createCheckpoint(deps.db, deps.clock, deps.anchors);
+    for (const e of r.sinkErrors) deps.log.error({ code: 'LEDGER_SINK_FAILED', sink: e.sink, error: e.error }, 'a ledger checkpoint could not be written to an external sink');
+    return r;
+  };
   const hasher = createHasher(deps.settings.hashConcurrency);
-  const auth = createAuthenticator(deps, hasher);
+  const auth = { ...createAuthenticator(deps, hasher), publicKey: createPublicKeyAuth(deps) };
   const orgs = createOrgAdmin(deps);
   const users = createUserAdmin(deps, hasher, orgs.find);
   const finders = { user: users.find, org: orgs.find };
@@ -91,7 +112,12 @@ function buildCore(deps: CoreDeps) {
     audit: {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {
         await requireAdmin(deps, p, 'audit.verify');
-        return verifyLedger(deps.db, onProgress);
+        return verifyLedger(deps.db, { anchors: deps.anchors, onProgress });
+      },
+      /** Signs the ledger head now (also done periodically by the server). */
+      async checkpoint(p: Principal) {
+        await requireAdmin(deps, p, 'audit.checkpoint');
+        return makeCheckpoint();
       },
       /** Ledger events, oldest first (administrators); the query itself is recorded. */
       events: (p: Principal, filter: AuditFilter = {}) => listEvents(deps, p, filter),
@@ -114,6 +140,8 @@ function buildCore(deps: CoreDeps) {
       },
     },
     maintenance: {
+      /** Signs the ledger head if it advanced and sends the checkpoint to the sinks (timer, shutdown). */
+      checkpoint: () => makeCheckpoint(),
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
       /** Readiness: the database answers and the store is reachable. */

@@ -142,6 +142,14 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+export interface AuditCheckpointTable {
+  seq: number;
+  hash: string;
+  ts: number;
+  key_id: string;
+  signature: string; // Ed25519, base64
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -159,6 +167,7 @@ export interface Database {
   blob_pending: BlobPendingTable;
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointTable;
   settings: SettingTable;
 }
 

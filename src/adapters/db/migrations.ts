@@ -176,7 +176,21 @@ const m001: Migration = {
   },
 };
 
-export const migrations: Record<string, Migration> = { '001_foundation': m001 };
+/** Signed checkpoints of the ledger (the private key is outside the database). */
+const m002: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = { '001_foundation': m001, '002_audit_checkpoints': m002 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,

@@ -1,0 +1,98 @@
+/**
+ * The tamper-evident ledger: hash chain, signed checkpoints, the external sink. An attacker who
+ * owns the database edits events and recomputes the chain; verify must still say where.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import type { Kysely } from 'kysely';
+import { DIALECTS } from '../helpers/dialects.js';
+import { testInstance, type TestInstance } from '../helpers/instance.js';
+import { openDatabase } from '../../src/adapters/db/connect.js';
+import { paths } from '../../src/app/instance.js';
+import { eventHash } from '../../src/core/audit/ledger.js';
+import type { Database } from '../../src/ports/db-schema.js';
+
+for (const dialect of DIALECTS) {
+  describe(`ledger (${dialect})`, () => {
+    let t: TestInstance;
+    let raw: { db: Kysely<Database>; close(): Promise<void> };
+    const sinkFile = () => paths(t.config).auditSink!;
+
+    /** Rewrites event `seq` and recomputes every later hash and the head: a "perfect" forgery. */
+    async function forge(seq: number, targetPath: string) {
+      const rows = await raw.db.selectFrom('audit_events').selectAll().where('seq', '>=', seq).orderBy('seq').execute();
+      let prev = rows[0]!.prev_hash;
+      for (const r of rows) {
+        const fields = { ...r, seq: Number(r.seq), ts: Number(r.ts), bytes: r.bytes === null ? null : Number(r.bytes), prev_hash: prev, ...(Number(r.seq) === seq ? { target_path: targetPath } : {}) };
+        const { hash: _old, ...rest } = fields;
+        const hash = eventHash(rest);
+        await raw.db.updateTable('audit_events').set({ target_path: rest.target_path, prev_hash: prev, hash }).where('seq', '=', r.seq).execute();
+        prev = hash;
+      }
+      await raw.db.updateTable('audit_head').set({ hash: prev }).where('id', '=', 1).execute();
+    }
+
+    before(async () => {
+      t = await testInstance(dialect);
+      raw = await openDatabase({ url: t.config.databaseUrl, sqlitePath: paths(t.config).sqlite });
+      await t.core.admin.orgs.create(t.system, { name: 'Acme' });
+      await t.core.admin.folders.create(t.system, '/acme/in', { org: 'Acme' });
+    });
+    after(async () => {
+      await raw.close();
+      await t.cleanup();
+    });
+
+    it('signs checkpoints, sends them to the sink, and verifies chain + signatures + sink', async () => {
+      const first = await t.core.audit.checkpoint(t.system);
+      assert.ok(first.checkpoint, 'a checkpoint was made');
+      assert.deepEqual(first.sinkErrors, []);
+      const again = await t.core.audit.checkpoint(t.system);
+      assert.equal(again.checkpoint, undefined, 'nothing new to sign');
+      await t.core.admin.folders.create(t.system, '/acme/out');
+      await t.core.audit.checkpoint(t.system);
+      const lines = fs.readFileSync(sinkFile(), 'utf8').trim().split('\n');
+      assert.equal(lines.length, 2);
+      const v = await t.core.audit.verify(t.system);
+      assert.equal(v.ok, true, JSON.stringify(v.problem));
+      assert.equal(v.checkpoints, 2);
+      assert.equal(v.sinks[0]!.checkpoints, 2);
+    });
+
+    it('detects a rewritten chain through the signed checkpoints, naming the window', async () => {
+      const cp1 = JSON.parse(fs.readFileSync(sinkFile(), 'utf8').trim().split('\n')[0]!) as { seq: number };
+      await t.core.admin.folders.create(t.system, '/acme/more');
+      const cp = (await t.core.audit.checkpoint(t.system)).checkpoint!;
+      const target = cp1.seq + 1; // an event between two checkpoints
+      await forge(target, '/innocent');
+      const v = await t.core.audit.verify(t.system);
+      assert.equal(v.ok, false);
+      assert.ok(v.problem!.seq <= target && v.problem!.seq > cp1.seq, `first untrusted event ${v.problem!.seq} within the forged window`);
+      assert.match(v.problem!.reason, /rewritten|signed checkpoint/);
+      // And the checkpointer refuses to legitimise a broken chain.
+      const head = await raw.db.selectFrom('audit_head').select('seq').executeTakeFirstOrThrow();
+      assert.ok(Number(head.seq) >= cp.seq);
+    });
+
+    it('refuses to sign a chain that was edited after the last checkpoint', async () => {
+      await t.core.admin.folders.create(t.system, '/acme/late');
+      const row = await raw.db.selectFrom('audit_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      await raw.db.updateTable('audit_events').set({ target_path: '/edited' }).where('seq', '=', row.seq).execute();
+      await assert.rejects(t.core.audit.checkpoint(t.system), { code: 'INTEGRITY' });
+    });
+
+    it('detects a database rolled back behind the sink, and a forged signature', async () => {
+      const cps = await raw.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq').execute();
+      const last = cps.at(-1)!;
+      await raw.db.deleteFrom('audit_checkpoints').where('seq', '=', last.seq).execute();
+      let v = await t.core.audit.verify(t.system);
+      assert.equal(v.ok, false);
+      assert.match(v.problem!.reason, /missing from the database/);
+      await raw.db.insertInto('audit_checkpoints').values({ ...last, signature: Buffer.alloc(64, 1).toString('base64') }).execute();
+      v = await t.core.audit.verify(t.system);
+      assert.equal(v.ok, false);
+      assert.match(v.problem!.reason, /signature of checkpoint/);
+    });
+  });
+}
