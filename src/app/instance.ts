@@ -10,6 +10,7 @@ import { openDatabase } from '../adapters/db/connect.js';
 import { createLocalStore } from '../adapters/storage/local-store.js';
 import { createEncryptedStore } from '../adapters/storage/encrypted-store.js';
 import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
+import { initHostKeys } from './host-keys.js';
 import { initLedgerKey, loadLedgerSigner } from '../adapters/ledger/signer-files.js';
 import { createJsonlSink } from '../adapters/ledger/sink-jsonl.js';
 import { createCore, type Core, type Principal, type RequestContext } from '../core/index.js';
@@ -39,10 +40,11 @@ export function isInitialised(c: Config): boolean {
   return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.startsWith('kek-'));
 }
 
-/** Creates the data directory and the key-encryption key if missing. Idempotent. */
+/** Creates the data directory, the key-encryption key and the SSH host keys if missing. Idempotent. */
 export function prepareDataDir(c: Config): { createdKey: boolean } {
   fs.mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   const { created } = initKeyring(paths(c).keys);
+  initHostKeys(paths(c).keys);
   initLedgerKey(paths(c).keys);
   return { createdKey: created };
 }

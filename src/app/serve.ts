@@ -3,12 +3,16 @@
  * on SIGTERM/SIGINT stops accepting, lets running transfers drain (bounded), then closes.
  */
 import type { Config } from '../config/config.js';
-import { openInstance } from './instance.js';
+import { openInstance, paths } from './instance.js';
+import { initHostKeys } from './host-keys.js';
 import { buildHttpServer } from '../protocols/http/server.js';
 
 export async function runServer(config: Config): Promise<void> {
   const inst = await openInstance(config);
   const { log } = inst;
+  // Data directories made before SFTP existed get their SSH host keys at their first serve.
+  const madeHostKeys = initHostKeys(paths(config).keys).created;
+  if (madeHostKeys.length) log.info({ created: madeHostKeys }, 'generated SSH host keys');
   const swept = await inst.core.maintenance.sweep();
   if (swept.removed || swept.temp) log.info(swept, 'removed leftovers of interrupted uploads');
   const http = await buildHttpServer({ core: inst.core, config, log });

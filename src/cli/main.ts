@@ -9,7 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
 import { parseDuration, parseSize } from '../config/units.js';
-import { openInstance, prepareDataDir, isInitialised, type Instance } from '../app/instance.js';
+import { openInstance, prepareDataDir, isInitialised, paths, type Instance } from '../app/instance.js';
+import { loadHostKeys } from '../app/host-keys.js';
 import { CoreError } from '../core/errors.js';
 import type { Principal } from '../core/index.js';
 import { fail, iso, print, table } from './output.js';
@@ -104,7 +105,19 @@ program
       const users = await i.core.admin.users.list(sys);
       const ledger = await i.core.audit.verify(sys);
       const data = { dataDir: i.config.dataDir, database: i.dialect, storage: i.config.storage, http: `${i.config.httpListen.host}:${i.config.httpListen.port}`, organisations: orgs.length, users: users.length, ledgerEvents: ledger.headSeq, ledgerIntact: ledger.ok };
-      print(!!o.json, data, () => Object.entries(data).map(([k, v]) => `${k.padEnd(14)} ${v}`).join('\n'));
+      // SSH host keys: what SFTP users compare with the fingerprint their client shows on first connect.
+      let hostKeys: { type: string; fingerprint: string }[] | string;
+      try {
+        hostKeys = loadHostKeys(paths(i.config).keys).map((k) => ({ type: k.type, fingerprint: k.fingerprint }));
+      } catch (e) {
+        hostKeys = e instanceof CoreError ? e.message : 'cannot be read';
+      }
+      print(!!o.json, { ...data, sshHostKeys: hostKeys }, () =>
+        [
+          ...Object.entries(data).map(([k, v]) => `${k.padEnd(14)} ${v}`),
+          ...(typeof hostKeys === 'string' ? [`${'sshHostKeys'.padEnd(14)} ${hostKeys}`] : hostKeys.map((k) => `${'sshHostKey'.padEnd(14)} ${k.fingerprint} (${k.type})`)),
+        ].join('\n'),
+      );
     }),
   );
 
