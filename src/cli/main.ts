@@ -407,6 +407,56 @@ file
   .command('mv <from> <to>')
   .action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
 
+// --- lockdown and kill switches ----------------------------------------------------------------
+const lockdownText = (s: { mode: string; reason: string | null; since: number | null; by: string | null; disabled: readonly string[] }) =>
+  [
+    `lockdown: ${s.mode}${s.mode !== 'off' ? ` since ${iso(s.since)} by ${s.by}${s.reason ? ` (${s.reason})` : ''}` : ''}`,
+    `protocols switched off: ${s.disabled.length ? s.disabled.join(', ') : 'none'}`,
+  ].join('\n');
+const lockdown = program.command('lockdown').description('stop partner access at once, on every node (administrators keep access)');
+lockdown
+  .command('on')
+  .description('lock down: closed (nothing), read-only (list and read), ingest-only (uploads, no reads)')
+  .addOption(new Option('--mode <mode>', 'what partners may still do').choices(['closed', 'read-only', 'ingest-only']).default('closed'))
+  .option('--reason <text>', 'why (recorded in the ledger)')
+  .addOption(jsonOpt())
+  .action(async (o: { mode: string; reason?: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.lockdown.set(sys, { mode: o.mode, ...(o.reason ? { reason: o.reason } : {}) });
+      print(!!o.json, r, () => lockdownText(r) + '\nrunning sessions are refused within about a second');
+    }),
+  );
+lockdown
+  .command('off')
+  .description('end the lockdown')
+  .addOption(jsonOpt())
+  .action(async (o: J) => withCore(async (i, sys) => print(!!o.json, await i.core.lockdown.set(sys, { mode: 'off' }), () => 'lockdown: off')));
+lockdown
+  .command('status')
+  .addOption(jsonOpt())
+  .action(async (o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.lockdown.status(sys);
+      print(!!o.json, r, () => lockdownText(r));
+    }),
+  );
+const protocol = program.command('protocol').description('per-protocol kill switches: http (REST API), web (web app), sftp');
+for (const [cmd, enabled] of [
+  ['disable', false],
+  ['enable', true],
+] as const) {
+  protocol
+    .command(`${cmd} <name>`)
+    .description(`${cmd} a protocol for partners and staff (takes effect on running sessions within about a second)`)
+    .addOption(jsonOpt())
+    .action(async (name: string, o: J) =>
+      withCore(async (i, sys) => {
+        const r = await i.core.lockdown.setProtocol(sys, name, enabled);
+        print(!!o.json, r, () => lockdownText(r));
+      }),
+    );
+}
+
 // --- audit -------------------------------------------------------------------------------------
 const audit = program.command('audit').description('the audit ledger');
 audit

@@ -24,6 +24,7 @@ import { sweepBlobs } from './files/blobs.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
+import { lockdownOf } from './ops/lockdown.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
@@ -44,6 +45,7 @@ export type { TokenInfo } from './admin/tokens.js';
 export type { FolderSummary } from './admin/folders.js';
 export type { VerifyResult } from './audit/ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
+export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
@@ -121,6 +123,14 @@ function buildCore(deps: CoreDeps) {
       },
       /** Ledger events, oldest first (administrators); the query itself is recorded. */
       events: (p: Principal, filter: AuditFilter = {}) => listEvents(deps, p, filter),
+    },
+    /** Lockdown and per-protocol kill switches (administrators). */
+    lockdown: {
+      status: (p: Principal) => lockdownOf(deps).status(p),
+      set: (p: Principal, input: { mode: string; reason?: string | undefined }) => lockdownOf(deps).set(p, input),
+      setProtocol: (p: Principal, protocol: string, enabled: boolean) => lockdownOf(deps).setProtocol(p, protocol, enabled),
+      /** For front ends: throws LOCKED if this principal may no longer do `kind` (running sessions poll it). */
+      check: (p: Principal, kind: 'list' | 'read' | 'write' | 'modify' = 'list') => lockdownOf(deps).check(p, kind),
     },
     setup: {
       /** True once a first administrator exists. */

@@ -196,5 +196,30 @@ for (const dialect of DIALECTS) {
       const bad = await call('GET', '/api/v1/admin/audit/events?from=yesterday');
       assert.equal(bad.status, 400);
     });
+
+    it('locks down and switches protocols off at run time; administrators keep access', async () => {
+      await s.t.core.admin.orgs.create(s.t.system, { name: 'Lock Co' });
+      await s.t.core.admin.folders.create(s.t.system, '/lockco', { org: 'Lock Co' });
+      await s.t.user('lena', { org: 'Lock Co' });
+      await s.t.core.admin.grants.set(s.t.system, 'lena', '/lockco', 'all');
+      const lena = await tokenFor(s.t, 'lena');
+      assert.equal((await call('GET', '/api/v1/fs/lockco/', undefined, lena)).status, 200);
+      const on = await call('PUT', '/api/v1/admin/lockdown', { mode: 'closed', reason: 'drill' });
+      assert.equal(on.status, 200, JSON.stringify(on.body));
+      assert.equal((on.body as { mode: string }).mode, 'closed');
+      const refused = await call('GET', '/api/v1/fs/lockco/', undefined, lena);
+      assert.equal(refused.status, 423);
+      assert.equal(errorCode(refused.body), 'LOCKED');
+      assert.equal((await call('GET', '/api/v1/fs/lockco/')).status, 200, 'administrator keeps access');
+      assert.equal((await call('PUT', '/api/v1/admin/lockdown', { mode: 'off' })).status, 200);
+      assert.equal((await call('PUT', '/api/v1/admin/protocols/http', { enabled: false })).status, 200);
+      assert.equal((await call('GET', '/api/v1/fs/lockco/', undefined, lena)).status, 423);
+      const st = await call('GET', '/api/v1/admin/lockdown');
+      assert.deepEqual((st.body as { disabled: string[] }).disabled, ['http']);
+      assert.equal((await call('PUT', '/api/v1/admin/protocols/http', { enabled: true })).status, 200);
+      assert.equal((await call('GET', '/api/v1/fs/lockco/', undefined, lena)).status, 200);
+      assert.equal((await call('PUT', '/api/v1/admin/lockdown', { mode: 'open-sesame' })).status, 400);
+      assert.equal((await call('PUT', '/api/v1/admin/lockdown', { mode: 'off' }, lena)).status, 403);
+    });
   });
 }

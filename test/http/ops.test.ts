@@ -159,6 +159,8 @@ for (const dialect of DIALECTS) {
         '/api/v1/admin/grants': ['get', 'put', 'delete'],
         '/api/v1/admin/audit/verify': ['get'],
         '/api/v1/admin/audit/events': ['get'],
+        '/api/v1/admin/lockdown': ['get', 'put'],
+        '/api/v1/admin/protocols/{name}': ['put'],
         '/api/v1/tokens': ['get', 'post'],
         '/api/v1/tokens/{id}': ['delete'],
         '/healthz': ['get'],

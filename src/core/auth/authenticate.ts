@@ -18,10 +18,16 @@ import { recordEvent, writeTx } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { Hasher } from './passwords.js';
+import { lockdownOf } from '../ops/lockdown.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
+/**
+ * The error for a refused sign-in. Only a lockdown is named, and only after the credential was
+ * verified: it tells a legitimate partner why, and an attacker nothing about the account.
+ */
+export const refusedError = (why: string | undefined) => (why === LOCKDOWN_REFUSAL ? new CoreError('LOCKED', 'the service is locked down') : bad());
 
 export const TOKEN_PREFIX = 'slc_';
 export const newSecret = () => randomBytes(32).toString('base64url');
@@ -33,8 +39,11 @@ function canonicalLogin(login: unknown): string | undefined {
 }
 
 /** Why a user may not sign in now, or undefined when they may. */
+export const LOCKDOWN_REFUSAL = 'lockdown';
+
 export async function refusal(deps: CoreDeps, u: UserRow, now: number): Promise<string | undefined> {
   if (u.status !== 'active') return 'user disabled';
+  if (u.role !== 'admin' && (await lockdownOf(deps).current()).mode === 'closed') return LOCKDOWN_REFUSAL;
   if (u.expires_at !== null && Number(u.expires_at) <= now) return 'user expired';
   if (u.org_id) {
     const org = await deps.db.selectFrom('orgs').select('status').where('id', '=', u.org_id).executeTakeFirst();
@@ -105,7 +114,10 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
         throw bad();
       }
       const why = await refusal(deps, user, now);
-      if (why) throw await loginFailure(ctx, user.login, why, user);
+      if (why) {
+        await loginFailure(ctx, user.login, why, user);
+        throw refusedError(why);
+      }
       const p = principalFor(user, ctx, 'password');
       await writeTx(db, clock, async (s) => {
         await s.trx.updateTable('users').set({ failed_logins: 0, locked_until: null, last_login_at: s.now }).where('id', '=', user.id).execute();
@@ -135,7 +147,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
       else why = await refusal(deps, row, now);
       if (why || !row) {
         await recordEvent(db, clock, { action: 'auth.token', outcome: 'failure', ctx, claimedUserId: row?.id, claimedLogin: row?.login, orgId: row?.org_id ?? null, detail: { reason: why, ...(row ? { token: row.token_id } : {}) } });
-        throw bad();
+        throw refusedError(why);
       }
       const p = principalFor(row, ctx, 'token', row.token_id);
       // Token use is recorded at most once a minute per token; every file operation names the token anyway.
@@ -169,7 +181,9 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
         .where('sessions.id_hash', '=', sha256hex(raw))
         .executeTakeFirst();
       const now = clock.now();
-      if (!row || Number(row.session_expires) <= now || (await refusal(deps, row, now))) throw bad();
+      if (!row || Number(row.session_expires) <= now) throw bad();
+      const why = await refusal(deps, row, now);
+      if (why) throw refusedError(why);
       return principalFor(row, ctx, 'session');
     },
 

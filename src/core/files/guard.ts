@@ -1,6 +1,6 @@
 /**
- * The one authorization step every file operation takes before any side effect: load what the
- * principal may reach, decide, and on denial record it in the ledger and throw (NOT_FOUND for
+ * The one authorization step every file operation takes before any side effect: apply the
+ * lockdown and kill switches, load what the principal may reach, decide, and on denial record it in the ledger and throw (NOT_FOUND for
  * what the principal may not see, PERMISSION_DENIED for what they see but may not do).
  */
 import { CoreError } from '../errors.js';
@@ -11,6 +11,7 @@ import { recordEvent } from '../tx.js';
 import { formatPath, type VPath } from '../paths.js';
 import { keysOf } from './resolve.js';
 import type { CoreDeps } from '../deps.js';
+import { lockdownOf, opKindOf } from '../ops/lockdown.js';
 
 /** MUST be the first statement of every core operation that takes a principal. */
 export function assertPrincipal(p: Principal): void {
@@ -19,6 +20,12 @@ export function assertPrincipal(p: Principal): void {
 
 export async function guard(deps: CoreDeps, p: Principal, action: FileAction, folder: VPath, target: VPath | string): Promise<AccessView> {
   assertPrincipal(p);
+  try {
+    await lockdownOf(deps).check(p, opKindOf(action));
+  } catch (e) {
+    await recordEvent(deps.db, deps.clock, { action, outcome: 'denied', actor: p, targetPath: typeof target === 'string' ? target : formatPath(target), detail: { reason: 'lockdown' } });
+    throw e;
+  }
   const view = await loadView(deps.db, p);
   const d = decide(p, view, action, keysOf(folder));
   if (!d.allow) {

@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Core, Grant, Org, SshKey, TokenInfo, User } from '../../core/index.js';
+import { LOCKDOWN_MODES, SWITCHABLE, type Core, type Grant, type LockdownState, type Org, type SshKey, type TokenInfo, type User } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { principalOf } from './auth.js';
 import { entryJson } from './routes-fs.js';
@@ -393,6 +393,44 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
         ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
       });
     },
+  );
+
+  // Lockdown and kill switches
+  const LockdownOut = Type.Object({
+    mode: Type.String(),
+    reason: Nullable(Type.String()),
+    since: NullableTimestamp,
+    by: Nullable(Type.String()),
+    disabled: Type.Array(Type.String()),
+  });
+  const lockdownJson = (l: LockdownState) => ({ ...l, since: isoOrNull(l.since), disabled: [...l.disabled] });
+  r.get('/api/v1/admin/lockdown', { schema: { summary: 'Lockdown state and protocols switched off', tags: ['admin'], response: withErrors({ 200: LockdownOut }) } }, async (req) =>
+    lockdownJson(await core.lockdown.status(principalOf(req))),
+  );
+  r.put(
+    '/api/v1/admin/lockdown',
+    {
+      schema: {
+        summary: 'Lock down (closed, read-only, ingest-only) or end it (off); every node within about a second',
+        tags: ['admin'],
+        body: Type.Object({ mode: Type.Union(LOCKDOWN_MODES.map((m) => Type.Literal(m))), reason: Type.Optional(Str(500)) }, { additionalProperties: false }),
+        response: withErrors({ 200: LockdownOut }),
+      },
+    },
+    async (req) => lockdownJson(await core.lockdown.set(principalOf(req), req.body)),
+  );
+  r.put(
+    '/api/v1/admin/protocols/:name',
+    {
+      schema: {
+        summary: 'Switch a protocol (http, web, sftp) on or off for partners and staff',
+        tags: ['admin'],
+        params: Type.Object({ name: Type.Union(SWITCHABLE.map((m) => Type.Literal(m))) }),
+        body: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false }),
+        response: withErrors({ 200: LockdownOut }),
+      },
+    },
+    async (req) => lockdownJson(await core.lockdown.setProtocol(principalOf(req), req.params.name, req.body.enabled)),
   );
 
   // Tokens
