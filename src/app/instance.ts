@@ -13,6 +13,9 @@ import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
 import { initHostKeys } from './host-keys.js';
 import { initLedgerKey, loadLedgerSigner } from '../adapters/ledger/signer-files.js';
 import { createJsonlSink } from '../adapters/ledger/sink-jsonl.js';
+import { createEmailChannel } from '../adapters/alerts/email.js';
+import { createWebhookChannel } from '../adapters/alerts/webhook.js';
+import type { AlertChannel } from '../ports/alert-channel.js';
 import { createCore, type Core, type Principal, type RequestContext } from '../core/index.js';
 import { CoreError } from '../core/errors.js';
 import { systemClock } from '../ports/clock.js';
@@ -49,6 +52,18 @@ export function prepareDataDir(c: Config): { createdKey: boolean } {
   return { createdKey: created };
 }
 
+/** The alert channels the configuration names (validated: bad addresses or URLs stop the start). */
+function alertChannels(c: Config): AlertChannel[] {
+  const out: AlertChannel[] = [];
+  if (c.alertEmail && c.smtpUrl) {
+    out.push(createEmailChannel({ smtpUrl: c.smtpUrl, from: c.mailFrom ?? `sluice@${c.nodeId}.invalid`, to: c.alertEmail.split(',') }));
+  }
+  if (c.alertWebhookUrl && c.alertWebhookSecret) {
+    out.push(createWebhookChannel({ url: c.alertWebhookUrl, secret: c.alertWebhookSecret, allowPrivate: c.alertWebhookAllowPrivate }));
+  }
+  return out;
+}
+
 export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean } = {}): Promise<Instance> {
   const log = opts.log ?? pino({ level: config.logLevel });
   if (opts.create) prepareDataDir(config);
@@ -68,6 +83,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     clock: systemClock,
     log,
     anchors,
+    alertChannels: alertChannels(config),
     settings: {
       nodeId: config.nodeId,
       maxUploadBytes: config.maxUploadBytes,

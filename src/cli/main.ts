@@ -457,6 +457,21 @@ for (const [cmd, enabled] of [
     );
 }
 
+// --- alerts ------------------------------------------------------------------------------------
+program
+  .command('alert')
+  .description('alerts: `sluice alert test` sends a test alert through every configured channel')
+  .argument('<action>', 'test')
+  .addOption(jsonOpt())
+  .action(async (action: string, o: J) => {
+    if (action !== 'test') throw new CoreError('INVALID_INPUT', 'unknown alert action; use: sluice alert test');
+    await withCore(async (i, sys) => {
+      const r = await i.core.alerts.test(sys);
+      await i.core.alerts.drain();
+      print(!!o.json, r, () => `test alert recorded; channels: ${r.channels.length ? r.channels.join(', ') : 'none configured (log and ledger only)'}`);
+    });
+  });
+
 // --- audit -------------------------------------------------------------------------------------
 const audit = program.command('audit').description('the audit ledger');
 audit

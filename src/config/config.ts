@@ -46,6 +46,12 @@ const schema = z
     lockoutDuration: duration.prefault('15m'),
     hashConcurrency: int(1, 64).prefault(2),
     auditSink: z.string().min(1).optional(),
+    smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+    mailFrom: z.string().optional(),
+    alertEmail: z.string().optional(),
+    alertWebhookUrl: z.string().url().optional(),
+    alertWebhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    alertWebhookAllowPrivate: bool.prefault(false),
     auditCheckpointInterval: duration.prefault('60s'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node'),
@@ -73,6 +79,12 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_LOCKOUT_DURATION: 'lockoutDuration',
   SLUICE_HASH_CONCURRENCY: 'hashConcurrency',
   SLUICE_AUDIT_SINK: 'auditSink',
+  SLUICE_SMTP_URL: 'smtpUrl',
+  SLUICE_MAIL_FROM: 'mailFrom',
+  SLUICE_ALERT_EMAIL: 'alertEmail',
+  SLUICE_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
+  SLUICE_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',
+  SLUICE_ALERT_WEBHOOK_ALLOW_PRIVATE: 'alertWebhookAllowPrivate',
   SLUICE_AUDIT_CHECKPOINT_INTERVAL: 'auditCheckpointInterval',
   SLUICE_LOG_LEVEL: 'logLevel',
   SLUICE_NODE_ID: 'nodeId',
@@ -123,5 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
       `invalid configuration: SLUICE_HTTP_LISTEN ${c.httpListen.host} is not a loopback address; set SLUICE_TLS_CERT and SLUICE_TLS_KEY, or SLUICE_HTTP_TLS_PROXY=true when a TLS proxy terminates in front of Sluice`,
     );
   }
+  if (c.alertEmail && !c.smtpUrl) throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_ALERT_EMAIL needs SLUICE_SMTP_URL');
+  if (c.alertWebhookUrl && !c.alertWebhookSecret) throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_ALERT_WEBHOOK_URL needs SLUICE_ALERT_WEBHOOK_SECRET (at least 16 characters) to sign the requests');
   return Object.freeze({ ...c, dataDir: path.resolve(c.dataDir) });
 }

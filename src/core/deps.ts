@@ -4,6 +4,7 @@ import type { Db } from '../ports/db-schema.js';
 import type { SealedStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { LedgerAnchors } from './audit/checkpoints.js';
+import type { AlertChannel } from '../ports/alert-channel.js';
 
 export interface CoreSettings {
   readonly nodeId: string;
@@ -23,4 +24,6 @@ export interface CoreDeps {
   readonly log: Logger;
   /** Signing key and external sinks of the ledger; without them no checkpoints are made. */
   readonly anchors?: LedgerAnchors | undefined;
+  /** Where alerts are delivered besides the ledger and the log. */
+  readonly alertChannels?: readonly AlertChannel[] | undefined;
 }

@@ -25,6 +25,7 @@ import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
 import { lockdownOf } from './ops/lockdown.js';
+import { alertsOf } from './ops/alerts.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
@@ -74,7 +75,9 @@ function buildCore(deps: CoreDeps) {
   const makeCheckpoint = async () => {
     if (!deps.anchors) throw new CoreError('UNAVAILABLE', 'no ledger signing key configured');
     const r = await createCheckpoint(deps.db, deps.clock, deps.anchors);
-    for (const e of r.sinkErrors) deps.log.error({ code: 'LEDGER_SINK_FAILED', sink: e.sink, error: e.error }, 'a ledger checkpoint could not be written to an external sink');
+    for (const e of r.sinkErrors) {
+      await alertsOf(deps).raise({ code: 'LEDGER_SINK_FAILED', severity: 'critical', message: `a ledger checkpoint could not be written to ${e.sink}`, detail: { sink: e.sink, error: e.error } });
+    }
     return r;
   };
   const hasher = createHasher(deps.settings.hashConcurrency);
@@ -114,7 +117,9 @@ function buildCore(deps: CoreDeps) {
     audit: {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {
         await requireAdmin(deps, p, 'audit.verify');
-        return verifyLedger(deps.db, { anchors: deps.anchors, onProgress });
+        const r = await verifyLedger(deps.db, { anchors: deps.anchors, onProgress });
+        if (!r.ok) await alertsOf(deps).raise({ code: 'LEDGER_VERIFY_FAILED', severity: 'critical', message: `ledger verification failed at event ${r.problem?.seq}: ${r.problem?.reason}`, detail: { ...r.problem }, actor: p });
+        return r;
       },
       /** Signs the ledger head now (also done periodically by the server). */
       async checkpoint(p: Principal) {
@@ -123,6 +128,17 @@ function buildCore(deps: CoreDeps) {
       },
       /** Ledger events, oldest first (administrators); the query itself is recorded. */
       events: (p: Principal, filter: AuditFilter = {}) => listEvents(deps, p, filter),
+    },
+    alerts: {
+      /** Sends a test alert through every channel (administrators). */
+      async test(p: Principal) {
+        await requireAdmin(deps, p, 'alert.test');
+        const a = alertsOf(deps);
+        const alert = await a.raise({ code: 'ALERT_TEST', severity: 'info', message: `test alert requested by ${p.login}`, actor: p });
+        return { alert, channels: a.channels() };
+      },
+      /** Waits until alerts in flight are delivered or given up (shutdown). */
+      drain: () => alertsOf(deps).drain(),
     },
     /** Lockdown and per-protocol kill switches (administrators). */
     lockdown: {

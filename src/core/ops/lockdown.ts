@@ -18,6 +18,7 @@ import type { CoreDeps } from '../deps.js';
 import type { Db } from '../../ports/db-schema.js';
 import { requireAdmin } from '../admin/require-admin.js';
 import { parseWith } from '../admin/orgs.js';
+import { alertsOf } from './alerts.js';
 
 export const LOCKDOWN_MODES = ['off', 'closed', 'read-only', 'ingest-only'] as const;
 export type LockdownMode = (typeof LOCKDOWN_MODES)[number];
@@ -95,6 +96,13 @@ export function createLockdown(deps: CoreDeps) {
       return n;
     });
     cached = { state: next, at: Date.now() };
+    await alertsOf(deps).raise({
+      code: 'LOCKDOWN_CHANGED',
+      severity: next.mode === 'off' && next.disabled.length === 0 ? 'info' : 'critical',
+      message: `lockdown ${next.mode}${next.disabled.length ? `; switched off: ${next.disabled.join(', ')}` : ''} (by ${p.login})`,
+      detail: { mode: next.mode, disabled: next.disabled, reason: next.reason },
+      actor: p,
+    });
     return next;
   }
 
