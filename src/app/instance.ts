@@ -91,6 +91,12 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       lockoutThreshold: config.lockoutThreshold,
       lockoutDurationMs: config.lockoutDuration,
       hashConcurrency: config.hashConcurrency,
+      budgets: {
+        windowMs: config.budgetWindow,
+        user: { files: config.budgetUserFiles, bytes: config.budgetUserBytes },
+        org: { files: config.budgetOrgFiles, bytes: config.budgetOrgBytes },
+        global: { files: config.budgetGlobalFiles, bytes: config.budgetGlobalBytes },
+      },
     },
   });
   return { core, system: systemPrincipal, config, log, dialect, close };

@@ -5,6 +5,7 @@ import type { SealedStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { LedgerAnchors } from './audit/checkpoints.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
+import type { BudgetSettings } from './ops/budgets.js';
 
 export interface CoreSettings {
   readonly nodeId: string;
@@ -13,6 +14,8 @@ export interface CoreSettings {
   readonly lockoutThreshold: number;
   readonly lockoutDurationMs: number;
   readonly hashConcurrency: number;
+  /** Download budgets; defaults apply when absent. */
+  readonly budgets?: BudgetSettings | undefined;
 }
 
 export interface CoreDeps {

@@ -26,6 +26,7 @@ import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
 import { lockdownOf } from './ops/lockdown.js';
 import { alertsOf } from './ops/alerts.js';
+import { budgetsOf } from './ops/budgets.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
@@ -139,6 +140,19 @@ function buildCore(deps: CoreDeps) {
       },
       /** Waits until alerts in flight are delivered or given up (shutdown). */
       drain: () => alertsOf(deps).drain(),
+    },
+    /** Download budgets: open trips, lifting them (administrators). */
+    budgets: {
+      trips: (p: Principal, opts?: { all?: boolean }) => budgetsOf(deps).trips(p, opts),
+      /** scope: user:LOGIN, org:NAME, global, or a trip id. */
+      async lift(p: Principal, scope: string) {
+        await requireAdmin(deps, p, 'budget.lift');
+        let key = scope;
+        if (scope.startsWith('user:')) key = `user:${(await users.find(scope.slice(5))).id}`;
+        else if (scope.startsWith('org:')) key = `org:${(await orgs.find(scope.slice(4))).id}`;
+        return budgetsOf(deps).lift(p, key);
+      },
+      settings: () => budgetsOf(deps).settings,
     },
     /** Lockdown and per-protocol kill switches (administrators). */
     lockdown: {

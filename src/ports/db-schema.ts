@@ -19,6 +19,9 @@ export interface OrgTable {
   betriebsnummer: string | null;
   contacts: string; // JSON array of {name?, email, role?}
   quota_bytes: number | null;
+  /** Download budget overrides for the organisation scope (null: the configured default). */
+  budget_files: number | null;
+  budget_bytes: number | null;
   status: string; // active | disabled
   created_at: number;
 }
@@ -150,6 +153,22 @@ export interface AuditCheckpointTable {
   signature: string; // Ed25519, base64
 }
 
+export interface BudgetUsageTable {
+  scope: string; // user:<id> | org:<id> | global
+  bucket: number; // window start, ms
+  files: number;
+  bytes: number;
+}
+
+export interface BudgetTripTable {
+  id: string;
+  scope: string;
+  tripped_at: number;
+  detail: string; // JSON
+  lifted_at: number | null;
+  lifted_by: string | null;
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -168,6 +187,8 @@ export interface Database {
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointTable;
+  budget_usage: BudgetUsageTable;
+  budget_trips: BudgetTripTable;
   settings: SettingTable;
 }
 

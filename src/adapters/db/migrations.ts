@@ -190,7 +190,33 @@ const m002: Migration = {
   },
 };
 
-export const migrations: Record<string, Migration> = { '001_foundation': m001, '002_audit_checkpoints': m002 };
+/** Download budgets: usage per scope and time bucket, trips until lifted, per-organisation overrides. */
+const m003: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('budget_usage')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('bucket', 'bigint', (c) => c.notNull())
+      .addColumn('files', 'bigint', (c) => c.notNull())
+      .addColumn('bytes', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('budget_usage_pk', ['scope', 'bucket'])
+      .execute();
+    await db.schema
+      .createTable('budget_trips')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('tripped_at', 'bigint', (c) => c.notNull())
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('lifted_at', 'bigint')
+      .addColumn('lifted_by', 'text')
+      .execute();
+    await db.schema.createIndex('budget_trips_scope').on('budget_trips').columns(['scope', 'lifted_at']).execute();
+    await db.schema.alterTable('orgs').addColumn('budget_files', 'bigint').execute();
+    await db.schema.alterTable('orgs').addColumn('budget_bytes', 'bigint').execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = { '001_foundation': m001, '002_audit_checkpoints': m002, '003_download_budgets': m003 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,

@@ -21,6 +21,9 @@ export interface Org {
   readonly contacts: readonly Contact[];
   readonly quotaBytes: number | null;
   readonly usedBytes?: number;
+  /** Download budget of the organisation per window (null: the configured default). */
+  readonly budgetFiles: number | null;
+  readonly budgetBytes: number | null;
   readonly status: 'active' | 'disabled';
   readonly createdAt: number;
 }
@@ -34,6 +37,8 @@ export const orgInput = z
     betriebsnummer: z.string().regex(/^\d{8}$/, 'a Betriebsnummer has 8 digits').optional(),
     contacts: z.array(contactSchema).max(50).optional(),
     quotaBytes: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
+    budgetFiles: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
+    budgetBytes: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
   })
   .strict();
 export const orgPatch = orgInput.partial().extend({ status: z.enum(['active', 'disabled']).optional() }).strict();
@@ -54,6 +59,8 @@ export const toOrg = (r: OrgRow): Org => ({
   betriebsnummer: r.betriebsnummer,
   contacts: JSON.parse(r.contacts) as Contact[],
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+  budgetFiles: r.budget_files === null ? null : Number(r.budget_files),
+  budgetBytes: r.budget_bytes === null ? null : Number(r.budget_bytes),
   status: r.status as Org['status'],
   createdAt: Number(r.created_at),
 });
@@ -79,6 +86,8 @@ export function createOrgAdmin(deps: CoreDeps) {
         betriebsnummer: v.betriebsnummer ?? null,
         contacts: JSON.stringify(v.contacts ?? []),
         quota_bytes: v.quotaBytes ?? null,
+        budget_files: v.budgetFiles ?? null,
+        budget_bytes: v.budgetBytes ?? null,
         status: 'active',
         created_at: clock.now(),
       };
@@ -112,6 +121,8 @@ export function createOrgAdmin(deps: CoreDeps) {
       if (v.betriebsnummer !== undefined) set.betriebsnummer = v.betriebsnummer;
       if (v.contacts !== undefined) set.contacts = JSON.stringify(v.contacts);
       if (v.quotaBytes !== undefined) set.quota_bytes = v.quotaBytes;
+      if (v.budgetFiles !== undefined) set.budget_files = v.budgetFiles;
+      if (v.budgetBytes !== undefined) set.budget_bytes = v.budgetBytes;
       if (v.status !== undefined) set.status = v.status;
       if (Object.keys(set).length === 0) return toOrg(org);
       await writeTx(db, clock, async (s) => {

@@ -12,6 +12,7 @@ import { recordEvent } from '../tx.js';
 import type { ByteRange, BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { guard, failed } from './guard.js';
+import { budgetsOf } from '../ops/budgets.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 
 export interface DownloadRequest {
@@ -52,7 +53,8 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   }
   const length = range ? range.end - range.start + 1 : size;
   const info = fileInfo(file, parent);
-  const seq = await recordEvent(deps.db, deps.clock, {
+  // Budget check, usage and the read event in one transaction, committed before any byte.
+  const seq = await budgetsOf(deps).recordRead(p, length, !range || range.start === 0, {
     action: 'file.read',
     outcome: 'success',
     actor: p,

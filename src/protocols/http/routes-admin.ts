@@ -44,6 +44,8 @@ const OrgFields = {
   betriebsnummer: Type.Optional(Type.String({ pattern: '^[0-9]{8}$' })),
   contacts: Type.Optional(Type.Array(ContactSchema, { maxItems: 50 })),
   quotaBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))),
+  budgetFiles: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'files the organisation may download per budget window (null: default)' }))),
+  budgetBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'bytes the organisation may download per budget window (null: default)' }))),
 };
 const OrgCreate = Type.Object(OrgFields, { additionalProperties: false });
 const OrgPatch = Type.Object(
@@ -53,6 +55,8 @@ const OrgPatch = Type.Object(
     betriebsnummer: OrgFields.betriebsnummer,
     contacts: OrgFields.contacts,
     quotaBytes: OrgFields.quotaBytes,
+    budgetFiles: OrgFields.budgetFiles,
+    budgetBytes: OrgFields.budgetBytes,
     status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
   },
   { additionalProperties: false },
@@ -65,6 +69,8 @@ const OrgOut = Type.Object({
   contacts: Type.Array(Type.Object({ name: Type.Optional(Type.String()), email: Type.String(), role: Type.Optional(Type.String()) })),
   quotaBytes: Nullable(Type.Integer()),
   usedBytes: Type.Optional(Type.Integer()),
+  budgetFiles: Nullable(Type.Integer()),
+  budgetBytes: Nullable(Type.Integer()),
   status: Type.String(),
   createdAt: Timestamp,
 });
