@@ -161,17 +161,24 @@ org
   .option('--ik <number>')
   .option('--betriebsnummer <number>')
   .option('--quota <size>', 'storage quota, e.g. 10G, or "none"')
+  .option('--budget-files <n>', 'files the organisation may download per budget window, or "default"')
+  .option('--budget-bytes <size>', 'bytes the organisation may download per budget window, e.g. 20G, or "default"')
   .option('--disable', 'disable: its users can no longer sign in')
   .option('--enable')
   .addOption(jsonOpt())
-  .action(async (name: string, o: { ik?: string; betriebsnummer?: string; quota?: string; disable?: boolean; enable?: boolean } & J) =>
+  .action(async (name: string, o: { ik?: string; betriebsnummer?: string; quota?: string; budgetFiles?: string; budgetBytes?: string; disable?: boolean; enable?: boolean } & J) =>
     withCore(async (i, sys) => {
+      const bf = o.budgetFiles === undefined ? undefined : o.budgetFiles === 'default' ? null : /^\d{1,12}$/.test(o.budgetFiles) ? Number(o.budgetFiles) : NaN;
+      const bb = o.budgetBytes === undefined ? undefined : o.budgetBytes === 'default' ? null : (parseSize(o.budgetBytes) ?? NaN);
+      if (Number.isNaN(bf) || Number.isNaN(bb)) throw new CoreError('INVALID_INPUT', 'invalid --budget-files or --budget-bytes');
       const quota = o.quota === undefined ? undefined : o.quota === 'none' ? null : parseSize(o.quota);
       if (quota === undefined && o.quota !== undefined) throw new CoreError('INVALID_INPUT', `invalid --quota "${o.quota}"`);
       const r = await i.core.admin.orgs.update(sys, name, {
         ...(o.ik ? { ik: o.ik } : {}),
         ...(o.betriebsnummer ? { betriebsnummer: o.betriebsnummer } : {}),
         ...(quota !== undefined ? { quotaBytes: quota } : {}),
+        ...(bf !== undefined ? { budgetFiles: bf } : {}),
+        ...(bb !== undefined ? { budgetBytes: bb } : {}),
         ...(o.disable ? { status: 'disabled' } : o.enable ? { status: 'active' } : {}),
       });
       print(!!o.json, r, () => `updated organisation ${r.name}`);
@@ -406,6 +413,30 @@ file
 file
   .command('mv <from> <to>')
   .action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
+
+// --- download budgets ---------------------------------------------------------------------------
+const budget = program.command('budget').description('download budgets (circuit breakers)');
+budget
+  .command('list')
+  .description('tripped budgets (open ones; --all for lifted ones too) and the configured limits')
+  .option('--all', 'include lifted trips')
+  .addOption(jsonOpt())
+  .action(async (o: { all?: boolean } & J) =>
+    withCore(async (i, sys) => {
+      const trips = await i.core.budgets.trips(sys, { all: !!o.all });
+      const limits = i.core.budgets.settings();
+      print(!!o.json, { limits, trips }, () =>
+        [
+          `window ${limits.windowMs / 60000} min; per user ${limits.user.files} files / ${limits.user.bytes} bytes; per organisation ${limits.org.files} / ${limits.org.bytes}; global ${limits.global.files} / ${limits.global.bytes}`,
+          table(trips.map((t) => ({ ...t, tripped: iso(t.trippedAt), lifted: iso(t.liftedAt), who: t.detail.label, by: t.detail.by, from: t.detail.remoteAddr })), ['id', 'who', 'tripped', 'by', 'from', 'lifted']),
+        ].join('\n'),
+      );
+    }),
+  );
+budget
+  .command('lift <scope>')
+  .description('lift a tripped budget: user:LOGIN, org:NAME, global, or a trip id')
+  .action(async (scope: string) => withCore(async (i, sys) => console.log(`lifted ${await i.core.budgets.lift(sys, scope)} trip(s) of ${scope}`)));
 
 // --- lockdown and kill switches ----------------------------------------------------------------
 const lockdownText = (s: { mode: string; reason: string | null; since: number | null; by: string | null; disabled: readonly string[] }) =>

@@ -401,6 +401,19 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
     },
   );
 
+  // Download budgets
+  const TripOut = Type.Object({ id: Type.String(), scope: Type.String(), trippedAt: Timestamp, liftedAt: NullableTimestamp, liftedBy: Nullable(Type.String()), detail: Type.Record(Type.String(), Type.Unknown()) });
+  r.get(
+    '/api/v1/admin/budgets',
+    { schema: { summary: 'Tripped download budgets (open ones; ?all=true for lifted ones too)', tags: ['admin'], querystring: Type.Object({ all: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }, { additionalProperties: false }), response: withErrors({ 200: Type.Array(TripOut) }) } },
+    async (req) => (await core.budgets.trips(principalOf(req), { all: req.query.all === 'true' })).map((t) => ({ ...t, trippedAt: new Date(t.trippedAt).toISOString(), liftedAt: isoOrNull(t.liftedAt) })),
+  );
+  r.post(
+    '/api/v1/admin/budgets/lift',
+    { schema: { summary: 'Lift a tripped budget (scope: user:LOGIN, org:NAME, global, or a trip id)', tags: ['admin'], body: Type.Object({ scope: Str(200) }, { additionalProperties: false }), response: withErrors({ 200: Type.Object({ lifted: Type.Integer() }) }) } },
+    async (req) => ({ lifted: await core.budgets.lift(principalOf(req), req.body.scope) }),
+  );
+
   // Lockdown and kill switches
   const LockdownOut = Type.Object({
     mode: Type.String(),
