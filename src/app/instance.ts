@@ -91,6 +91,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       lockoutThreshold: config.lockoutThreshold,
       lockoutDurationMs: config.lockoutDuration,
       hashConcurrency: config.hashConcurrency,
+      canaryTripsGlobal: config.canaryTripsGlobal,
       budgets: {
         windowMs: config.budgetWindow,
         user: { files: config.budgetUserFiles, bytes: config.budgetUserBytes },

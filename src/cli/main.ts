@@ -414,6 +414,47 @@ file
   .command('mv <from> <to>')
   .action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
 
+// --- canaries and decoys ----------------------------------------------------------------------
+const canary = program.command('canary').description('canary files: any read alerts at once and trips the reader\'s download budget');
+canary
+  .command('plant <path>')
+  .description('upload a plausible, fictitious billing file at PATH and mark it as a canary')
+  .option('--note <text>', 'what this canary is for (shown in the alert)')
+  .addOption(jsonOpt())
+  .action(async (path: string, o: { note?: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.canaries.plant(sys, path, o.note);
+      print(!!o.json, r, () => `planted canary ${path} (file ${r.fileId})`);
+    }),
+  );
+canary
+  .command('mark <path>')
+  .description('mark an existing file as a canary')
+  .option('--note <text>')
+  .action(async (path: string, o: { note?: string }) => withCore(async (i, sys) => console.log(`marked ${path} as a canary (file ${(await i.core.canaries.mark(sys, path, o.note)).fileId})`)));
+canary
+  .command('list')
+  .addOption(jsonOpt())
+  .action(async (o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.canaries.list(sys);
+      print(!!o.json, r, () => table(r.map((c) => ({ ...c, planted: iso(c.plantedAt), path: c.path ?? '(file replaced or removed)' })), ['path', 'planted', 'plantedBy', 'note']));
+    }),
+  );
+program
+  .command('decoy')
+  .description('decoy accounts: `sluice decoy create LOGIN [--org NAME]` — every sign-in attempt on it alerts')
+  .argument('<action>', 'create')
+  .argument('<login>')
+  .option('--org <name>', 'organisation the decoy appears to belong to')
+  .action(async (action: string, login: string, o: { org?: string }) => {
+    if (action !== 'create') throw new CoreError('INVALID_INPUT', 'unknown decoy action; use: sluice decoy create LOGIN');
+    await withCore(async (i, sys) => {
+      const r = await i.core.admin.users.create(sys, { login, decoy: true, ...(o.org ? { org: o.org } : {}) });
+      console.log(`created decoy account ${r.user.login}`);
+    });
+  });
+
 // --- download budgets ---------------------------------------------------------------------------
 const budget = program.command('budget').description('download budgets (circuit breakers)');
 budget

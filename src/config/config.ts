@@ -60,6 +60,7 @@ const schema = z
     budgetOrgBytes: size.prefault('10G'),
     budgetGlobalFiles: int(0, 1e12).prefault(20000),
     budgetGlobalBytes: size.prefault('200G'),
+    canaryTripsGlobal: bool.prefault(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node'),
   })
@@ -100,6 +101,7 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_BUDGET_ORG_BYTES: 'budgetOrgBytes',
   SLUICE_BUDGET_GLOBAL_FILES: 'budgetGlobalFiles',
   SLUICE_BUDGET_GLOBAL_BYTES: 'budgetGlobalBytes',
+  SLUICE_CANARY_TRIPS_GLOBAL: 'canaryTripsGlobal',
   SLUICE_LOG_LEVEL: 'logLevel',
   SLUICE_NODE_ID: 'nodeId',
 };

@@ -16,6 +16,8 @@ export interface CoreSettings {
   readonly hashConcurrency: number;
   /** Download budgets; defaults apply when absent. */
   readonly budgets?: BudgetSettings | undefined;
+  /** A canary read trips the global download budget too (blocking all partner downloads). */
+  readonly canaryTripsGlobal?: boolean | undefined;
 }
 
 export interface CoreDeps {

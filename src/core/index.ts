@@ -27,6 +27,7 @@ import { createCheckpoint } from './audit/checkpoints.js';
 import { lockdownOf } from './ops/lockdown.js';
 import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
+import { canariesOf, canaryContent } from './ops/canaries.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
@@ -140,6 +141,20 @@ function buildCore(deps: CoreDeps) {
       },
       /** Waits until alerts in flight are delivered or given up (shutdown). */
       drain: () => alertsOf(deps).drain(),
+    },
+    /** Canary files (administrators): any read alerts and trips the reader's budget. */
+    canaries: {
+      mark: (p: Principal, path: string, note?: string) => canariesOf(deps).mark(p, path, note),
+      list: (p: Principal) => canariesOf(deps).list(p),
+      /** Uploads a plausible fictitious billing file at `path` and marks it as a canary. */
+      async plant(p: Principal, path: string, note?: string) {
+        await requireAdmin(deps, p, 'canary.plant');
+        const body = canaryContent();
+        await uploadStream(deps, p, path, (async function* () {
+          yield body;
+        })());
+        return canariesOf(deps).mark(p, path, note);
+      },
     },
     /** Download budgets: open trips, lifting them (administrators). */
     budgets: {

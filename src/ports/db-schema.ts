@@ -31,7 +31,7 @@ export interface UserTable {
   login: string; // canonical lowercase
   org_id: string | null;
   role: string; // partner | staff | admin
-  status: string; // active | disabled
+  status: string; // active | disabled | decoy (a trap account: any sign-in attempt alerts)
   display_name: string | null;
   email: string | null;
   password_hash: string | null;
@@ -169,6 +169,13 @@ export interface BudgetTripTable {
   lifted_by: string | null;
 }
 
+export interface CanaryTable {
+  file_id: string;
+  planted_at: number;
+  planted_by: string | null;
+  note: string | null;
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -189,6 +196,7 @@ export interface Database {
   audit_checkpoints: AuditCheckpointTable;
   budget_usage: BudgetUsageTable;
   budget_trips: BudgetTripTable;
+  canaries: CanaryTable;
   settings: SettingTable;
 }
 

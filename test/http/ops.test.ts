@@ -161,6 +161,7 @@ for (const dialect of DIALECTS) {
         '/api/v1/admin/audit/events': ['get'],
         '/api/v1/admin/lockdown': ['get', 'put'],
         '/api/v1/admin/budgets': ['get'],
+        '/api/v1/admin/canaries': ['get', 'post'],
         '/api/v1/admin/budgets/lift': ['post'],
         '/api/v1/admin/protocols/{name}': ['put'],
         '/api/v1/tokens': ['get', 'post'],

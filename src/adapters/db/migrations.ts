@@ -216,7 +216,20 @@ const m003: Migration = {
   },
 };
 
-export const migrations: Record<string, Migration> = { '001_foundation': m001, '002_audit_checkpoints': m002, '003_download_budgets': m003 };
+/** Canary files: any read alerts at once. */
+const m004: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('canaries')
+      .addColumn('file_id', 'text', (c) => c.primaryKey())
+      .addColumn('planted_at', 'bigint', (c) => c.notNull())
+      .addColumn('planted_by', 'text')
+      .addColumn('note', 'text')
+      .execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = { '001_foundation': m001, '002_audit_checkpoints': m002, '003_download_budgets': m003, '004_canaries': m004 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,

@@ -17,7 +17,7 @@ export interface User {
   readonly orgId: string | null;
   readonly org: string | null;
   readonly role: Role;
-  readonly status: 'active' | 'disabled';
+  readonly status: 'active' | 'disabled' | 'decoy';
   readonly displayName: string | null;
   readonly email: string | null;
   readonly lastLoginAt: number | null;
@@ -36,6 +36,8 @@ export const userInput = z
     displayName: text.optional(),
     email: z.email().max(254).optional(),
     expiresAt: z.number().int().positive().nullable().optional(),
+    /** A trap account: it has no usable credential and every sign-in attempt raises DECOY_LOGIN. */
+    decoy: z.boolean().optional(),
   })
   .strict();
 export const userPatch = z
@@ -88,9 +90,10 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
       let org: { id: string; name: string } | null = null;
       if (v.org) org = await findOrg(v.org);
       else if (role !== 'admin') throw new CoreError('INVALID_INPUT', 'partner and staff users need an organisation (org)');
-      let password = v.password;
+      if (v.decoy && (v.password !== undefined || role === 'admin')) throw new CoreError('INVALID_INPUT', 'a decoy account has no password and is not an administrator');
+      let password = v.decoy ? undefined : v.password;
       let generated: string | undefined;
-      if (password === undefined && opts.generatePassword) password = generated = newSecret().slice(0, 24);
+      if (password === undefined && opts.generatePassword && !v.decoy) password = generated = newSecret().slice(0, 24);
       if (password !== undefined) checkPasswordPolicy(password, login);
       const now = clock.now();
       const row: UserRow = {
@@ -98,7 +101,7 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
         login,
         org_id: org?.id ?? null,
         role,
-        status: 'active',
+        status: v.decoy ? 'decoy' : 'active',
         display_name: v.displayName ?? null,
         email: v.email ?? null,
         password_hash: password === undefined ? null : await hasher.hash(password),
@@ -111,7 +114,7 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
       };
       await writeTx(db, clock, async (s) => {
         await s.trx.insertInto('users').values(row).execute().catch((e) => mapUnique(e, 'a user with this login'));
-        await s.audit({ action: 'user.create', outcome: 'success', actor: p, orgId: row.org_id, detail: { login, role } });
+        await s.audit({ action: v.decoy ? 'decoy.create' : 'user.create', outcome: 'success', actor: p, orgId: row.org_id, detail: { login, role } });
       });
       return { user: toUser(row, org?.name ?? null), ...(generated ? { password: generated } : {}) };
     },
@@ -131,6 +134,7 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
       await requireAdmin(deps, p, 'user.update');
       const v = parseWith(userPatch, patch);
       const u = await find(ref);
+      if (u.status === 'decoy') throw new CoreError('INVALID_INPUT', 'a decoy account cannot be changed; it exists only to be tried');
       const set: Partial<UserRow> = {};
       if (v.role !== undefined) set.role = v.role;
       if (v.status !== undefined) set.status = v.status;

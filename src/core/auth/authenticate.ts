@@ -19,6 +19,7 @@ import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { Hasher } from './passwords.js';
 import { lockdownOf } from '../ops/lockdown.js';
+import { alertsOf } from '../ops/alerts.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -91,6 +92,12 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
         throw await loginFailure(ctx, String(loginIn ?? '').slice(0, 64), 'malformed password');
       }
       const user = login ? await db.selectFrom('users').selectAll().where('login', '=', login).executeTakeFirst() : undefined;
+      if (user?.status === 'decoy') {
+        await hasher.dummyVerify(password);
+        await loginFailure(ctx, user.login, 'decoy account', user);
+        await alertsOf(deps).raise({ code: 'DECOY_LOGIN', severity: 'critical', message: `sign-in attempt on decoy account ${user.login} from ${ctx.remoteAddr ?? 'unknown address'} over ${ctx.protocol}`, detail: { login: user.login, remoteAddr: ctx.remoteAddr ?? null, protocol: ctx.protocol, client: ctx.client ?? null } });
+        throw bad();
+      }
       if (!user || !user.password_hash) {
         await hasher.dummyVerify(password);
         throw await loginFailure(ctx, login ?? String(loginIn ?? '').slice(0, 64), user ? 'no password set' : 'unknown user', user);

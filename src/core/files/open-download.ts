@@ -13,6 +13,7 @@ import type { ByteRange, BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { guard, failed } from './guard.js';
 import { budgetsOf } from '../ops/budgets.js';
+import { canariesOf } from '../ops/canaries.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 
 export interface DownloadRequest {
@@ -65,6 +66,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
     bytes: length,
     detail: range ? { range: [range.start, range.end], size } : { size },
   });
+  await canariesOf(deps).onRead(p, file.id, info.path);
   const source = await deps.store.get(file.blob_key as BlobKey, size, range ?? undefined);
   let sent = 0;
   // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode

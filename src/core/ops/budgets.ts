@@ -130,6 +130,17 @@ export function createBudgets(deps: CoreDeps) {
       throw new CoreError('RATE_LIMITED', `download budget of ${blocked.key === 'global' ? 'the service' : blocked.key.startsWith('org:') ? 'your organisation' : 'your account'} is exhausted; ask the administrators`);
     },
 
+    /** Trips a scope outright (a canary was read): blocks its downloads until lifted. */
+    async trip(p: Principal, scope: 'user' | 'org' | 'global', detail: Record<string, unknown>): Promise<void> {
+      const key = scope === 'global' ? 'global' : scope === 'org' ? (p.orgId ? `org:${p.orgId}` : undefined) : p.userId ? `user:${p.userId}` : undefined;
+      if (!key) return;
+      await writeTx(deps.db, deps.clock, async (s) => {
+        const d = { scope: key, label: key === 'global' ? 'all partners' : scope === 'org' ? 'organisation of ' + p.login : `user ${p.login}`, by: p.login, remoteAddr: p.remoteAddr, protocol: p.protocol, ...detail };
+        await s.trx.insertInto('budget_trips').values({ id: uuidv7(), scope: key, tripped_at: s.now, detail: JSON.stringify(d), lifted_at: null, lifted_by: null }).execute();
+        await s.audit({ action: 'budget.trip', outcome: 'success', actor: p, detail: d });
+      });
+    },
+
     async trips(p: Principal, opts: { all?: boolean } = {}): Promise<(Trip & { liftedAt: number | null; liftedBy: string | null })[]> {
       await requireAdmin(deps, p, 'budget.list');
       let q = deps.db.selectFrom('budget_trips').selectAll().orderBy('tripped_at', 'desc').limit(1000);

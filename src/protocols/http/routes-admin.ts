@@ -92,6 +92,7 @@ const UserCreate = Type.Object(
     displayName: Type.Optional(Str(200)),
     email: Type.Optional(Str(254)),
     expiresAt: Type.Optional(NullableTimestamp),
+    decoy: Type.Optional(Type.Boolean({ description: 'a trap account: no credential works, every sign-in attempt raises DECOY_LOGIN' })),
   },
   { additionalProperties: false },
 );
@@ -399,6 +400,24 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
         ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
       });
     },
+  );
+
+  // Canaries
+  const CanaryOut = Type.Object({ fileId: Type.String(), path: Nullable(Type.String()), plantedAt: Timestamp, plantedBy: Nullable(Type.String()), note: Nullable(Type.String()) });
+  r.get('/api/v1/admin/canaries', { schema: { summary: 'Canary files', tags: ['admin'], response: withErrors({ 200: Type.Array(CanaryOut) }) } }, async (req) =>
+    (await core.canaries.list(principalOf(req))).map((c) => ({ ...c, plantedAt: new Date(c.plantedAt).toISOString() })),
+  );
+  r.post(
+    '/api/v1/admin/canaries',
+    {
+      schema: {
+        summary: 'Mark a file as a canary, or plant a fictitious one (plant: true); any read alerts and trips the reader\'s budget',
+        tags: ['admin'],
+        body: Type.Object({ path: PathString, plant: Type.Optional(Type.Boolean()), note: Type.Optional(Str(500)) }, { additionalProperties: false }),
+        response: withErrors({ 201: Type.Object({ fileId: Type.String() }) }),
+      },
+    },
+    async (req, reply) => reply.code(201).send(req.body.plant ? await core.canaries.plant(principalOf(req), req.body.path, req.body.note) : await core.canaries.mark(principalOf(req), req.body.path, req.body.note)),
   );
 
   // Download budgets
