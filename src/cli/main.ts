@@ -12,7 +12,7 @@ import { parseDuration, parseSize } from '../config/units.js';
 import { openInstance, prepareDataDir, isInitialised, paths, type Instance } from '../app/instance.js';
 import { loadHostKeys } from '../app/host-keys.js';
 import { CoreError } from '../core/errors.js';
-import type { Principal } from '../core/index.js';
+import { scopeCsv, scopeText, type Principal } from '../core/index.js';
 import { fail, iso, print, table } from './output.js';
 import { progress } from './progress.js';
 
@@ -376,8 +376,10 @@ file
 file
   .command('put <local> <path>')
   .description('upload a local file (encrypted at rest, hashed)')
+  .option('--records <n>', 'number of data subjects / records in the file (for incident reports)')
+  .option('--categories <list>', 'data categories in the file, comma separated (e.g. health,billing)')
   .addOption(jsonOpt())
-  .action(async (local: string, path: string, o: J) =>
+  .action(async (local: string, path: string, o: { records?: string; categories?: string } & J) =>
     withCore(async (i, sys) => {
       const size = fs.statSync(local).size;
       const bar = progress('upload', 'bytes', !o.json);
@@ -385,7 +387,12 @@ file
       const src = fs.createReadStream(local, { highWaterMark: 1 << 20 });
       src.on('data', (c) => bar.update((done += c.length), size));
       try {
-        const r = await i.core.files.upload(sys, path, src, { expectedSize: size });
+        if (o.records !== undefined && !/^\d{1,12}$/.test(o.records)) throw new CoreError('INVALID_INPUT', '--records must be a whole number');
+        const metadata = {
+          ...(o.records !== undefined ? { records: Number(o.records) } : {}),
+          ...(o.categories ? { categories: o.categories.split(',').map((c) => c.trim()).filter(Boolean).slice(0, 50) } : {}),
+        };
+        const r = await i.core.files.upload(sys, path, src, { expectedSize: size, metadata });
         bar.stop();
         print(!!o.json, r, () => `uploaded ${r.path} (${r.size} bytes, sha256 ${r.sha256})`);
       } finally {
@@ -413,6 +420,37 @@ file
 file
   .command('mv <from> <to>')
   .action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
+
+// --- incident response -------------------------------------------------------------------------
+const incident = program.command('incident').description('incident response: what left, whose data, evidence');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+incident
+  .command('scope')
+  .description('what the given addresses, users, organisations or tokens did in a window: files read (fully or partly), written, deleted, per organisation, with ledger evidence')
+  .requiredOption('--from <time>', 'window start, ISO 8601 (e.g. 2026-11-20T00:00:00Z)')
+  .option('--to <time>', 'window end, ISO 8601 (default: now)')
+  .option('--ip <address>', 'remote address (repeatable)', collect)
+  .option('--user <login>', 'user (repeatable)', collect)
+  .option('--org <name>', 'all users of an organisation (repeatable)', collect)
+  .option('--token <id>', 'API token id (repeatable)', collect)
+  .addOption(new Option('--format <format>', 'output').choices(['text', 'json', 'csv']).default('text'))
+  .option('--json', 'same as --format json')
+  .option('--out <file>', 'write to a file instead of standard output (mode 0600)')
+  .action(async (o: { from: string; to?: string; ip?: string[]; user?: string[]; org?: string[]; token?: string[]; format: string; out?: string } & J) =>
+    withCore(async (i, sys) => {
+      const from = Date.parse(o.from);
+      const to = o.to === undefined ? Date.now() + 1 : Date.parse(o.to);
+      if (!Number.isFinite(from) || !Number.isFinite(to)) throw new CoreError('INVALID_INPUT', '--from and --to must be ISO 8601 times');
+      const started = Date.now();
+      const scope = await i.core.incident.scope(sys, { from, to, ...(o.ip ? { ips: o.ip } : {}), ...(o.user ? { users: o.user } : {}), ...(o.org ? { orgs: o.org } : {}), ...(o.token ? { tokens: o.token } : {}) });
+      const format = o.json ? 'json' : o.format;
+      const text = format === 'json' ? JSON.stringify(scope, null, 2) + '\n' : format === 'csv' ? scopeCsv(scope) : scopeText(scope);
+      if (o.out) {
+        fs.writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
+        process.stderr.write(`wrote ${o.out}: ${scope.totals.filesRead} file(s) read, ${scope.organisations.length} organisation(s), in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      } else process.stdout.write(text);
+    }),
+  );
 
 // --- canaries and decoys ----------------------------------------------------------------------
 const canary = program.command('canary').description('canary files: any read alerts at once and trips the reader\'s download budget');

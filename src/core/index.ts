@@ -28,6 +28,7 @@ import { lockdownOf } from './ops/lockdown.js';
 import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
 import { canariesOf, canaryContent } from './ops/canaries.js';
+import { incidentScope, type ScopeInput } from './incident/scope.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
@@ -48,6 +49,8 @@ export type { TokenInfo } from './admin/tokens.js';
 export type { FolderSummary } from './admin/folders.js';
 export type { VerifyResult } from './audit/ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
+export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incident/scope.js';
+export { scopeText, scopeCsv, csvCell } from './incident/format.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
@@ -141,6 +144,10 @@ function buildCore(deps: CoreDeps) {
       },
       /** Waits until alerts in flight are delivered or given up (shutdown). */
       drain: () => alertsOf(deps).drain(),
+    },
+    /** Incident response (administrators). */
+    incident: {
+      scope: (p: Principal, input: ScopeInput) => incidentScope(deps, p, input),
     },
     /** Canary files (administrators): any read alerts and trips the reader's budget. */
     canaries: {
