@@ -16,6 +16,8 @@ import { createJsonlSink } from '../adapters/ledger/sink-jsonl.js';
 import { createEmailChannel } from '../adapters/alerts/email.js';
 import { createWebhookChannel } from '../adapters/alerts/webhook.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
+import type { Mailer } from '../ports/mailer.js';
+import { createSmtpMailer } from '../adapters/mail/smtp.js';
 import { createCore, type Core, type Principal, type RequestContext } from '../core/index.js';
 import { CoreError } from '../core/errors.js';
 import { systemClock } from '../ports/clock.js';
@@ -53,11 +55,9 @@ export function prepareDataDir(c: Config): { createdKey: boolean } {
 }
 
 /** The alert channels the configuration names (validated: bad addresses or URLs stop the start). */
-function alertChannels(c: Config): AlertChannel[] {
+function alertChannels(c: Config, mailer: Mailer | undefined): AlertChannel[] {
   const out: AlertChannel[] = [];
-  if (c.alertEmail && c.smtpUrl) {
-    out.push(createEmailChannel({ smtpUrl: c.smtpUrl, from: c.mailFrom ?? `sluice@${c.nodeId}.invalid`, to: c.alertEmail.split(',') }));
-  }
+  if (c.alertEmail && mailer) out.push(createEmailChannel(mailer, c.alertEmail.split(',')));
   if (c.alertWebhookUrl && c.alertWebhookSecret) {
     out.push(createWebhookChannel({ url: c.alertWebhookUrl, secret: c.alertWebhookSecret, allowPrivate: c.alertWebhookAllowPrivate }));
   }
@@ -73,6 +73,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   const p = paths(config);
   const keyring = loadKeyring(p.keys);
   initLedgerKey(p.keys); // data directories made before ledger signing existed get their key now
+  const mailer = config.smtpUrl ? createSmtpMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom ?? `sluice@${config.nodeId}.invalid` }) : undefined;
   const anchors = { signer: loadLedgerSigner(p.keys), sinks: p.auditSink ? [createJsonlSink(p.auditSink)] : [] };
   const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
   const store = createEncryptedStore({ inner: createLocalStore({ dir: p.blobs }), keyring });
@@ -83,7 +84,9 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     clock: systemClock,
     log,
     anchors,
-    alertChannels: alertChannels(config),
+    alertChannels: alertChannels(config, mailer),
+    mailer,
+    templateDir: path.join(config.dataDir, 'templates'),
     settings: {
       nodeId: config.nodeId,
       maxUploadBytes: config.maxUploadBytes,

@@ -452,6 +452,46 @@ incident
     }),
   );
 
+const readScope = (file: string): unknown => {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CoreError('INVALID_INPUT', `could not read the scope file ${file}: ${(e as Error).message}`);
+  }
+};
+incident
+  .command('notify')
+  .description('draft one message per affected partner from a scope (sluice incident scope --format json --out F); --send mails them')
+  .requiredOption('--scope <file>', 'scope JSON')
+  .addOption(new Option('--lang <lang>', 'template language (templates in DATA_DIR/templates/notify.LANG.txt, editable)').choices(['de', 'en']).default('de'))
+  .option('--sender <text>', 'signature line', 'Ihre Krankenkasse / your health insurer')
+  .option('--send', 'send the messages over SMTP (SLUICE_SMTP_URL) to the partners\' contacts')
+  .addOption(jsonOpt())
+  .action(async (o: { scope: string; lang: 'de' | 'en'; sender: string; send?: boolean } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.incident.notify(sys, readScope(o.scope), { lang: o.lang, sender: o.sender, ...(o.send ? { send: true } : {}) });
+      print(!!o.json, r, () =>
+        [
+          ...r.drafts.map((d) => `=== ${d.org} → ${d.to.join(', ') || '(no contact on file)'}${d.sent === true ? '  [sent]' : d.sent === false ? `  [FAILED: ${d.error}]` : ''}\nSubject: ${d.subject}\n\n${d.text}`),
+          `${r.drafts.length} message(s)${o.send ? `, ${r.drafts.filter((d) => d.sent).length} sent` : ' drafted (use --send to mail them)'}${r.withoutContact.length ? `; no contact for: ${r.withoutContact.join(', ')}` : ''}`,
+        ].join('\n'),
+      );
+      if (r.drafts.some((d) => d.sent === false)) process.exitCode = 1;
+    }),
+  );
+incident
+  .command('report')
+  .description('write a GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger')
+  .requiredOption('--scope <file>', 'scope JSON')
+  .option('--out <file>', 'write to a file (mode 0600)')
+  .action(async (o: { scope: string; out?: string }) =>
+    withCore(async (i, sys) => {
+      const text = await i.core.incident.report(sys, readScope(o.scope));
+      if (o.out) fs.writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
+      else process.stdout.write(text);
+    }),
+  );
+
 // --- canaries and decoys ----------------------------------------------------------------------
 const canary = program.command('canary').description('canary files: any read alerts at once and trips the reader\'s download budget');
 canary

@@ -5,6 +5,7 @@ import type { SealedStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { LedgerAnchors } from './audit/checkpoints.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
+import type { Mailer } from '../ports/mailer.js';
 import type { BudgetSettings } from './ops/budgets.js';
 
 export interface CoreSettings {
@@ -31,4 +32,8 @@ export interface CoreDeps {
   readonly anchors?: LedgerAnchors | undefined;
   /** Where alerts are delivered besides the ledger and the log. */
   readonly alertChannels?: readonly AlertChannel[] | undefined;
+  /** Outgoing e-mail (partner notifications); absent when no SMTP server is configured. */
+  readonly mailer?: Mailer | undefined;
+  /** Where editable templates live (partner notifications). */
+  readonly templateDir?: string | undefined;
 }

@@ -29,6 +29,7 @@ import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
 import { canariesOf, canaryContent } from './ops/canaries.js';
 import { incidentScope, type ScopeInput } from './incident/scope.js';
+import { art33Report, notifyPartners } from './incident/notify.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
@@ -148,6 +149,10 @@ function buildCore(deps: CoreDeps) {
     /** Incident response (administrators). */
     incident: {
       scope: (p: Principal, input: ScopeInput) => incidentScope(deps, p, input),
+      /** One message per affected partner from a scope (its JSON); sent over SMTP when `send`. */
+      notify: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en'; send?: boolean; sender?: string } = {}) => notifyPartners(deps, p, scope, opts),
+      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger. */
+      report: (p: Principal, scope: unknown) => art33Report(deps, p, scope),
     },
     /** Canary files (administrators): any read alerts and trips the reader's budget. */
     canaries: {
