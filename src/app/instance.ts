@@ -13,6 +13,7 @@ import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
 import { initHostKeys } from './host-keys.js';
 import { initLedgerKey, loadLedgerSigner } from '../adapters/ledger/signer-files.js';
 import { createJsonlSink } from '../adapters/ledger/sink-jsonl.js';
+import { createSyslogSink } from '../adapters/ledger/sink-syslog.js';
 import { createEmailChannel } from '../adapters/alerts/email.js';
 import { createWebhookChannel } from '../adapters/alerts/webhook.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
@@ -74,7 +75,10 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   const keyring = loadKeyring(p.keys);
   initLedgerKey(p.keys); // data directories made before ledger signing existed get their key now
   const mailer = config.smtpUrl ? createSmtpMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom ?? `sluice@${config.nodeId}.invalid` }) : undefined;
-  const anchors = { signer: loadLedgerSigner(p.keys), sinks: p.auditSink ? [createJsonlSink(p.auditSink)] : [] };
+  const anchors = { signer: loadLedgerSigner(p.keys), sinks: [
+      ...(p.auditSink ? [createJsonlSink(p.auditSink)] : []),
+      ...(config.auditSyslog ? [createSyslogSink(config.auditSyslog, { caFile: config.auditSyslogCa })] : []),
+    ] };
   const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
   const store = createEncryptedStore({ inner: createLocalStore({ dir: p.blobs }), keyring });
   const { core, systemPrincipal } = createCore({

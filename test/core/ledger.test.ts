@@ -96,3 +96,48 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('ledger checkpoints to syslog (RFC 5424 over TCP)', () => {
+  it('sends every checkpoint as an octet-counted RFC 5424 message with structured data', async () => {
+    const { default: net } = await import('node:net');
+    const received: string[] = [];
+    const server = net.createServer((s) => {
+      let buf = '';
+      s.on('data', (c: Buffer) => (buf += c.toString('utf8')));
+      s.on('end', () => received.push(buf));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const t = await testInstance('sqlite', { SLUICE_AUDIT_SYSLOG: `tcp://127.0.0.1:${port}` });
+    try {
+      await t.core.admin.orgs.create(t.system, { name: 'Syslog Co' });
+      const r = await t.core.audit.checkpoint(t.system);
+      assert.deepEqual(r.sinkErrors, []);
+      for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+      assert.equal(received.length, 1);
+      const m = /^(\d+) (<110>1 \S+ \S+ sluice - CHECKPOINT \[sluice@32473 seq="(\d+)" hash="([0-9a-f]{64})" ts="\d+" keyId="[0-9a-f]{16}" sig="[A-Za-z0-9+/=]+"\] .*)$/.exec(received[0]!);
+      assert.ok(m, received[0]);
+      assert.equal(Number(m[1]), Buffer.byteLength(m[2]!), 'octet count matches the message');
+      assert.equal(Number(m[3]), r.checkpoint!.seq);
+      assert.equal(m[4], r.checkpoint!.hash);
+    } finally {
+      await t.cleanup();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('a collector that is down is reported as a sink failure and alerted, and the checkpoint still stands', async () => {
+    const t = await testInstance('sqlite', { SLUICE_AUDIT_SYSLOG: 'tcp://127.0.0.1:1' });
+    try {
+      await t.core.admin.orgs.create(t.system, { name: 'Down Co' });
+      const r = await t.core.audit.checkpoint(t.system);
+      assert.ok(r.checkpoint);
+      assert.equal(r.sinkErrors.length, 1);
+      const alerts = await t.core.audit.events(t.system, { action: 'alert' });
+      assert.equal(alerts.at(-1)!.detail.code, 'LEDGER_SINK_FAILED');
+      assert.equal((await t.core.audit.verify(t.system)).ok, true);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
