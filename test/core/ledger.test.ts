@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import { DIALECTS } from '../helpers/dialects.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { openDatabase } from '../../src/adapters/db/connect.js';
+import { dropLedgerTriggers } from '../../src/adapters/db/migrations.js';
 import { paths } from '../../src/app/instance.js';
 import { eventHash } from '../../src/core/audit/ledger.js';
 import type { Database } from '../../src/ports/db-schema.js';
@@ -58,6 +59,15 @@ for (const dialect of DIALECTS) {
       assert.equal(v.ok, true, JSON.stringify(v.problem));
       assert.equal(v.checkpoints, 2);
       assert.equal(v.sinks[0]!.checkpoints, 2);
+    });
+
+    it('the database itself refuses to edit or delete ledger rows', async () => {
+      const row = await raw.db.selectFrom('audit_events').select('seq').orderBy('seq').limit(1).executeTakeFirstOrThrow();
+      await assert.rejects(raw.db.updateTable('audit_events').set({ target_path: '/x' }).where('seq', '=', row.seq).execute(), /append-only/);
+      await assert.rejects(raw.db.deleteFrom('audit_events').where('seq', '=', row.seq).execute(), /append-only/);
+      await assert.rejects(raw.db.deleteFrom('audit_checkpoints').execute(), /append-only/);
+      // From here on the attacker owns the database and drops the triggers.
+      await dropLedgerTriggers(raw.db);
     });
 
     it('detects a rewritten chain through the signed checkpoints, naming the window', async () => {
