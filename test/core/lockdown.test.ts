@@ -90,3 +90,41 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('lockdown stops transfers already running', () => {
+  it('a download and an upload in progress are cut within two seconds', async () => {
+    const t = await testInstance('sqlite');
+    try {
+      await t.core.admin.orgs.create(t.system, { name: 'Run' });
+      await t.core.admin.folders.create(t.system, '/run', { org: 'Run' });
+      const u = await t.user('runner', { org: 'Run' });
+      await t.core.admin.grants.set(t.system, 'runner', '/run', 'all');
+      await t.core.files.upload(t.system, '/run/big.bin', (async function* () {
+        for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, i);
+      })());
+      const d = await t.core.files.openDownload(u, '/run/big.bin');
+      const up = await t.core.files.openUpload(u, '/run/incoming.bin');
+      // Read slowly: one chunk, then the lockdown, then keep reading.
+      const it = d.stream[Symbol.asyncIterator]();
+      await it.next();
+      await up.write(Buffer.alloc(1000));
+      await t.core.lockdown.set(t.system, { mode: 'closed' });
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 1100));
+      await assert.rejects(
+        (async () => {
+          for (;;) if ((await it.next()).done) break;
+        })(),
+        { code: 'LOCKED' },
+      );
+      await assert.rejects(up.write(Buffer.alloc(1000)), { code: 'LOCKED' });
+      assert.ok(Date.now() - t0 < 2000);
+      await assert.rejects(t.core.files.stat(t.system, '/run/incoming.bin'), { code: 'NOT_FOUND' });
+      await d.finished;
+      const end = await t.core.audit.events(t.system, { action: 'file.read.end' });
+      assert.equal(end.at(-1)!.outcome, 'failure', 'the cut download is recorded as incomplete');
+    } finally {
+      await t.cleanup();
+    }
+  });
+});

@@ -14,6 +14,7 @@ import type { CoreDeps } from '../deps.js';
 import { guard, failed } from './guard.js';
 import { budgetsOf } from '../ops/budgets.js';
 import { canariesOf } from '../ops/canaries.js';
+import { lockdownOf } from '../ops/lockdown.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 
 export interface DownloadRequest {
@@ -71,11 +72,21 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   let sent = 0;
   // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode
   // before the front end reads it.
+  // A lockdown or kill switch also stops downloads already running: checked at most once a
+  // second (the lockdown state is cached that long anyway), so it costs nothing per chunk.
+  const lockdown = lockdownOf(deps);
+  let checkedAt = Date.now();
   const out = new Transform({
     highWaterMark: 256 * 1024,
     transform(c: Buffer, _enc, cb) {
       sent += c.length;
-      cb(null, c);
+      const now = Date.now();
+      if (now - checkedAt < 1000) return cb(null, c);
+      checkedAt = now;
+      lockdown.check(p, 'read').then(
+        () => cb(null, c),
+        (e: unknown) => cb(e as Error),
+      );
     },
   });
   let done = false;

@@ -17,6 +17,7 @@ import type { CoreDeps } from '../deps.js';
 import { failed, guard } from './guard.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 import { discardBlob } from './blobs.js';
+import { lockdownOf } from '../ops/lockdown.js';
 
 export interface UploadOptions {
   /** Declared size (Content-Length), checked before any byte is read. */
@@ -84,6 +85,8 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
     pass.destroy();
   });
   let state: 'open' | 'finishing' | 'done' = 'open';
+  const lockdown = lockdownOf(deps);
+  let checkedAt = Date.now();
 
   const cleanup = async (reason: string, err: CoreError) => {
     state = 'done';
@@ -99,6 +102,16 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
     async write(chunk) {
       if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
       if (putError) throw await cleanup('rejected', asCore(putError));
+      // A lockdown or kill switch also stops uploads already running (checked at most once a second).
+      const now = Date.now();
+      if (now - checkedAt >= 1000) {
+        checkedAt = now;
+        try {
+          await lockdown.check(p, 'write');
+        } catch (e) {
+          throw await cleanup('lockdown', asCore(e));
+        }
+      }
       if (!pass.write(chunk)) {
         await Promise.race([once(pass, 'drain'), put.then(() => undefined, () => undefined)]);
         if (putError) throw await cleanup('rejected', asCore(putError));
