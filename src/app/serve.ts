@@ -4,8 +4,9 @@
  */
 import type { Config } from '../config/config.js';
 import { openInstance, paths } from './instance.js';
-import { initHostKeys } from './host-keys.js';
-import { buildHttpServer } from '../protocols/http/server.js';
+import { initHostKeys, loadHostKeys } from './host-keys.js';
+import { buildHttpServer, createMetrics } from '../protocols/http/server.js';
+import { createSftpServer } from '../protocols/sftp/server.js';
 
 export async function runServer(config: Config): Promise<void> {
   const inst = await openInstance(config);
@@ -15,15 +16,19 @@ export async function runServer(config: Config): Promise<void> {
   if (madeHostKeys.length) log.info({ created: madeHostKeys }, 'generated SSH host keys');
   const swept = await inst.core.maintenance.sweep();
   if (swept.removed || swept.temp) log.info(swept, 'removed leftovers of interrupted uploads');
-  const http = await buildHttpServer({ core: inst.core, config, log });
+  // One metrics registry for both front ends (HTTP serves it at /metrics).
+  const metrics = createMetrics();
+  const http = await buildHttpServer({ core: inst.core, config, log, metrics });
+  const sftp = createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey) });
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
+  const sftpAt = await sftp.listen(config.sftpListen.host, config.sftpListen.port);
   const scheme = config.tlsCert ? 'https' : 'http';
-  log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
+  log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, sftp: `${sftpAt.host}:${sftpAt.port}`, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
   // Sign the ledger head periodically (and once more at shutdown), sending it to the sinks.
   const checkpoint = () => inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
   const ticker = setInterval(checkpoint, config.auditCheckpointInterval);
   ticker.unref();
-  if (process.stderr.isTTY) process.stderr.write(`Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} (data in ${config.dataDir})\n`);
+  if (process.stderr.isTTY) process.stderr.write(`Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -36,9 +41,11 @@ export async function runServer(config: Config): Promise<void> {
         http.server.closeAllConnections?.();
       }, 30_000);
       hard.unref();
-      http
-        .close()
-        .catch((e: unknown) => log.error({ err: e }, 'error while closing HTTP'))
+      Promise.all([
+        http.close().catch((e: unknown) => log.error({ err: e }, 'error while closing HTTP')),
+        // Idle SFTP connections end at once; open transfers get the same 30 s as HTTP requests.
+        sftp.close(30_000).catch((e: unknown) => log.error({ err: e }, 'error while closing SFTP')),
+      ])
         .then(() => {
           clearInterval(ticker);
           return checkpoint();

@@ -30,7 +30,8 @@ async function freePort(): Promise<number> {
 function startServer(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_LOG_LEVEL: 'warn', ...env },
+    // SFTP on a free port: `sluice serve` starts it too, and 2222 may be taken by a parallel test.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_LOG_LEVEL: 'warn', SLUICE_SFTP_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

@@ -17,7 +17,8 @@
  *   (method "publickey"). `signedData` is what the SSH layer reconstructed from the request itself
  *   (session id, user name, service, algorithm, key), so a signature made for another session,
  *   user or service does not verify.
- * - Every failure of a signed request answers the same UNAUTHENTICATED "invalid credentials" and
+ * - Every failure of a signed request answers the same UNAUTHENTICATED "invalid credentials" (a
+ *   lockdown, named only once the key and signature were verified, answers LOCKED) and
  *   records an auth.login failure with method publickey, the key's fingerprint, the algorithm and
  *   the real reason; a success records the fingerprint too. The client software (ctx.client) is
  *   recorded with every event.
@@ -33,7 +34,7 @@ import type { Principal, RequestContext } from '../principal.js';
 import { recordEvent, writeTx } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { principalFor, refusal } from './authenticate.js';
+import { principalFor, refusal, refusedError } from './authenticate.js';
 
 export interface PublicKeyRequest {
   /** The user name as sent by the client. */
@@ -220,7 +221,11 @@ export function createPublicKeyAuth(deps: CoreDeps) {
       throw await failure(ctx, login, key ? 'bad signature' : 'stored key unusable', extra, row);
     }
     const why = await refusal(deps, row, clock.now());
-    if (why) throw await failure(ctx, login, why, extra, row);
+    if (why) {
+      // As for passwords: only a lockdown is named (LOCKED), and only after the key was verified.
+      await failure(ctx, login, why, extra, row);
+      throw refusedError(why);
+    }
 
     const p = principalFor(row, ctx, 'publickey');
     await writeTx(db, clock, async (s) => {

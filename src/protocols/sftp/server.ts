@@ -1,0 +1,350 @@
+/**
+ * The SFTP front end: an SSH server (ssh2) that offers exactly one thing, the "sftp" subsystem,
+ * to users the core authenticated.
+ *
+ * It receives the core object and nothing else (architecture rule 1). Authentication is the
+ * core's (core.auth.password, core.auth.publicKey); every file operation is a core call
+ * (session.ts). What this module decides on its own is SSH-level policy:
+ * - Algorithms: modern only (ALGORITHMS below): curve25519 key exchange (ssh2 1.17 offers no
+ *   post-quantum hybrid), ed25519 and RSA-SHA2 host keys, AEAD ciphers (chacha20-poly1305,
+ *   AES-GCM), encrypt-then-MAC SHA-2 MACs, no compression. ssh2 always adds
+ *   kex-strict-s-v00@openssh.com (strict key exchange against Terrapin, CVE-2023-48795).
+ * - Authentication: publickey and password only; "none" is refused (it only lists the methods);
+ *   a signature-less publickey query is answered PK_OK only for a key of that user and never
+ *   signs anyone in; the signed request is decided by the core from scratch. ssh2 disconnects a
+ *   client that changes the user name or service between attempts (as OpenSSH does), so a new
+ *   name always means a new connection. After `maxAuthAttempts` failures the connection is cut.
+ * - Only session channels with the sftp subsystem: shell, exec, pty, env, X11, agent forwarding,
+ *   port forwarding (direct-tcpip, tcpip-forward, streamlocal) are refused.
+ * - Admission: at most `maxPreAuth` connections (and `maxPreAuthPerIp` from one address) are in
+ *   the key exchange / authentication phase at once; further ones wait in a bounded queue (no
+ *   CPU spent on them), and each must authenticate within `loginGraceMs` of connecting. Totals:
+ *   `maxConnections`, `maxConnectionsPerIp`; `maxSessionsPerConnection` channels per connection.
+ * - Sockets have TCP_NODELAY (small status replies must not wait for Nagle).
+ */
+import net from 'node:net';
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, ClientInfo, Session } from 'ssh2';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Core, Principal, RequestContext } from '../../core/index.js';
+import { createMetrics, type Metrics } from '../http/metrics.js';
+import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
+
+/** Transport algorithms, most preferred first (the client's order decides among them). */
+export const ALGORITHMS = Object.freeze({
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group18-sha512', 'diffie-hellman-group16-sha512'],
+  serverHostKey: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
+  cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
+  compress: ['none'],
+});
+
+export interface SftpLimits extends SessionLimits {
+  readonly loginGraceMs: number;
+  readonly maxAuthAttempts: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxPreAuth: number;
+  readonly maxPreAuthPerIp: number;
+  /** Connections waiting for a pre-auth slot (in total; per address it is maxConnectionsPerIp). */
+  readonly maxQueued: number;
+  readonly maxSessionsPerConnection: number;
+}
+
+export const DEFAULT_LIMITS: SftpLimits = Object.freeze({
+  ...DEFAULT_SESSION_LIMITS,
+  loginGraceMs: 30_000,
+  maxAuthAttempts: 6,
+  maxConnections: 1024,
+  maxConnectionsPerIp: 256,
+  maxPreAuth: 64,
+  maxPreAuthPerIp: 8,
+  maxQueued: 2048,
+  maxSessionsPerConnection: 10,
+});
+
+export interface SftpServerOptions {
+  readonly core: Core;
+  readonly log: Logger;
+  /** Private host keys (OpenSSH format), e.g. from app/host-keys.ts. */
+  readonly hostKeys: readonly Buffer[];
+  /** Shared metrics (with the HTTP server's /metrics); a fresh registry when absent. */
+  readonly metrics?: Metrics | undefined;
+  readonly limits?: Partial<SftpLimits> | undefined;
+}
+
+export interface SftpServer {
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Open connections. */
+  readonly connections: number;
+  /**
+   * Stops accepting, ends idle connections at once and lets connections with open files finish
+   * for up to `graceMs`; then ends the rest (their unfinished uploads are aborted).
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+const METHODS: ('publickey' | 'password')[] = ['publickey', 'password'];
+
+interface Conn {
+  readonly ip: string;
+  readonly socket: net.Socket;
+  state: 'queued' | 'pre-auth' | 'authenticated';
+  client?: Connection;
+  readonly sessions: Set<SftpSession>;
+  channels: number;
+  grace?: NodeJS.Timeout;
+}
+
+const printable = (s: string, max = 200) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
+const normaliseIp = (ip: string | undefined) => (ip ?? 'unknown').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+
+/** The signature algorithm of a publickey request, as the core names it. */
+function signatureAlgorithm(keyAlgo: string, hashAlgo: string | undefined): string {
+  if (keyAlgo !== 'ssh-rsa') return keyAlgo;
+  if (hashAlgo === 'sha256') return 'rsa-sha2-256';
+  if (hashAlgo === 'sha512') return 'rsa-sha2-512';
+  return 'ssh-rsa';
+}
+
+function sftpMetrics(registry: Registry) {
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    connections: get('sluice_sftp_connections', () => new Gauge({ name: 'sluice_sftp_connections', help: 'Open SFTP (SSH) connections', registers: [registry] })),
+    auth: get('sluice_sftp_auth_total', () => new Counter({ name: 'sluice_sftp_auth_total', help: 'SFTP authentication attempts by method and outcome', labelNames: ['method', 'outcome'] as const, registers: [registry] })),
+    refused: get('sluice_sftp_refused_connections_total', () => new Counter({ name: 'sluice_sftp_refused_connections_total', help: 'SFTP connections refused by the connection limits, by reason', labelNames: ['reason'] as const, registers: [registry] })),
+  };
+}
+
+export function createSftpServer(opts: SftpServerOptions): SftpServer {
+  const { core } = opts;
+  const log = opts.log.child({ component: 'sftp' });
+  const limits: SftpLimits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
+  const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
+  const m = sftpMetrics(metrics.registry);
+  if (opts.hostKeys.length === 0) throw new Error('the SFTP server needs at least one host key');
+
+  const ssh = new ssh2.Server({ hostKeys: [...opts.hostKeys], algorithms: ALGORITHMS as ssh2.Algorithms, ident: 'Sluice' });
+  ssh.on('connection', (client: Connection, info: ClientInfo) => onClient(client, info));
+  ssh.on('error', (e: Error) => log.warn({ err: e.message }, 'ssh server error'));
+
+  const conns = new Map<string, Conn>(); // by "ip|port"
+  const perIp = new Map<string, number>();
+  const preAuthPerIp = new Map<string, number>();
+  let preAuth = 0;
+  const queue: Conn[] = [];
+  let closing = false;
+
+  const bump = (map: Map<string, number>, key: string, d: number) => {
+    const v = (map.get(key) ?? 0) + d;
+    if (v <= 0) map.delete(key);
+    else map.set(key, v);
+  };
+
+  const tcp = net.createServer({ noDelay: true }, (socket) => onSocket(socket));
+  tcp.on('error', (e) => log.error({ err: e.message }, 'sftp listener error'));
+
+  function onSocket(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    const ip = normaliseIp(socket.remoteAddress);
+    const refuse = (reason: string) => {
+      m.refused.inc({ reason });
+      log.debug({ ip, reason }, 'sftp connection refused');
+      socket.destroy();
+    };
+    if (closing) return refuse('shutting down');
+    if (conns.size >= limits.maxConnections) return refuse('too many connections');
+    if ((perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) return refuse('too many connections from this address');
+    if (queue.length >= limits.maxQueued) return refuse('too many connections waiting');
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    const conn: Conn = { ip, socket, state: 'queued', sessions: new Set(), channels: 0 };
+    conns.set(key, conn);
+    bump(perIp, ip, 1);
+    m.connections.inc();
+    conn.grace = setTimeout(() => {
+      if (conn.state !== 'authenticated') {
+        log.debug({ ip }, 'sftp login grace time over');
+        socket.destroy();
+      }
+    }, limits.loginGraceMs);
+    conn.grace.unref();
+    socket.once('close', () => {
+      clearTimeout(conn.grace);
+      conns.delete(key);
+      bump(perIp, ip, -1);
+      m.connections.dec();
+      if (conn.state === 'queued') queue.splice(queue.indexOf(conn), 1);
+      leavePreAuth(conn);
+      for (const s of conn.sessions) s.close('connection closed');
+      conn.sessions.clear();
+    });
+    queue.push(conn);
+    admit();
+  }
+
+  /** Starts the SSH handshake of waiting connections while pre-auth slots are free. */
+  function admit(): void {
+    for (let i = 0; i < queue.length && preAuth < limits.maxPreAuth; ) {
+      const c = queue[i]!;
+      if ((preAuthPerIp.get(c.ip) ?? 0) >= limits.maxPreAuthPerIp) {
+        i++;
+        continue;
+      }
+      queue.splice(i, 1);
+      c.state = 'pre-auth';
+      preAuth++;
+      bump(preAuthPerIp, c.ip, 1);
+      if (c.socket.destroyed) {
+        leavePreAuth(c);
+        continue;
+      }
+      ssh.injectSocket(c.socket);
+    }
+  }
+
+  function leavePreAuth(c: Conn): void {
+    if (c.state !== 'pre-auth') return;
+    c.state = 'authenticated';
+    preAuth--;
+    bump(preAuthPerIp, c.ip, -1);
+    admit();
+  }
+
+  function onClient(client: Connection, info: ClientInfo): void {
+    const conn = conns.get(`${info.ip}|${info.port}`);
+    client.on('error', (e: Error) => log.debug({ ip: conn?.ip, err: e.message }, 'ssh connection error'));
+    if (!conn) {
+      client.end();
+      return;
+    }
+    conn.client = client;
+    const rctx: RequestContext = { protocol: 'sftp', remoteAddr: conn.ip, client: printable(info.header.identRaw) };
+    let principal: Principal | undefined;
+    let failures = 0;
+
+    const failed = (a: AuthContext, method: string) => {
+      m.auth.inc({ method, outcome: 'failure' });
+      failures++;
+      a.reject(METHODS);
+      if (failures >= limits.maxAuthAttempts) {
+        log.info({ ip: conn.ip, user: printable(a.username, 64), failures }, 'sftp: too many authentication failures, disconnecting');
+        client.end();
+      }
+    };
+
+    client.on('authentication', (a: AuthContext) => {
+      void (async () => {
+        if (principal || closing) return a.reject();
+        switch (a.method) {
+          case 'none':
+            // Only lists the methods; never a way in.
+            return a.reject(METHODS);
+          case 'password':
+            try {
+              principal = await core.auth.password(a.username, a.password, rctx);
+              m.auth.inc({ method: 'password', outcome: 'success' });
+              return a.accept();
+            } catch {
+              return failed(a, 'password');
+            }
+          case 'publickey': {
+            const signed = a.signature !== undefined;
+            try {
+              const r = await core.auth.publicKey(
+                {
+                  login: a.username,
+                  algorithm: signatureAlgorithm(a.key.algo, a.hashAlgo),
+                  keyBlob: a.key.data,
+                  ...(signed ? { signature: a.signature, signedData: a.blob } : {}),
+                },
+                rctx,
+              );
+              if (signed && r.kind === 'signed-in') {
+                principal = r.principal;
+                m.auth.inc({ method: 'publickey', outcome: 'success' });
+                return a.accept();
+              }
+              // A query for a key of this user: PK_OK (ssh2 sends it for accept() without a signature).
+              if (!signed && r.kind === 'acceptable') return a.accept();
+              return failed(a, 'publickey');
+            } catch {
+              return failed(a, 'publickey');
+            }
+          }
+          default:
+            return failed(a, a.method);
+        }
+      })().catch((e: unknown) => {
+        log.error({ err: e }, 'sftp authentication handler failed');
+        a.reject();
+      });
+    });
+
+    client.on('ready', () => {
+      clearTimeout(conn.grace);
+      leavePreAuth(conn);
+      const p = principal!;
+      log.info({ ip: conn.ip, user: p.login, method: p.method, client: rctx.client }, 'sftp: signed in');
+      client.on('session', (accept: () => Session, reject: () => void) => {
+        if (closing || conn.channels >= limits.maxSessionsPerConnection) return reject();
+        conn.channels++;
+        const session = accept();
+        let started = false;
+        session.on('close', () => conn.channels--);
+        // Only the sftp subsystem. No listener for shell, exec, pty, env, x11 or auth-agent:
+        // ssh2 answers those with a failure.
+        session.on('subsystem', (ok: () => ssh2.ServerChannel, no: () => void, info: { name: string }) => {
+          if (info.name !== 'sftp' || started || closing) return no();
+          started = true;
+          const channel = ok();
+          const s = new SftpSession(channel, { core, principal: p, log: log.child({ user: p.login }), metrics, limits });
+          conn.sessions.add(s);
+          channel.once('close', () => conn.sessions.delete(s));
+        });
+      });
+    });
+  }
+
+  let bound: { host: string; port: number } | undefined;
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, host, () => {
+          tcp.off('error', reject);
+          const a = tcp.address() as net.AddressInfo;
+          bound = { host: a.address, port: a.port };
+          log.info({ host: a.address, port: a.port }, 'sftp listening');
+          resolve(bound);
+        });
+      });
+    },
+    get connections() {
+      return conns.size;
+    },
+    async close(graceMs = 30_000) {
+      closing = true;
+      const stopped = new Promise<void>((r) => tcp.close(() => r()));
+      const idle = (c: Conn) => c.state !== 'authenticated' || [...c.sessions].every((s) => s.openFiles === 0);
+      const end = (c: Conn) => {
+        try {
+          c.client?.end();
+        } catch {}
+        setTimeout(() => c.socket.destroy(), 1000).unref();
+      };
+      const until = Date.now() + graceMs;
+      while (conns.size > 0 && Date.now() < until) {
+        for (const c of conns.values()) if (idle(c)) end(c);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const c of conns.values()) {
+        for (const s of c.sessions) s.close('server shutting down');
+        c.socket.destroy();
+      }
+      await stopped;
+      void bound;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * `sluice serve` runs SFTP next to HTTP: a partner onboarded with the CLI (`sluice key add`)
+ * moves a file with OpenSSH's sftp, verifying the host key against `sluice status`; SIGTERM
+ * stops both. A data directory from before SFTP gets its host keys at its first serve.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { tempDir, type TempDir } from '../helpers/dialects.js';
+import { run, sshKeygen } from './helpers.js';
+import { requireTool } from './tools.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+describe('sluice serve with SFTP', () => {
+  let dir: TempDir;
+  let data: string;
+  let env: Record<string, string>;
+  let server: ChildProcess | undefined;
+  const sluice = (args: string[], input = '') => run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], { env, input, cwd: ROOT, timeoutMs: 60_000 });
+
+  before(async () => {
+    dir = tempDir('serve-sftp');
+    data = path.join(dir.path, 'data');
+    env = { SLUICE_DATA_DIR: data, SLUICE_LOG_LEVEL: 'warn', SLUICE_HTTP_LISTEN: `127.0.0.1:${await freePort()}`, SLUICE_SFTP_LISTEN: `127.0.0.1:${await freePort()}` };
+  });
+  after(async () => {
+    if (server && server.exitCode === null) {
+      server.kill('SIGKILL');
+      await once(server, 'exit');
+    }
+    await dir.cleanup();
+  });
+
+  it('serves SFTP for a partner set up with the CLI, host key as `sluice status` prints it, and stops on SIGTERM', async () => {
+    for (const args of [['init'], ['org', 'create', 'Praxis'], ['user', 'create', 'praxis', '--org', 'Praxis', '--no-password'], ['folder', 'create', '/praxis/inbox', '--org', 'Praxis'], ['grant', 'praxis', '/praxis/inbox', 'list,read,write']]) {
+      const r = await sluice(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    // A data directory initialised before SFTP existed: no host keys yet.
+    for (const f of fs.readdirSync(path.join(data, 'keys')).filter((f) => f.startsWith('ssh_host_'))) fs.rmSync(path.join(data, 'keys', f));
+    const key = await sshKeygen(dir.path, 'id_praxis');
+    const add = await sluice(['key', 'add', 'praxis', `${key.file}.pub`]);
+    assert.equal(add.code, 0, add.stderr);
+
+    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const sftpPort = Number(env.SLUICE_SFTP_LISTEN!.split(':')[1]);
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const up = await new Promise<boolean>((r) => net.connect(sftpPort, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+      if (up) break;
+      if (Date.now() > until || server.exitCode !== null) assert.fail(`sluice serve did not start SFTP: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const status = JSON.parse((await sluice(['status', '--json'])).stdout) as { sshHostKeys: { type: string; fingerprint: string }[] };
+    assert.equal(status.sshHostKeys.length, 2, 'the first serve created the host keys');
+    // known_hosts from the .pub files, checked against the fingerprints `sluice status` printed.
+    const keygen = requireTool('ssh-keygen', 'openssh-client');
+    const knownHosts = path.join(dir.path, 'known_hosts');
+    let lines = '';
+    for (const f of ['ssh_host_ed25519_key.pub', 'ssh_host_rsa_key.pub']) {
+      const pub = path.join(data, 'keys', f);
+      const fp = (await run(keygen, ['-l', '-E', 'sha256', '-f', pub])).stdout.split(' ')[1];
+      assert.ok(status.sshHostKeys.some((k) => k.fingerprint === fp), `${f} fingerprint is listed by sluice status`);
+      lines += `[127.0.0.1]:${sftpPort} ${fs.readFileSync(pub, 'utf8').split(' ').slice(0, 2).join(' ')}\n`;
+    }
+    fs.writeFileSync(knownHosts, lines);
+
+    const content = randomBytes(3 * 1024 * 1024 + 5);
+    fs.writeFileSync(path.join(dir.path, 'report.csv'), content);
+    const sftp = requireTool('sftp', 'openssh-client');
+    const r = await run(
+      sftp,
+      ['-b', '-', '-P', String(sftpPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-i', key.file, 'praxis@127.0.0.1'],
+      { input: 'cd /praxis/inbox\nput report.csv\nget report.csv back.csv\nls -l\n', cwd: dir.path, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(fs.readFileSync(path.join(dir.path, 'back.csv'))), sha(content));
+
+    server.kill('SIGTERM');
+    const [code] = (await once(server, 'exit')) as [number | null];
+    assert.equal(code, 0, `exit code after SIGTERM; stderr: ${stderr}`);
+    const ls = await sluice(['file', 'ls', '/praxis/inbox', '--json']);
+    assert.match(ls.stdout, /report\.csv/);
+  });
+});
