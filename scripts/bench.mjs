@@ -30,6 +30,7 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 /** Workload id → the benchmark file that measures it, and that file's time bound. */
 const WORKLOADS = {
   w10: { file: 'bench/lib/run-encryption.ts', title: 'encryption at rest (encrypt + hash, decrypt + verify) vs openssl speed', timeoutS: 900 },
+  w9: { file: 'bench/ledger.ts', title: 'ledger append rate; audit queries and incident scope over BENCH_EVENTS events (default 1M)', timeoutS: 3600 },
   w5: { file: 'bench/http.ts', title: 'HTTPS 1 GiB download vs nginx', timeoutS: 3000 },
   w6: { file: 'bench/http.ts', title: 'HTTPS 1 GiB upload, raw PUT, vs nginx PUT', timeoutS: 3000 },
 };

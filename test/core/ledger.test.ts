@@ -5,11 +5,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { DIALECTS } from '../helpers/dialects.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { openDatabase } from '../../src/adapters/db/connect.js';
-import { dropLedgerTriggers } from '../../src/adapters/db/migrations.js';
 import { paths } from '../../src/app/instance.js';
 import { eventHash } from '../../src/core/audit/ledger.js';
 import type { Database } from '../../src/ports/db-schema.js';
@@ -61,13 +60,22 @@ for (const dialect of DIALECTS) {
       assert.equal(v.sinks[0]!.checkpoints, 2);
     });
 
-    it('the database itself refuses to edit or delete ledger rows', async () => {
+    // Roles exist only on PostgreSQL; SQLite relies on file permissions, chain, signatures and sink.
+    if (dialect === 'postgres') it('PostgreSQL: the service role can only insert into the ledger', async () => {
+      await sql`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sluice_test_app') THEN CREATE ROLE sluice_test_app NOSUPERUSER; END IF; END $$`.execute(raw.db);
+      await sql`GRANT ALL ON ALL TABLES IN SCHEMA public TO sluice_test_app`.execute(raw.db);
+      const asApp = (q: (trx: Kysely<Database>) => Promise<unknown>) =>
+        raw.db.transaction().execute(async (trx) => {
+          await sql`SET LOCAL ROLE sluice_test_app`.execute(trx);
+          return q(trx);
+        });
       const row = await raw.db.selectFrom('audit_events').select('seq').orderBy('seq').limit(1).executeTakeFirstOrThrow();
-      await assert.rejects(raw.db.updateTable('audit_events').set({ target_path: '/x' }).where('seq', '=', row.seq).execute(), /append-only/);
-      await assert.rejects(raw.db.deleteFrom('audit_events').where('seq', '=', row.seq).execute(), /append-only/);
-      await assert.rejects(raw.db.deleteFrom('audit_checkpoints').execute(), /append-only/);
-      // From here on the attacker owns the database and drops the triggers.
-      await dropLedgerTriggers(raw.db);
+      await assert.rejects(asApp((trx) => trx.updateTable('audit_events').set({ target_path: '/x' }).where('seq', '=', row.seq).execute()), /append-only/);
+      await assert.rejects(asApp((trx) => trx.deleteFrom('audit_events').where('seq', '=', row.seq).execute()), /append-only/);
+      await assert.rejects(asApp((trx) => trx.deleteFrom('audit_checkpoints').execute()), /append-only/);
+      await assert.rejects(asApp(async (trx) => sql`TRUNCATE audit_events`.execute(trx)), /append-only/);
+      await asApp((trx) => trx.insertInto('settings').values({ key: 'probe', value: '1' }).execute());
+      // From here on the tests play an attacker with superuser rights, whom the triggers let through.
     });
 
     it('detects a rewritten chain through the signed checkpoints, naming the window', async () => {

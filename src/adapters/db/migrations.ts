@@ -230,26 +230,27 @@ const m004: Migration = {
 };
 
 /**
- * The ledger tables are append-only in the database itself: triggers refuse UPDATE and DELETE
- * (and TRUNCATE on PostgreSQL) of events and checkpoints, whatever code or tool issues them. An
- * attacker who owns the database can drop the triggers — the hash chain, the signatures and the
- * external sink are what catch that — but no application path, bug or stray statement can edit
- * history. (The static SQL below has no interpolated values.)
+ * PostgreSQL: the ledger tables are append-only for the service's role. Triggers refuse UPDATE,
+ * DELETE and TRUNCATE of events and checkpoints unless the current role is a superuser — so the
+ * connection Sluice runs with (which must not be a superuser in production) can only insert into
+ * the ledger, whatever code issues the statement, while a database administrator keeps the
+ * ability to repair or investigate. SQLite has no roles: there the file's mode (0600), the hash
+ * chain, the signatures and the external sink protect the ledger. (Static SQL, no values.)
  */
 const m005: Migration = {
   async up(db: Kysely<any>) {
-    if (db.getExecutor().adapter instanceof PostgresAdapter) {
-      await sql`CREATE OR REPLACE FUNCTION sluice_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the ledger is append-only'; END $$`.execute(db);
-      await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-      await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-      await sql`CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-      await sql`CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-    } else {
-      await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END`.execute(db);
-      await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END`.execute(db);
-      await sql`CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END`.execute(db);
-      await sql`CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END`.execute(db);
-    }
+    if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+    await sql`CREATE OR REPLACE FUNCTION sluice_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+          RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+        END IF;
+        RAISE EXCEPTION 'the ledger is append-only';
+      END $$`.execute(db);
+    await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
+    await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
+    await sql`CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
+    await sql`CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
   },
 };
 
@@ -260,21 +261,6 @@ export const migrations: Record<string, Migration> = {
   '004_canaries': m004,
   '005_ledger_append_only': m005,
 };
-
-/** For tests that play an attacker who owns the database: removes the append-only triggers. */
-export async function dropLedgerTriggers(db: Kysely<any>): Promise<void> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    await sql`DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events`.execute(db);
-    await sql`DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events`.execute(db);
-    await sql`DROP TRIGGER IF EXISTS audit_checkpoints_append_only ON audit_checkpoints`.execute(db);
-    await sql`DROP TRIGGER IF EXISTS audit_checkpoints_no_truncate ON audit_checkpoints`.execute(db);
-  } else {
-    await sql`DROP TRIGGER IF EXISTS audit_events_no_update`.execute(db);
-    await sql`DROP TRIGGER IF EXISTS audit_events_no_delete`.execute(db);
-    await sql`DROP TRIGGER IF EXISTS audit_checkpoints_no_update`.execute(db);
-    await sql`DROP TRIGGER IF EXISTS audit_checkpoints_no_delete`.execute(db);
-  }
-}
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,

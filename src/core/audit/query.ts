@@ -51,7 +51,11 @@ export async function queryEvents(db: Db, filter: AuditFilter): Promise<AuditEve
   if (f.afterSeq !== undefined) q = q.where('seq', '>', f.afterSeq);
   if (f.from !== undefined) q = q.where('ts', '>=', f.from);
   if (f.to !== undefined) q = q.where('ts', '<', f.to);
-  if (f.login !== undefined) q = q.where('actor_login', '=', f.login.toLowerCase());
+  if (f.login !== undefined) {
+    // By user id where the user exists (the (actor_id, ts) index); by the recorded login otherwise.
+    const u = await db.selectFrom('users').select('id').where('login', '=', f.login.toLowerCase()).executeTakeFirst();
+    q = u ? q.where('actor_id', '=', u.id) : q.where('actor_login', '=', f.login.toLowerCase());
+  }
   if (f.userId !== undefined) q = q.where('actor_id', '=', f.userId);
   if (f.orgId !== undefined) q = q.where('org_id', '=', f.orgId);
   if (f.fileId !== undefined) q = q.where('file_id', '=', f.fileId);
