@@ -113,6 +113,22 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(list.entries.map((e) => e.name).sort(), ['Bericht 2026.bin', 'eight.bin']);
     });
 
+    it('works with each offered cipher and host key type; SHA-1 host keys, CBC and CTR are refused', async () => {
+      for (const opt of ['Ciphers=aes128-gcm@openssh.com', 'Ciphers=aes256-gcm@openssh.com', 'Ciphers=chacha20-poly1305@openssh.com', 'HostKeyAlgorithms=ssh-ed25519', 'HostKeyAlgorithms=rsa-sha2-512', 'HostKeyAlgorithms=rsa-sha2-256', 'KexAlgorithms=curve25519-sha256', 'KexAlgorithms=diffie-hellman-group16-sha512']) {
+        const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt], s.dir);
+        assert.equal(r.code, 0, `${opt}: ${r.stderr}`);
+      }
+      for (const opt of ['HostKeyAlgorithms=ssh-rsa', 'Ciphers=aes128-cbc', 'Ciphers=aes128-ctr', 'KexAlgorithms=diffie-hellman-group14-sha1', 'KexAlgorithms=ecdh-sha2-nistp256', 'MACs=hmac-sha1', 'Compression=yes']) {
+        const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt, ...(opt.startsWith('MACs') ? ['-o', 'Ciphers=aes128-ctr'] : [])], s.dir);
+        if (opt === 'Compression=yes') {
+          assert.equal(r.code, 0, 'compression is merely not agreed');
+          continue;
+        }
+        assert.notEqual(r.code, 0, `${opt} was accepted`);
+        assert.match(r.stderr, /no matching|Unable to negotiate|Connection closed/i, opt);
+      }
+    });
+
     it('a key that is not registered, or no key at all, gets no session', async () => {
       const stranger = await sshKeygen(s.dir, 'id_stranger');
       for (const k of [stranger, undefined]) {

@@ -108,6 +108,25 @@ function signatureAlgorithm(keyAlgo: string, hashAlgo: string | undefined): stri
   return 'ssh-rsa';
 }
 
+/**
+ * Host keys as ssh2 should use them. ssh2 offers "ssh-rsa" (RSA signatures with SHA-1) for every
+ * RSA host key, whatever the algorithm list says; registering the RSA key under the names
+ * rsa-sha2-512 and rsa-sha2-256 (ssh2 keys its host keys by algorithm name and picks the hash
+ * from the negotiated name) offers only those. The key blob sent stays "ssh-rsa" (RFC 8332).
+ */
+function hostKeyEntries(keys: readonly Buffer[]): { key: ssh2.ParsedKey }[] {
+  const out: { key: ssh2.ParsedKey }[] = [];
+  for (const k of keys) {
+    const parsed = ssh2.utils.parseKey(k);
+    const key = Array.isArray(parsed) ? (parsed[0] as ssh2.ParsedKey | undefined) : parsed;
+    if (!key || key instanceof Error) throw new Error(`cannot parse an SSH host key: ${key instanceof Error ? key.message : 'empty'}`);
+    if (key.type === 'ssh-rsa') {
+      for (const name of ['rsa-sha2-512', 'rsa-sha2-256']) out.push({ key: Object.create(key, { type: { value: name } }) as ssh2.ParsedKey });
+    } else out.push({ key });
+  }
+  return out;
+}
+
 function sftpMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
@@ -125,7 +144,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
   const m = sftpMetrics(metrics.registry);
   if (opts.hostKeys.length === 0) throw new Error('the SFTP server needs at least one host key');
 
-  const ssh = new ssh2.Server({ hostKeys: [...opts.hostKeys], algorithms: ALGORITHMS as ssh2.Algorithms, ident: 'Sluice' });
+  const ssh = new ssh2.Server({ hostKeys: hostKeyEntries(opts.hostKeys), algorithms: ALGORITHMS as ssh2.Algorithms, ident: 'Sluice' });
   ssh.on('connection', (client: Connection, info: ClientInfo) => onClient(client, info));
   ssh.on('error', (e: Error) => log.warn({ err: e.message }, 'ssh server error'));
 
