@@ -4,11 +4,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { openDatabase } from '../adapters/db/connect.js';
 import { createLocalStore } from '../adapters/storage/local-store.js';
-import { createEncryptedStore } from '../adapters/storage/encrypted-store.js';
+import { createEncryptedStore, sealedLength } from '../adapters/storage/encrypted-store.js';
+import { createSnapshots, openRestoreDatabase } from '../adapters/db/snapshot.js';
 import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
 import { initHostKeys } from './host-keys.js';
 import { initLedgerKey, loadLedgerSigner } from '../adapters/ledger/signer-files.js';
@@ -19,7 +21,8 @@ import { createWebhookChannel } from '../adapters/alerts/webhook.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
 import type { Mailer } from '../ports/mailer.js';
 import { createSmtpMailer } from '../adapters/mail/smtp.js';
-import { createCore, type Core, type Principal, type RequestContext } from '../core/index.js';
+import { createCore, openBackup, restoreBackup, type Core, type Principal, type RequestContext, type RestoreCheck, type RestoreOptions, type RestoreSummary } from '../core/index.js';
+import type { RestoreTarget } from '../ports/backup.js';
 import { CoreError } from '../core/errors.js';
 import { systemClock } from '../ports/clock.js';
 
@@ -80,7 +83,8 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       ...(config.auditSyslog ? [createSyslogSink(config.auditSyslog, { caFile: config.auditSyslogCa })] : []),
     ] };
   const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
-  const store = createEncryptedStore({ inner: createLocalStore({ dir: p.blobs }), keyring });
+  const rawBlobs = createLocalStore({ dir: p.blobs });
+  const store = createEncryptedStore({ inner: rawBlobs, keyring });
   const { core, systemPrincipal } = createCore({
     db,
     dialect,
@@ -91,6 +95,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     alertChannels: alertChannels(config, mailer),
     mailer,
     templateDir: path.join(config.dataDir, 'templates'),
+    backup: { snapshots: createSnapshots({ dialect, db, sqlitePath: p.sqlite }), rawBlobs, keysDir: p.keys, anchorFile: p.auditSink, storedSize: sealedLength, version: sluiceVersion() },
     settings: {
       nodeId: config.nodeId,
       maxUploadBytes: config.maxUploadBytes,
@@ -108,4 +113,63 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     },
   });
   return { core, system: systemPrincipal, config, log, dialect, close };
+}
+
+/** The version in the project's package.json (from src/ and from dist/). */
+function sluiceVersion(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)), i = 0; i < 4; i++, dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'sluice' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return '0.0.0';
+}
+
+/**
+ * `sluice restore`: builds an instance from a backup in the configured data directory (which must
+ * be missing or empty) and database (SQLite in the data directory, or SLUICE_DATABASE_URL, which
+ * must be empty), then opens it to verify the ledger and record the restore.
+ */
+export async function restoreInstance(
+  config: Config,
+  opts: { from: string; passphrase: string; log?: Logger } & RestoreOptions,
+): Promise<{ summary: RestoreSummary; check: RestoreCheck }> {
+  const p = paths(config);
+  const backup = await openBackup(opts.from, opts.passphrase); // a wrong passphrase stops here; nothing is written
+  const existed = fs.existsSync(config.dataDir);
+  let empty = false;
+  const target: RestoreTarget = {
+    assertEmpty() {
+      if (existed && fs.readdirSync(config.dataDir).length > 0) throw new CoreError('CONFLICT', `${config.dataDir} is not empty; restore needs an empty data directory`);
+      empty = true;
+    },
+    async openDatabase() {
+      fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      return openRestoreDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite });
+    },
+    rawBlobs: createLocalStore({ dir: p.blobs }),
+    keysDir: p.keys,
+    anchorFile: p.auditSink,
+    async discard() {
+      if (!empty || !fs.existsSync(config.dataDir)) return; // only what this restore created
+      for (const name of fs.readdirSync(config.dataDir)) fs.rmSync(path.join(config.dataDir, name), { recursive: true, force: true });
+      if (!existed) fs.rmdirSync(config.dataDir);
+    },
+  };
+  let summary: RestoreSummary;
+  try {
+    summary = await restoreBackup(backup, target, opts);
+  } finally {
+    for (const f of backup.keyFiles) f.data.fill(0);
+  }
+  const inst = await openInstance(config, opts.log ? { log: opts.log } : {});
+  try {
+    const check = await inst.core.backup.finishRestore(inst.system({ protocol: 'cli', remoteAddr: 'local' }, 'cli:restore'), summary);
+    return { summary, check };
+  } finally {
+    await inst.close();
+  }
 }

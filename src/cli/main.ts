@@ -15,6 +15,7 @@ import { CoreError } from '../core/errors.js';
 import { scopeCsv, scopeText, type Principal } from '../core/index.js';
 import { fail, iso, print, table } from './output.js';
 import { progress } from './progress.js';
+import { registerBackupCommands } from './backup.js';
 
 const program = new Command('sluice')
   .description('Sluice managed file transfer: administration and server')
@@ -696,5 +697,7 @@ audit
       print(!!o.json, r, () => table(r.map((e) => ({ ...e, actor: e.login ?? e.actorType })), ['seq', 'time', 'actor', 'protocol', 'remoteAddr', 'action', 'outcome', 'path', 'bytes']));
     }),
   );
+
+registerBackupCommands(program, { withCore, config });
 
 program.parseAsync(process.argv).catch(fail);

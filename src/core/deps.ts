@@ -7,6 +7,7 @@ import type { LedgerAnchors } from './audit/checkpoints.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { BudgetSettings } from './ops/budgets.js';
+import type { BackupPorts } from '../ports/backup.js';
 
 export interface CoreSettings {
   readonly nodeId: string;
@@ -36,4 +37,6 @@ export interface CoreDeps {
   readonly mailer?: Mailer | undefined;
   /** Where editable templates live (partner notifications). */
   readonly templateDir?: string | undefined;
+  /** Database snapshots and the raw blob store, for backups (core/backup); absent: no backups. */
+  readonly backup?: BackupPorts | undefined;
 }

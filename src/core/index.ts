@@ -35,6 +35,7 @@ import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
 import type { Principal, Role } from './principal.js';
 import { assertPrincipal } from './files/guard.js';
+import { createBackupApi } from './backup/index.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { Principal, RequestContext, Protocol, Role } from './principal.js';
@@ -57,6 +58,8 @@ export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
+export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
+export type { BackupOptions, BackupStage, BackupSummary, FullVerifyOptions, FullVerifyResult, StorageProblem, OpenedBackup, RestoreOptions, RestoreStage, RestoreSummary, RestoreCheck } from './backup/index.js';
 
 /**
  * SFTP REALPATH: the normalised absolute form of a client path, with '.' dropped and '..'
@@ -181,6 +184,8 @@ function buildCore(deps: CoreDeps) {
       },
       settings: () => budgetsOf(deps).settings,
     },
+    /** Backups (consistent, while serving), the last step of a restore, and full verification of storage and ledger (administrators). */
+    backup: createBackupApi(deps, { checkpoint: makeCheckpoint }),
     /** Lockdown and per-protocol kill switches (administrators). */
     lockdown: {
       status: (p: Principal) => lockdownOf(deps).status(p),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { createWebhookChannel, isPrivateAddress } from '../../src/adapters/alerts/webhook.js';
 import { validateAddresses } from '../../src/adapters/alerts/email.js';
@@ -14,26 +14,13 @@ const sample: Alert = { code: 'ALERT_TEST', severity: 'info', message: 'x', time
 
 describe('alerts', () => {
   let t: TestInstance;
-  let smtp: SMTPServer;
+  let smtp: TestSmtp;
   let hook: http.Server;
-  const mails: { to: string[]; data: string }[] = [];
+  const mails = () => smtp.mails;
   const hooks: { headers: http.IncomingHttpHeaders; body: string }[] = [];
 
   before(async () => {
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, cb) {
-        let data = '';
-        stream.on('data', (c: Buffer) => (data += c.toString()));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), data });
-          cb();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    smtp = await startSmtp();
     hook = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
@@ -43,10 +30,9 @@ describe('alerts', () => {
       });
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    const smtpPort = (smtp.server.address() as AddressInfo).port;
     const hookPort = (hook.address() as AddressInfo).port;
     t = await testInstance('sqlite', {
-      SLUICE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      SLUICE_SMTP_URL: smtp.url,
       SLUICE_MAIL_FROM: 'sluice@insurer.example',
       SLUICE_ALERT_EMAIL: 'security@insurer.example,dpo@insurer.example',
       SLUICE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/hooks/sluice`,
@@ -56,16 +42,16 @@ describe('alerts', () => {
   });
   after(async () => {
     await t.cleanup();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await smtp.close();
     await new Promise<void>((r) => hook.close(() => r()));
   });
 
   it('a lockdown raises one alert: ledger, e-mail over real SMTP, signed webhook', async () => {
     await t.core.lockdown.set(t.system, { mode: 'closed', reason: 'stolen credential' });
     await t.core.alerts.drain();
-    assert.equal(mails.length, 1);
-    assert.deepEqual(mails[0]!.to.sort(), ['dpo@insurer.example', 'security@insurer.example']);
-    assert.match(mails[0]!.data, /Subject: \[Sluice critical\] LOCKDOWN_CHANGED: lockdown closed/);
+    assert.equal(mails().length, 1);
+    assert.deepEqual(mails()[0]!.to.sort(), ['dpo@insurer.example', 'security@insurer.example']);
+    assert.match(mails()[0]!.data, /Subject: \[Sluice critical\] LOCKDOWN_CHANGED: lockdown closed/);
     assert.equal(hooks.length, 1);
     const sig = String(hooks[0]!.headers['x-sluice-signature']);
     const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(sig);

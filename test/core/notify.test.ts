@@ -2,8 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import { testInstance, TEST_PASSWORD, type TestInstance } from '../helpers/instance.js';
 import { render } from '../../src/core/incident/notify.js';
 
@@ -13,25 +12,12 @@ async function* body(s: string) {
 
 describe('partner notification and Art. 33 report', () => {
   let t: TestInstance;
-  let smtp: SMTPServer;
-  const mails: { to: string[]; data: string }[] = [];
+  let smtp: TestSmtp;
+  const mails = () => smtp.mails;
   let scope: unknown;
   before(async () => {
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, cb) {
-        let data = '';
-        stream.on('data', (c: Buffer) => (data += c.toString()));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), data });
-          cb();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    t = await testInstance('sqlite', { SLUICE_SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, SLUICE_MAIL_FROM: 'security@kasse.example' });
+    smtp = await startSmtp();
+    t = await testInstance('sqlite', { SLUICE_SMTP_URL: smtp.url, SLUICE_MAIL_FROM: 'security@kasse.example' });
     const t0 = Date.now() - 1000;
     await t.core.admin.orgs.create(t.system, { name: 'Praxis Nord', ik: '200000001', contacts: [{ email: 'praxis@nord.example' }, { email: 'it@nord.example' }] });
     await t.core.admin.orgs.create(t.system, { name: 'Praxis Süd', ik: '200000002' });
@@ -54,7 +40,7 @@ describe('partner notification and Art. 33 report', () => {
   });
   after(async () => {
     await t.cleanup();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await smtp.close();
   });
 
   it('drafts exactly one message per affected partner, and sends them over real SMTP', async () => {
@@ -65,13 +51,13 @@ describe('partner notification and Art. 33 report', () => {
     assert.match(nord.subject, /Sicherheitsvorfall – Praxis Nord/);
     assert.match(nord.text, /\/nord\/a\.csv \(vollständig/);
     assert.match(nord.text, /Betroffene Personen \(soweit bekannt\): 120/);
-    assert.equal(mails.length, 0, 'drafting sends nothing');
+    assert.equal(mails().length, 0, 'drafting sends nothing');
     const sent = await t.core.incident.notify(t.system, scope, { lang: 'en', send: true, sender: 'Test' });
-    assert.equal(mails.length, 1, 'only partners with a contact get mail');
-    assert.deepEqual(mails[0]!.to.sort(), ['it@nord.example', 'praxis@nord.example']);
-    assert.match(mails[0]!.data, /^Subject: .*Information/m);
-    assert.match(mails[0]!.data, /\/nord\/a\.csv \(complete/);
-    assert.doesNotMatch(mails[0]!.data, /sued/, 'one partner never sees another partner\'s files');
+    assert.equal(mails().length, 1, 'only partners with a contact get mail');
+    assert.deepEqual(mails()[0]!.to.sort(), ['it@nord.example', 'praxis@nord.example']);
+    assert.match(mails()[0]!.data, /^Subject: .*Information/m);
+    assert.match(mails()[0]!.data, /\/nord\/a\.csv \(complete/);
+    assert.doesNotMatch(mails()[0]!.data, /sued/, 'one partner never sees another partner\'s files');
     assert.equal(sent.drafts.find((d) => d.org === 'Praxis Nord')!.sent, true);
     assert.equal((await t.core.audit.events(t.system, { action: 'incident.notify' })).length, 1);
   });

@@ -28,7 +28,7 @@ const pgTypes = {
   },
 };
 
-export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void }): Promise<OpenedDb> {
+export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void; /** false: leave the schema as it is (restore migrates step by step). */ migrate?: boolean }): Promise<OpenedDb> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
@@ -55,7 +55,7 @@ export async function openDatabase(opts: { url?: string | undefined; sqlitePath:
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     dialect = 'sqlite';
   }
-  await migrate(db);
+  if (opts.migrate !== false) await migrate(db);
   return { db, dialect, close: () => db.destroy() };
 }
 

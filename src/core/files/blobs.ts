@@ -1,13 +1,61 @@
 /**
  * Blob lifecycle outside the request path: removal of blobs no file points at, and the start-up
  * sweep that finishes interrupted work after a crash.
+ *
+ * Backup leases (core/backup). A backup exports the database from one snapshot and copies the
+ * blobs its file rows reference afterwards; a file deleted or replaced in between must keep its
+ * blob until the copy is made. Contract:
+ * - A lease is a `settings` row `backup.lease.<id>` whose value is JSON `{ "until": ms, … }`; it is
+ *   active while `until` is in the future. A backup MUST commit its lease before it opens its
+ *   snapshot, refresh it well before `until` while it runs, and delete it when it ends.
+ * - While any lease is active, discardBlob MUST NOT delete a blob that a committed file may have
+ *   referenced: it leaves the blob and its blob_pending row ('delete') in place, to be removed by
+ *   the next sweep (sweepDeferred at the end of the backup, or sweepBlobs at start-up). Blobs of
+ *   uploads that never committed ('upload' rows) are never in a snapshot and are removed at once.
+ * - Because discardBlob runs after the transaction that unlinked the blob from its file has
+ *   committed, and checks the lease after that, either the snapshot was taken before the lease
+ *   check saw no lease (so the unlink was already committed and the snapshot does not reference
+ *   the blob) or the check sees the lease and defers. No snapshot can reference a deleted blob.
+ * - A lease that is not refreshed (the backup crashed) expires; deferred deletions then proceed
+ *   at the next sweep.
  */
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 
-/** Deletes a blob that no committed file references, then forgets its pending row. */
+/** Prefix of backup lease rows in `settings`. */
+export const BACKUP_LEASE_PREFIX = 'backup.lease.';
+
+/** True while some backup lease is active (see the contract above). */
+export async function backupLeaseActive(deps: CoreDeps): Promise<boolean> {
+  const rows = await deps.db.selectFrom('settings').select('value').where('key', 'like', `${BACKUP_LEASE_PREFIX}%`).execute();
+  const now = deps.clock.now();
+  return rows.some((r) => {
+    try {
+      const until = (JSON.parse(r.value) as { until?: unknown }).until;
+      return typeof until === 'number' && until > now;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Whether deleting `key` must wait for a running backup: a lease is active and the blob is not an uncommitted upload's. */
+async function deferredByBackup(deps: CoreDeps, key: BlobKey): Promise<boolean> {
+  if (!(await backupLeaseActive(deps))) return false;
+  const row = await deps.db.selectFrom('blob_pending').select('kind').where('blob_key', '=', key).executeTakeFirst();
+  return row?.kind !== 'upload';
+}
+
+/**
+ * Deletes a blob that no committed file references, then forgets its pending row. While a backup
+ * lease is active the deletion is deferred (the row stays, see above).
+ */
 export async function discardBlob(deps: CoreDeps, key: BlobKey): Promise<void> {
   try {
+    if (await deferredByBackup(deps, key)) {
+      deps.log.debug({ blob: key }, 'blob removal deferred: a backup is running');
+      return;
+    }
     await deps.store.delete(key);
     await deps.db.deleteFrom('blob_pending').where('blob_key', '=', key).execute();
   } catch (e) {
@@ -39,4 +87,25 @@ export async function sweepBlobs(deps: CoreDeps, staleMs = 24 * 3600_000): Promi
   }
   const temp = await deps.store.sweepTemp();
   return { removed, temp };
+}
+
+/**
+ * Finishes deletions deferred by a backup lease: removes 'delete' blobs that no file references.
+ * Unlike sweepBlobs it never touches 'upload' rows, so it is safe while uploads are running on
+ * any node. Returns how many blobs were removed (0 while a lease is still active).
+ */
+export async function sweepDeferred(deps: CoreDeps): Promise<number> {
+  if (await backupLeaseActive(deps)) return 0;
+  const rows = await deps.db.selectFrom('blob_pending').select('blob_key').where('kind', '=', 'delete').execute();
+  let removed = 0;
+  for (const r of rows) {
+    const used = await deps.db.selectFrom('files').select('id').where('blob_key', '=', r.blob_key).executeTakeFirst();
+    if (used) {
+      await deps.db.deleteFrom('blob_pending').where('blob_key', '=', r.blob_key).execute();
+      continue;
+    }
+    await discardBlob(deps, r.blob_key as BlobKey);
+    removed++;
+  }
+  return removed;
 }
