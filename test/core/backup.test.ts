@@ -51,10 +51,10 @@ const flipByte = (file: string, at: number) => {
 };
 
 /** A restore target: an empty data directory and an empty database of `dialect`. */
-async function target(dialect: TestDialect): Promise<{ config: Config; dir: TempDir; db: FreshDatabase; cleanup(): Promise<void> }> {
+async function target(dialect: TestDialect, env: Record<string, string> = {}): Promise<{ config: Config; dir: TempDir; db: FreshDatabase; cleanup(): Promise<void> }> {
   const db = await freshDatabase(dialect);
   const dir = tempDir('restore');
-  const config = loadConfig({ SLUICE_DATA_DIR: path.join(dir.path, 'data'), ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'restored' });
+  const config = loadConfig({ SLUICE_DATA_DIR: path.join(dir.path, 'data'), ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'restored', ...env });
   return { config, dir, db, cleanup: async () => (await db.cleanup(), await dir.cleanup()) };
 }
 
@@ -225,6 +225,20 @@ for (const dialect of DIALECTS) {
         assert.ok((await inst.core.audit.events(sys, { action: 'backup.restore' })).some((e) => e.outcome === 'success'));
       } finally {
         await inst.close();
+      }
+    });
+
+    it('a shared external anchor holding newer checkpoints than the backup is a warning, not a failure', async () => {
+      await t.core.admin.folders.create(t.system, '/after-backup');
+      assert.ok((await t.core.audit.checkpoint(t.system)).checkpoint, 'the source signs past the backup');
+      const tg = await target(dialect, { SLUICE_AUDIT_SINK: paths(t.config).auditSink! });
+      try {
+        const r = await restoreInstance(tg.config, { from: backupDir, passphrase: PASS, log: quiet });
+        assert.equal(r.summary.anchorRestored, false, 'an existing anchor is never overwritten');
+        assert.equal(r.check.ok, true, JSON.stringify(r.check));
+        assert.ok(r.check.warnings.some((w) => /newer than this backup/.test(w)), JSON.stringify(r.check.warnings));
+      } finally {
+        await tg.cleanup();
       }
     });
 

@@ -47,7 +47,7 @@ export interface BackupOptions {
   readonly onProgress?: ((done: number, total: number) => void) | undefined;
   /** Called (and awaited) as each stage begins. */
   readonly onStage?: ((stage: BackupStage) => void | Promise<void>) | undefined;
-  /** Blobs copied at once (default 4). */
+  /** Blobs copied at once (default 16: each copy waits mostly for its fsync, and file systems commit concurrent fsyncs together). */
   readonly concurrency?: number | undefined;
 }
 
@@ -380,7 +380,7 @@ async function copyBlobs(ports: BackupPorts, dir: string, total: number, opts: B
     }
   }
 
-  const n = Math.max(1, Math.min(16, opts.concurrency ?? 4));
+  const n = Math.max(1, Math.min(64, opts.concurrency ?? 16));
   // Every worker stops at the first failure (the others see `failure`); all are awaited before
   // the backup directory can be removed.
   const settled = await Promise.allSettled(Array.from({ length: n }, () => worker()));

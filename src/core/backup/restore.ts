@@ -50,6 +50,7 @@ export interface RestoreOptions {
   /** Bytes of the backup read so far, of the total (every file is read twice: check, then import). */
   readonly onProgress?: ((done: number, total: number) => void) | undefined;
   readonly onStage?: ((stage: RestoreStage) => void | Promise<void>) | undefined;
+  /** Blobs stored at once (default 16, see BackupOptions.concurrency). */
   readonly concurrency?: number | undefined;
 }
 
@@ -149,7 +150,7 @@ export async function restoreBackup(b: OpenedBackup, target: RestoreTarget, opts
     if (last && isPrefix(applied, m.migrations) && applied.length < m.migrations.length) await rdb.migrateTo(last);
 
     await opts.onStage?.('blobs');
-    await copyBlobs(b, target, m, opts.concurrency ?? 4, progress);
+    await copyBlobs(b, target, m, opts.concurrency ?? 16, progress);
 
     // 5. One transaction for all rows.
     await opts.onStage?.('database');
@@ -278,7 +279,7 @@ async function copyBlobs(b: OpenedBackup, target: RestoreTarget, m: Manifest, co
     }
   }
   const settled = await Promise.allSettled(
-    Array.from({ length: Math.max(1, Math.min(16, concurrency)) }, () =>
+    Array.from({ length: Math.max(1, Math.min(64, concurrency)) }, () =>
       work().catch((e: unknown) => {
         failure = true;
         throw e;
