@@ -43,21 +43,32 @@
  *   INTEGRITY ('stored file failed its integrity check'). Causes stay in `cause`.
  * - `size` passed to get is the plaintext size recorded by the core; a wrong size is detected
  *   (the last segment's length and flag are bound by its tag).
+ *
+ * ── Where the work happens ───────────────────────────────────────────────────────────────────
+ * Plaintext and ciphertext move in runs of `runSegments` segments (default 16: 1 MiB). An object
+ * (or a range) that fits in one run is sealed or opened right here, on the calling thread: a round
+ * trip to a worker would cost more than it saves on a small file. Larger ones go to the crypto pool
+ * (crypto-pool.ts): the stream is pinned to one worker thread, which hashes and seals (or opens and
+ * verifies) each run in place, up to RUNS_IN_FLIGHT runs ahead of the caller, while this thread
+ * reads, writes and talks to the network. A put therefore holds at most the run being filled, the
+ * runs at the worker and what the inner store is writing; a get the runs being read ahead, at the
+ * worker and being sent. A worker that fails fails the transfer (put: CoreError INTERNAL, nothing
+ * stored; get: the stream is destroyed with CoreError INTERNAL); errors of the source still
+ * propagate unchanged.
  */
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { BlobKey, BlobStore, ByteRange, SealedPut, SealedStore } from '../../ports/blob-store.js';
 import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
-import { assertBlobKey, assertChunk, resolveRange } from './common.js';
+import { adoptIoBuffer, assertBlobKey, assertChunk, chunksOf, IO_CHUNK_BYTES, isIoBuffer, recycleIoBuffer, releasable, releaseChunk, resolveRange, takeIoBuffer } from './common.js';
+import { sharedCryptoPool, type CryptoChannel, type CryptoPool, type OpenedRunReply, type SealedRun } from './crypto-pool.js';
+import { NONCE_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealRunInPlace, setNonce, TAG_BYTES } from './segment-crypto.js';
 
+export { SEALED_SEGMENT_BYTES, SEGMENT_BYTES, TAG_BYTES } from './segment-crypto.js';
 export const MAGIC = Buffer.from('SLC1', 'latin1');
 export const FORMAT_VERSION = 1;
 export const KEK_ID_MAX = 64;
-export const SEGMENT_BYTES = 64 * 1024;
-export const TAG_BYTES = 16;
-export const SEALED_SEGMENT_BYTES = SEGMENT_BYTES + TAG_BYTES;
-const NONCE_BYTES = 12;
 const DATA_KEY_BYTES = 32;
 const OFF_VERSION = 4;
 const OFF_ID_LEN = 5;
@@ -71,7 +82,18 @@ const KEK_ID_RE = /^[\x21-\x7e]{1,64}$/;
 export interface EncryptedStoreOptions {
   readonly inner: BlobStore;
   readonly keyring: Keyring;
+  /**
+   * Worker threads for objects larger than one run (default: the process-wide pool,
+   * sharedCryptoPool()); null seals and opens everything on the calling thread.
+   */
+  readonly pool?: CryptoPool | null;
+  /** Segments per run (default 16: 1 MiB of plaintext). Tests lower it to exercise the workers with little data. */
+  readonly runSegments?: number;
 }
+
+const DEFAULT_RUN_SEGMENTS = 16;
+/** Runs of one stream at its worker at once: the worker works on the next run while this thread moves the last one. */
+const RUNS_IN_FLIGHT = 2;
 
 /** Number of segments of a plaintext of `size` bytes. */
 export function segmentCount(size: number): number {
@@ -88,6 +110,12 @@ const integrity = (cause?: unknown): CoreError =>
 
 export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
   const { inner, keyring } = opts;
+  const runSegments = opts.runSegments ?? DEFAULT_RUN_SEGMENTS;
+  if (!Number.isSafeInteger(runSegments) || runSegments < 1) throw new CoreError('INTERNAL', 'invalid run size');
+  const runPlain = runSegments * SEGMENT_BYTES;
+  const runSealed = runSegments * SEALED_SEGMENT_BYTES;
+  // Resolved lazily: a store that only ever sees small files never starts a worker.
+  const pool = (): CryptoPool | null => (opts.pool === undefined ? sharedCryptoPool() : opts.pool);
 
   async function put(key: BlobKey, source: AsyncIterable<Uint8Array>, putOpts?: { signal?: AbortSignal }): Promise<SealedPut> {
     assertBlobKey(key);
@@ -97,58 +125,75 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     const dataKey = createSecretKey(rawKey);
     rawKey.fill(0);
 
-    const hash = createHash('sha256');
     let size = 0;
+    let sha256: string | undefined;
     let finished = false;
 
     async function* sealed(): AsyncGenerator<Uint8Array> {
       yield header;
-      const nonce = Buffer.alloc(NONCE_BYTES);
-      const seg = Buffer.allocUnsafe(SEGMENT_BYTES);
+      const newRun = () => (runSealed === IO_CHUNK_BYTES ? takeIoBuffer() : Buffer.allocUnsafeSlow(runSealed));
+      let run = newRun();
       let fill = 0;
       let index = 0;
-      for await (const chunk of source) {
-        assertChunk(chunk);
-        hash.update(chunk);
-        size += chunk.byteLength;
-        const len = chunk.byteLength;
-        let pos = 0;
-        while (pos < len) {
-          if (fill === SEGMENT_BYTES) {
-            // A full segment and at least one more byte: it is not the last one.
-            const s = sealSegment(dataKey, nonce, index++, false, seg);
-            yield s.ct;
-            yield s.tag;
-            fill = 0;
+      let sealer: Sealer | undefined;
+      const inflight: Array<Promise<SealedRun>> = [];
+      const send = (s: Sealer, final: boolean) => {
+        inflight.push(settled(s.seal(run.buffer as ArrayBuffer, fill, index, final), 'encryption'));
+        index += runSegments;
+        run = newRun();
+        fill = 0;
+      };
+      try {
+        for await (const chunk of source) {
+          assertChunk(chunk);
+          const len = chunk.byteLength;
+          size += len;
+          let pos = 0;
+          while (pos < len) {
+            if (fill === runPlain) {
+              // A full run and at least one more byte: it is not the last one.
+              sealer ??= bigSealer(dataKey);
+              send(sealer, false);
+              while (inflight.length >= RUNS_IN_FLIGHT) yield sealedBytes(await inflight.shift()!);
+            }
+            const n = Math.min(runPlain - fill, len - pos);
+            run.set(n === len ? chunk : chunk.subarray(pos, pos + n), fill);
+            fill += n;
+            pos += n;
           }
-          if (fill === 0 && len - pos > SEGMENT_BYTES) {
-            // A whole segment inside this chunk with more bytes after it: seal it in place.
-            const s = sealSegment(dataKey, nonce, index++, false, chunk.subarray(pos, pos + SEGMENT_BYTES));
-            yield s.ct;
-            yield s.tag;
-            pos += SEGMENT_BYTES;
-            continue;
-          }
-          const n = Math.min(SEGMENT_BYTES - fill, len - pos);
-          seg.set(chunk.subarray(pos, pos + n), fill);
-          fill += n;
-          pos += n;
+          // Every byte of the chunk is copied: its lender may reuse it (release protocol, common.ts).
+          releaseChunk(chunk);
         }
+        // Everything fit in one run: seal it here, a worker round trip would cost more.
+        sealer ??= localSealer(dataKey);
+        send(sealer, true);
+        while (inflight.length > 0) {
+          const r = await inflight.shift()!;
+          if (inflight.length === 0) sha256 = r.digest;
+          yield sealedBytes(r);
+        }
+        finished = true;
+      } finally {
+        sealer?.close();
       }
-      const s = sealSegment(dataKey, nonce, index, true, seg.subarray(0, fill));
-      if (s.ct.length > 0) yield s.ct;
-      yield s.tag;
-      finished = true;
     }
 
     const { size: stored } = await inner.put(key, sealed(), putOpts);
-    if (!finished || stored !== sealedLength(size)) {
+    if (!finished || sha256 === undefined || stored !== sealedLength(size)) {
       await inner.delete(key).catch(() => {});
       throw new CoreError('INTERNAL', 'sealed object has an unexpected size', {
         cause: new Error(`stored ${stored} bytes, expected ${sealedLength(size)}; finished=${String(finished)}`),
       });
     }
-    return { size, sha256: hash.digest('hex') };
+    return { size, sha256 };
+  }
+
+  /** A sealer on a worker when there is a pool, else on this thread. */
+  function bigSealer(dataKey: KeyObject): Sealer {
+    const p = pool();
+    if (p === null) return localSealer(dataKey);
+    const channel = p.channel(dataKey, { hash: true });
+    return { seal: (buf, len, index, final) => channel.seal(buf, len, index, final), close: () => channel.close() };
   }
 
   async function get(key: BlobKey, size: number, range?: ByteRange): Promise<Readable> {
@@ -187,10 +232,16 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     } finally {
       h.value.destroy();
     }
-    const out = segmentOpener(dataKey, plan);
-    // pipeline forwards body errors to `out` and destroys `body` when `out` is destroyed early.
-    pipeline(body, out, () => {});
-    return out;
+    const p = plan.last - plan.first + 1 > runSegments ? pool() : null;
+    if (p === null) {
+      // One run or less (or no pool): opened here as the bytes arrive.
+      const out = segmentOpener(dataKey, plan);
+      // pipeline forwards body errors to `out` and destroys `body` when `out` is destroyed early.
+      pipeline(body, out, () => {});
+      return out;
+    }
+    const channel = p.channel(dataKey, { hash: false });
+    return Readable.from(openRuns(body, channel, plan, runSegments), { objectMode: false, highWaterMark: runPlain });
   }
 
   /** inner.get, where "range not satisfiable" means the object is shorter than `size` implies. */
@@ -266,20 +317,44 @@ function openHeader(header: Buffer, key: BlobKey, keyring: Keyring): KeyObject {
 
 // ── segments ─────────────────────────────────────────────────────────────────────────────────
 
-function setNonce(nonce: Buffer, index: number, final: boolean): void {
-  // 11-byte big-endian counter: 3 zero bytes, then the index as a 64-bit integer (index < 2^53).
-  nonce.fill(0, 0, 3);
-  nonce.writeUInt32BE(Math.floor(index / 0x1_0000_0000), 3);
-  nonce.writeUInt32BE(index >>> 0, 7);
-  nonce[11] = final ? 1 : 0;
+/** Seals runs of segments for one put; the digest comes with the final run. */
+interface Sealer {
+  seal(buf: ArrayBuffer, len: number, index: number, final: boolean): Promise<SealedRun>;
+  close(): void;
 }
 
-function sealSegment(dataKey: KeyObject, nonce: Buffer, index: number, final: boolean, pt: Uint8Array): { ct: Buffer; tag: Buffer } {
-  setNonce(nonce, index, final);
-  const c = createCipheriv(CIPHER, dataKey, nonce);
-  const ct = c.update(pt);
-  c.final();
-  return { ct, tag: c.getAuthTag() };
+/** Seals on the calling thread, synchronously (the promise is already settled). */
+function localSealer(dataKey: KeyObject): Sealer {
+  const hash = createHash('sha256');
+  return {
+    seal(buf, len, index, final) {
+      try {
+        const sealedLen = sealRunInPlace(dataKey, new Uint8Array(buf), len, index, final, hash);
+        return Promise.resolve({ buf, len: sealedLen, digest: final ? hash.digest('hex') : undefined });
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    },
+    close() {},
+  };
+}
+
+/**
+ * A pending run whose failure (a worker that failed) becomes CoreError INTERNAL, and that is never
+ * an unhandled rejection if the stream stops before awaiting it.
+ */
+function settled<T>(p: Promise<T>, what: string): Promise<T> {
+  const q = p.catch((err: unknown) => {
+    throw err instanceof CoreError ? err : new CoreError('INTERNAL', `${what} failed`, { cause: err });
+  });
+  q.catch(() => {});
+  return q;
+}
+
+/** A sealed run as a chunk for the inner store (an IO buffer again, which the local store recycles once written). */
+function sealedBytes(r: SealedRun): Buffer {
+  adoptIoBuffer(r.buf);
+  return Buffer.from(r.buf, 0, r.len);
 }
 
 function openSegment(dataKey: KeyObject, nonce: Buffer, index: number, final: boolean, sealedSeg: Buffer): Buffer {
@@ -374,4 +449,76 @@ function segmentOpener(dataKey: KeyObject, plan: ReadPlan): Transform {
       cb(i <= plan.last ? integrity(new Error(`object truncated in segment ${i}`)) : null);
     },
   });
+}
+
+/**
+ * The plaintext of plan.first..plan.last, opened by a worker: the sealed body is cut into runs of
+ * `runSegments` segments (a chunk that is exactly one run and starts an IO buffer, as the local
+ * store's chunks do, is transferred as it is; others are copied into a run buffer), up to
+ * RUNS_IN_FLIGHT runs are at the worker at once, and each run's verified plaintext is yielded in
+ * order, trimmed to the range, in the run's own buffer (released back to the IO buffer pool by
+ * whoever sends it: release protocol, common.ts). A segment that fails verification ends the
+ * stream with INTEGRITY after the plaintext before it; so does a body shorter or longer than the plan.
+ */
+async function* openRuns(body: Readable, channel: CryptoChannel, plan: ReadPlan, runSegments: number): AsyncGenerator<Buffer> {
+  const inflight: Array<{ readonly first: number; readonly p: Promise<OpenedRunReply> }> = [];
+  let next = plan.first; // first segment of the run being assembled
+  let cur: Buffer | undefined;
+  let fill = 0;
+
+  function* emit(first: number, r: OpenedRunReply): Generator<Buffer> {
+    // The run's plaintext covers [first × 64 KiB, + r.len) of the object.
+    const base = first * SEGMENT_BYTES;
+    const from = Math.max(plan.start, base) - base;
+    const to = Math.min(plan.end + 1, base + r.len) - base;
+    if (to > from) {
+      const chunk = Buffer.from(r.buf, from, to - from);
+      // An IO buffer goes back to the pool once the consumer has sent the chunk (release protocol).
+      if (r.buf.byteLength === IO_CHUNK_BYTES) {
+        adoptIoBuffer(r.buf);
+        yield releasable(chunk, () => recycleIoBuffer(chunk));
+      } else yield chunk;
+    }
+    if (r.failed !== undefined) throw integrity(new Error(`segment ${r.failed.index}: ${r.failed.reason}`));
+  }
+
+  try {
+    for await (const c of chunksOf(body, 1)) {
+      let pos = 0;
+      while (pos < c.length) {
+        if (next > plan.last) throw integrity(new Error('object longer than expected'));
+        const to = Math.min(next + runSegments - 1, plan.last);
+        const len = (to - next) * SEALED_SEGMENT_BYTES + sealedSegmentLength(plan, to);
+        let runBuf: ArrayBuffer;
+        if (fill === 0 && pos === 0 && c.length === len && isIoBuffer(c)) {
+          runBuf = c.buffer as ArrayBuffer;
+          pos = len;
+        } else {
+          cur ??= len <= IO_CHUNK_BYTES ? takeIoBuffer() : Buffer.allocUnsafeSlow(len);
+          const take = Math.min(c.length - pos, len - fill);
+          c.copy(cur, fill, pos, pos + take);
+          fill += take;
+          pos += take;
+          if (fill < len) break;
+          runBuf = cur.buffer as ArrayBuffer;
+          cur = undefined;
+          fill = 0;
+        }
+        inflight.push({ first: next, p: settled(channel.open(runBuf, len, next, plan.lastIndex, plan.size), 'decryption') });
+        next = to + 1;
+        while (inflight.length >= RUNS_IN_FLIGHT) {
+          const f = inflight.shift()!;
+          yield* emit(f.first, await f.p);
+        }
+      }
+    }
+    while (inflight.length > 0) {
+      const f = inflight.shift()!;
+      yield* emit(f.first, await f.p);
+    }
+    if (next <= plan.last) throw integrity(new Error(`object truncated in segment ${next}`));
+  } finally {
+    channel.close();
+    body.destroy();
+  }
 }

@@ -1,12 +1,13 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, truncate, writeFile, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlobKey, BlobStore } from '../../ports/blob-store.js';
 import { CoreError } from '../../core/errors.js';
 import { createLocalStore } from './local-store.js';
+import { IO_CHUNK_BYTES, isIoBuffer } from './common.js';
 import { chunked, newKey, readAll, readOutcome } from './test-support.js';
 
 let dir: string;
@@ -234,5 +235,85 @@ describe('local store: check', () => {
     const out = await readOutcome(() => store.get(key));
     assert.ok(out.error !== undefined, 'reading through a symlink must fail');
     assert.equal(out.data.length, 0);
+  });
+});
+
+describe('local store: pipelined writes and read-ahead', () => {
+  const MiB = 1024 * 1024;
+
+  test('a 40 MiB put (past a background sync) in chunks of every size round-trips, whole and in ranges', async () => {
+    const key = newKey();
+    const data = randomBytes(40 * MiB + 12345);
+    const res = await store.put(key, chunked(data, [1, 100, 4095, 4096, 70_000, MiB, 3 * MiB + 1, 17]));
+    assert.equal(res.size, data.length);
+    assert.equal((await stat(objectPath(key))).size, data.length);
+    assert.ok((await readAll(await store.get(key))).equals(data), 'whole object');
+    const C = IO_CHUNK_BYTES;
+    for (const [start, end] of [
+      [C - 5, 3 * C + 7],
+      [0, C - 1],
+      [C, C],
+      [7 * C + 3, data.length - 1],
+      [data.length - 1, data.length - 1],
+    ] as const) {
+      assert.ok((await readAll(await store.get(key, { start, end }))).equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
+    }
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  });
+
+  test('a source failing with writes in flight leaves nothing behind', async () => {
+    const key = newKey();
+    const boom = new Error('client went away');
+    async function* source() {
+      for (let i = 0; i < 12; i++) yield randomBytes(MiB);
+      throw boom;
+    }
+    await assert.rejects(store.put(key, source()), (e) => e === boom);
+    assert.equal(await store.stat(key), null);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  });
+
+  test('reads come in chunks of IO_CHUNK_BYTES, each the start of a buffer the reader may take over', async () => {
+    const key = newKey();
+    const data = randomBytes(3 * IO_CHUNK_BYTES + 99);
+    await store.put(key, chunked(data, [MiB]));
+    const chunks: Buffer[] = [];
+    // 'data' events, not the stream's iterator: that one joins whatever is buffered
+    const s = await store.get(key);
+    s.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise((resolve, reject) => s.on('end', resolve).on('error', reject));
+    assert.deepEqual(
+      chunks.map((c) => c.length),
+      [IO_CHUNK_BYTES, IO_CHUNK_BYTES, IO_CHUNK_BYTES, 99],
+    );
+    assert.ok(chunks.slice(0, 3).every(isIoBuffer));
+    assert.ok(Buffer.concat(chunks).equals(data));
+  });
+
+  test('a file cut short after it was opened ends the stream early (the reader above notices)', async () => {
+    const key = newKey();
+    const data = randomBytes(6 * IO_CHUNK_BYTES);
+    await store.put(key, chunked(data, [MiB]));
+    const stream = await store.get(key);
+    await truncate(objectPath(key), IO_CHUNK_BYTES + 10);
+    const got = await readAll(stream);
+    assert.ok(got.length < data.length);
+    assert.ok(got.equals(data.subarray(0, got.length)));
+  });
+
+  test('streams destroyed early, with reads in flight, close their files', async () => {
+    const key = newKey();
+    await store.put(key, chunked(randomBytes(8 * IO_CHUNK_BYTES), [MiB]));
+    const fds = async () => (await readdir('/proc/self/fd')).length;
+    const before = await fds();
+    for (let i = 0; i < 20; i++) {
+      const s = await store.get(key);
+      await new Promise<void>((resolve) => s.once('data', () => resolve()));
+      s.destroy();
+      await new Promise((resolve) => s.once('close', resolve));
+    }
+    // give the handles' pending reads a moment to finish and the closes to complete
+    for (let i = 0; i < 50 && (await fds()) > before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await fds(), before);
   });
 });

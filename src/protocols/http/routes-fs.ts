@@ -14,7 +14,7 @@
  * PATH is taken from the raw URL and percent-decoded once (fs-path.ts); the core's parser judges
  * it. Every decision about who may do what is the core's.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { create as contentDisposition } from 'content-disposition';
@@ -27,6 +27,7 @@ import { etagOf, fsTarget, noneMatch, parseRange } from './fs-path.js';
 import type { Metrics } from './metrics.js';
 import { DigitsQuery, ListSchema, PathString, Str, UploadResultSchema, withErrors } from './schemas.js';
 import { DOWNLOAD_CSP } from './security-headers.js';
+import { collectYoung } from './young-gc.js';
 
 export const FS_PREFIX = '/api/v1/fs';
 
@@ -123,6 +124,7 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
       reply.header('content-range', `bytes ${dl.range.start}-${dl.range.end}/${dl.file.size}`);
     }
     fileHeaders(reply, dl.file, dl.file.sha256 ? etagOf(dl.file.sha256) : undefined, dl.length);
+    releaseWhenWritten(reply.raw);
     return reply.send(dl.stream);
   }
 
@@ -300,20 +302,151 @@ function expectsContinue(req: IncomingMessage): boolean {
 }
 
 /**
- * The request body as chunks. A request that closes before its body is complete (the client went
- * away, the socket timed out) MUST end in an error, never in a normal end: the core then aborts
- * the upload and nothing becomes visible.
+ * Bytes of request body handed to the core at once. TLS delivers the body in 16 KiB records;
+ * passing each on through the core and the store would cost a few promise round trips per record,
+ * so they are gathered into one buffer of about this size (one copy) and passed on together.
  */
-export async function* requestBody(req: IncomingMessage): AsyncGenerator<Buffer> {
-  const onClose = () => {
-    if (!req.complete) req.destroy(new Error('request closed before its body was complete'));
+const BODY_BATCH_BYTES = 1024 * 1024;
+/** A batch may overshoot by the last record gathered; batch buffers have room for that. */
+const BATCH_CAPACITY = BODY_BATCH_BYTES + 64 * 1024;
+/** Batch buffers kept for reuse, process-wide. */
+const BATCH_FREE_MAX = 2;
+const batchFree: Buffer[] = [];
+
+/**
+ * Garbage of request bodies. Node's TLS layer hands each 16 KiB record over in a buffer of its own,
+ * allocated outside V8's accounting: V8 frees them only when it collects its young generation for
+ * other reasons, so a fast upload leaves tens of MB of dead records resident (about 1 MB per MB/s
+ * of upload rate per 100 ms between collections). So after every BODY_GC_EVERY_BYTES of request
+ * body received, process-wide, the young generation is collected (young-gc.ts): the dead records
+ * stay within about that many bytes.
+ */
+const BODY_GC_EVERY_BYTES = 16 * 1024 * 1024;
+let bodyBytesSinceGc = 0;
+
+function countBodyBytes(n: number): void {
+  bodyBytesSinceGc += n;
+  if (bodyBytesSinceGc < BODY_GC_EVERY_BYTES || collectYoung === undefined) return;
+  bodyBytesSinceGc = 0;
+  collectYoung();
+}
+
+/**
+ * The release protocol of the stores (adapters/storage/common.ts, RELEASE): a chunk may carry,
+ * under this global symbol, a function its last holder calls once the bytes are no longer needed
+ * (here: written to the socket; or, for upload batches, copied by the store), after which the
+ * memory is reused instead of left to the garbage collector. Optional on both sides.
+ */
+const RELEASE = Symbol.for('sluice.release');
+type Releasable = Uint8Array & { [RELEASE]?: () => void };
+
+/**
+ * Calls the release function of every body chunk once the socket has taken it, so the store can
+ * reuse its buffer (a download would otherwise leave one dead MiB buffer per MiB sent for the
+ * garbage collector). Only the write callback tells when the socket is done with a chunk, and
+ * Fastify pipes the stream into `res` without one: so `write` of this one response is wrapped.
+ */
+function releaseWhenWritten(res: ServerResponse): void {
+  const write = res.write;
+  res.write = function (this: ServerResponse, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    const release = chunk instanceof Uint8Array ? (chunk as Releasable)[RELEASE] : undefined;
+    if (typeof release !== 'function') return Reflect.apply(write, this, [chunk, encoding, cb]) as boolean;
+    const done = typeof encoding === 'function' ? encoding : cb;
+    const after = (err?: Error | null) => {
+      // Written (or failed for good): either way the socket holds the bytes no longer.
+      release();
+      if (typeof done === 'function') (done as (e?: Error | null) => void)(err);
+    };
+    return Reflect.apply(write, this, typeof encoding === 'string' ? [chunk, encoding, after] : [chunk, after]) as boolean;
+  } as ServerResponse['write'];
+}
+
+/**
+ * The request body as chunks of about BODY_BATCH_BYTES (the last one shorter). Reading pauses while
+ * a full batch waits for the consumer, so at most one batch is held. A request that closes before
+ * its body is complete (the client went away, the socket timed out) MUST end in an error, never in
+ * a normal end: the core then aborts the upload and nothing becomes visible.
+ */
+export async function* requestBody(req: IncomingMessage, batchBytes = BODY_BATCH_BYTES): AsyncGenerator<Buffer> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  let complete = false;
+  const onData = (c: Buffer) => {
+    parts.push(c);
+    have += c.length;
+    if (have >= batchBytes) {
+      req.pause();
+      wake?.();
+    }
   };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (e: Error) => {
+    failure ??= e;
+    wake?.();
+  };
+  const onClose = () => {
+    if (!req.complete) failure ??= new Error('request closed before its body was complete');
+    ended = true;
+    wake?.();
+  };
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('error', onError);
   req.once('close', onClose);
   try {
-    // The async iterator of a Readable throws on error and on a premature close.
-    for await (const chunk of req) yield chunk as Buffer;
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      if (have >= batchBytes || (ended && have > 0)) {
+        const batch = parts.length === 1 ? parts[0]! : gather(parts, have);
+        parts.length = 0;
+        countBodyBytes(have);
+        have = 0;
+        yield batch;
+        if (!ended) req.resume();
+        continue;
+      }
+      if (ended) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    if (failure !== undefined) throw failure;
     if (!req.complete) throw new Error('request body incomplete');
+    complete = true;
   } finally {
+    req.off('data', onData);
+    req.off('end', onEnd);
     req.off('close', onClose);
+    // onError stays: an error emitted later must not go unheard. A body abandoned half-way (the
+    // core refused it, the client failed) is not read any further, as with a stream's iterator.
+    if (!complete) req.destroy();
   }
+}
+
+/**
+ * Copies `parts` into one batch buffer, reused once the store has copied it (release protocol):
+ * the 1 MiB batches of a large upload then cost no allocation, and leave nothing to collect.
+ */
+function gather(parts: readonly Buffer[], total: number): Buffer {
+  const buf = total <= BATCH_CAPACITY ? (batchFree.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAPACITY)) : Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const p of parts) {
+    p.copy(buf, at);
+    at += p.length;
+  }
+  const batch = buf.subarray(0, total) as Buffer & Releasable;
+  if (buf.length === BATCH_CAPACITY) {
+    let released = false;
+    batch[RELEASE] = () => {
+      if (released) return;
+      released = true;
+      if (batchFree.length < BATCH_FREE_MAX) batchFree.push(buf);
+    };
+  }
+  return batch;
 }

@@ -36,6 +36,10 @@ import { fsRoutes } from './routes-fs.js';
 import { opsRoutes } from './routes-ops.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
+import { collectYoung } from './young-gc.js';
+
+/** How often an idle young-generation collection runs (see "Memory at rest" below). */
+const IDLE_GC_MS = 5_000;
 
 export { createMetrics, type Metrics } from './metrics.js';
 
@@ -175,6 +179,17 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   app.addHook('preClose', async () => {
     closing = true;
   });
+
+  // Memory at rest: start-up allocates fast and V8 grows its young generation to the maximum
+  // (2 × 16 MB) for it, then keeps those pages resident, about a fifth of the idle footprint. V8
+  // gives them back when it collects the young generation while little is being allocated, which
+  // an idle server never does by itself; so one young collection runs every IDLE_GC_MS (a
+  // millisecond or so; during a transfer V8 simply keeps the space it uses).
+  if (collectYoung !== undefined) {
+    const timer = setInterval(collectYoung, IDLE_GC_MS);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
 
   await registerOpenApi(app, { version: packageVersion() });
   await opsRoutes(app, { core, config, metrics });

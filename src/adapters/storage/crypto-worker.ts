@@ -1,0 +1,110 @@
+/**
+ * A crypto worker thread of the encrypted store (started by crypto-pool.ts, never imported by the
+ * main thread). It seals and opens runs of segments in place (segment-crypto.ts) for the streams
+ * pinned to it, hashing the plaintext of sealed streams with SHA-256, so the main thread only does
+ * the network and the file I/O.
+ *
+ * Protocol (one message port; requests of one stream are answered in the order they came):
+ *   begin { id, key: KeyObject, hash }                       new stream `id` (no answer)
+ *   seal  { id, buf, len, index, final }  → { id, buf, len, digest? }   sealed in place; digest
+ *                                            (hex SHA-256 of the stream's plaintext) with the final run
+ *   open  { id, buf, len, index, lastIndex, size } → { id, buf, len, failed? }   opened in place
+ *   end   { id }                                             forget the stream (no answer)
+ * Buffers travel as transferred ArrayBuffers, there and back. A request that throws is answered
+ * with { id, error } and the stream is forgotten.
+
+ */
+import { createHash, type Hash, type KeyObject } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { parentPort } from 'node:worker_threads';
+import { openRunInPlace, sealRunInPlace, type OpenedRun } from './segment-crypto.js';
+
+export type CryptoRequest =
+  | { readonly t: 'begin'; readonly id: number; readonly key: KeyObject; readonly hash: boolean }
+  | { readonly t: 'seal'; readonly id: number; readonly buf: ArrayBuffer; readonly len: number; readonly index: number; readonly final: boolean }
+  | {
+      readonly t: 'open';
+      readonly id: number;
+      readonly buf: ArrayBuffer;
+      readonly len: number;
+      readonly index: number;
+      readonly lastIndex: number;
+      readonly size: number;
+    }
+  | { readonly t: 'end'; readonly id: number };
+
+export interface CryptoReply {
+  readonly id: number;
+  readonly buf?: ArrayBuffer;
+  readonly len?: number;
+  readonly digest?: string;
+  readonly failed?: OpenedRun['failed'];
+  readonly error?: string;
+}
+
+interface Stream {
+  readonly key: KeyObject;
+  readonly hash: Hash | undefined;
+}
+
+const streams = new Map<number, Stream>();
+
+/**
+ * Memory. cipher.update has no in-place form: every segment costs a fresh 64 KiB buffer, copied
+ * into the run and then dead. V8 frees such buffers only when it collects the small objects holding
+ * them, and left alone does so about every 32 MB of them: the worker would keep that much garbage
+ * resident. Collecting the young generation after every run keeps it to one run's worth, at a
+ * fraction of a millisecond per run on the worker's tiny heap (and the memory is reused at once
+ * rather than returned to the kernel and faulted in again, which freeing larger batches causes).
+ * The collector comes from V8's --expose-gc, switched on just long enough to create one context
+ * that has it; if that is refused, the worker runs as before, with more memory.
+ */
+const collectYoung = ((): (() => void) | undefined => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('gc');
+    v8.setFlagsFromString('--no-expose-gc');
+    if (typeof gc !== 'function') return undefined;
+    return () => (gc as (opts: { type: string }) => void)({ type: 'minor' });
+  } catch {
+    return undefined;
+  }
+})();
+
+
+function handle(req: CryptoRequest): { reply: CryptoReply; transfer: ArrayBuffer[] } | null {
+  if (req.t === 'begin') {
+    streams.set(req.id, { key: req.key, hash: req.hash ? createHash('sha256') : undefined });
+    return null;
+  }
+  if (req.t === 'end') {
+    streams.delete(req.id);
+    return null;
+  }
+  const s = streams.get(req.id);
+  if (s === undefined) throw new Error(`unknown stream ${req.id}`);
+  const buf = new Uint8Array(req.buf);
+  if (req.t === 'seal') {
+    const len = sealRunInPlace(s.key, buf, req.len, req.index, req.final, s.hash);
+    const digest = req.final && s.hash !== undefined ? s.hash.digest('hex') : undefined;
+    return { reply: { id: req.id, buf: req.buf, len, ...(digest !== undefined ? { digest } : {}) }, transfer: [req.buf] };
+  }
+  const r = openRunInPlace(s.key, buf, req.len, req.index, req.lastIndex, req.size);
+  return { reply: { id: req.id, buf: req.buf, len: r.plainLen, ...(r.failed ? { failed: r.failed } : {}) }, transfer: [req.buf] };
+}
+
+const port = parentPort;
+if (port !== null) {
+  port.on('message', (req: CryptoRequest) => {
+    let out: { reply: CryptoReply; transfer: ArrayBuffer[] } | null;
+    try {
+      out = handle(req);
+    } catch (err) {
+      streams.delete(req.id);
+      out = { reply: { id: req.id, error: err instanceof Error ? err.message : String(err) }, transfer: [] };
+    }
+    if (out !== null) port.postMessage(out.reply, out.transfer);
+    if (req.t === 'seal' || req.t === 'open') collectYoung?.();
+  });
+}
