@@ -34,7 +34,7 @@ export interface HostKey {
   readonly publicKey: string;
 }
 
-const KINDS = [
+export const KINDS = [
   { type: 'ssh-ed25519', file: 'ssh_host_ed25519_key', generate: () => ssh2.utils.generateKeyPairSync('ed25519') },
   { type: 'ssh-rsa', file: 'ssh_host_rsa_key', generate: () => ssh2.utils.generateKeyPairSync('rsa', { bits: 3072 }) },
 ] as const;
@@ -71,6 +71,22 @@ function writeNew(file: string, content: string, mode: number): void {
   }
 }
 
+/**
+ * A key pair that parses back as what it claims to be. ssh2's generator occasionally (about 1 in
+ * 400) writes a malformed ed25519 key: a public key starting with a zero byte loses that byte.
+ * Such a pair is thrown away and another one made.
+ */
+export function generateValid(type: string, generate: () => { private: string; public: string }): { private: string; public: string } {
+  for (let i = 0; i < 20; i++) {
+    const pair = generate();
+    const parsed = ssh2.utils.parseKey(pair.private);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    const pub = ssh2.utils.parseKey(pair.public);
+    if (key && !(key instanceof Error) && key.type === type && key.isPrivateKey() && !(pub instanceof Error) && key.getPublicSSH().equals(pub.getPublicSSH())) return pair;
+  }
+  throw unavailable(`could not generate a valid ${type} host key`);
+}
+
 /** Creates the host keys that are missing in `dir`. Returns the types it created. */
 export function initHostKeys(dir: string): { created: string[] } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -78,7 +94,7 @@ export function initHostKeys(dir: string): { created: string[] } {
   for (const k of KINDS) {
     const file = join(dir, k.file);
     if (exists(file)) continue;
-    const pair = k.generate();
+    const pair = generateValid(k.type, k.generate);
     writeNew(file, pair.private.endsWith('\n') ? pair.private : pair.private + '\n', 0o600);
     const pub = join(dir, `${k.file}.pub`);
     if (!exists(pub)) writeFileSync(pub, `${pair.public.trim()} sluice-host-key\n`, { mode: 0o644, flag: 'wx' });

@@ -39,7 +39,7 @@ for (const dialect of DIALECTS) {
       await t.core.admin.keys.add(t.system, 'alice', alice.publicLine);
       await t.core.admin.keys.add(t.system, 'bob', bob.publicLine);
     });
-    after(() => s.close());
+    after(() => s?.close());
 
     /** Runs one attack on a fresh connection; asserts it ends without a session. */
     async function attack(steps: (c: RawSsh) => Promise<void>) {

@@ -47,29 +47,42 @@ export async function serveSftp(dialect: TestDialect, opts: { env?: Record<strin
     },
   );
   const metrics = createMetrics({ defaultMetrics: false });
-  const http = await buildHttpServer({ core: t.core, config: t.config, log, metrics });
-  await http.listen({ host: '127.0.0.1', port: 0 });
-  const haddr = http.server.address();
-  if (!haddr || typeof haddr === 'string') throw new Error('no http port');
-  const hostKeys = loadHostKeys(paths(t.config).keys);
-  const sftp = createSftpServer({ core: t.core, log, hostKeys: hostKeys.map((k) => k.privateKey), metrics, limits: opts.limits });
-  const { port } = await sftp.listen('127.0.0.1', 0);
+  let http: FastifyInstance | undefined;
+  let sftp: SftpServer | undefined;
+  let port: number;
+  let hostKeys: HostKey[];
+  let haddr: ReturnType<FastifyInstance['server']['address']>;
+  try {
+    http = await buildHttpServer({ core: t.core, config: t.config, log, metrics });
+    await http.listen({ host: '127.0.0.1', port: 0 });
+    haddr = http.server.address();
+    if (!haddr || typeof haddr === 'string') throw new Error('no http port');
+    hostKeys = loadHostKeys(paths(t.config).keys);
+    sftp = createSftpServer({ core: t.core, log, hostKeys: hostKeys.map((k) => k.privateKey), metrics, limits: opts.limits });
+    port = (await sftp.listen('127.0.0.1', 0)).port;
+  } catch (e) {
+    // A half-built server must not keep the test process alive.
+    await sftp?.close(0).catch(() => undefined);
+    await http?.close().catch(() => undefined);
+    await t.cleanup();
+    throw e;
+  }
   const dir: TempDir = tempDir('sftp-client');
   const knownHosts = path.join(dir.path, 'known_hosts');
   fs.writeFileSync(knownHosts, hostKeys.map((k) => `[127.0.0.1]:${port} ${k.publicKey}\n`).join(''));
   return {
     t,
-    http,
+    http: http!,
     httpBase: `http://127.0.0.1:${haddr.port}`,
-    sftp,
+    sftp: sftp!,
     port,
     hostKeys,
     dir: dir.path,
     knownHosts,
     logs,
     async close() {
-      await sftp.close(1000);
-      await http.close();
+      await sftp!.close(1000);
+      await http!.close();
       await t.cleanup();
       await dir.cleanup();
     },

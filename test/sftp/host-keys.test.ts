@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import { initHostKeys, loadHostKeys } from '../../src/app/host-keys.js';
+import { generateValid, initHostKeys, KINDS, loadHostKeys } from '../../src/app/host-keys.js';
 import { prepareDataDir } from '../../src/app/instance.js';
 import { loadConfig } from '../../src/config/config.js';
 import { tempDir, type TempDir } from '../helpers/dialects.js';
@@ -41,6 +41,20 @@ describe('SSH host keys', () => {
     const nLen = blob.readUInt32BE(4 + 7 + 4 + blob.readUInt32BE(4 + 7));
     assert.ok(nLen >= 384, `RSA modulus of ${nLen} bytes`);
     assert.equal(fs.readdirSync(keys).filter((f) => f.includes('.tmp-')).length, 0, 'no temporary files left');
+  });
+
+  it('generated ed25519 keys always parse back (ssh2 sometimes writes a malformed one: it is replaced)', () => {
+    const ed = KINDS[0];
+    let malformed = 0;
+    for (let i = 0; i < 2000; i++) {
+      const raw = ed.generate();
+      if (ssh2.utils.parseKey(raw.private) instanceof Error) malformed++;
+      const pair = generateValid(ed.type, ed.generate);
+      const k = ssh2.utils.parseKey(pair.private) as ssh2.ParsedKey;
+      assert.ok(!(k instanceof Error) && k.type === 'ssh-ed25519' && k.isPrivateKey());
+    }
+    // Not an assertion on ssh2 (it may be fixed): only a note of what the retry is for.
+    if (malformed) console.log(`# ssh2 generated ${malformed} malformed ed25519 keys out of 2000`);
   });
 
   it('fingerprints are the ones ssh-keygen prints', () => {

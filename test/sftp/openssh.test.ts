@@ -32,7 +32,7 @@ for (const dialect of DIALECTS) {
       await t.core.admin.keys.add(t.system, 'muster', key.publicLine);
       token = await tokenFor(t, 'muster');
     });
-    after(() => s.close());
+    after(() => s?.close());
 
     it('upload, list, download, rename and delete a file; the HTTP API sees the same tree', async () => {
       const big = randomBytes(5 * 1024 * 1024 + 17);

@@ -16,10 +16,13 @@ export interface UserKey {
 }
 
 export function userKey(type: 'ed25519' | 'rsa' = 'ed25519'): UserKey {
-  const k = type === 'rsa' ? ssh2.utils.generateKeyPairSync('rsa', { bits: 3072 }) : ssh2.utils.generateKeyPairSync('ed25519');
-  const parsed = ssh2.utils.parseKey(k.private);
-  if (parsed instanceof Error) throw parsed;
-  return { privateKey: k.private, publicLine: k.public, parsed };
+  // ssh2's generator sometimes drops a leading zero byte of an ed25519 public key (a malformed
+  // key): make another one then.
+  for (;;) {
+    const k = type === 'rsa' ? ssh2.utils.generateKeyPairSync('rsa', { bits: 3072 }) : ssh2.utils.generateKeyPairSync('ed25519');
+    const parsed = ssh2.utils.parseKey(k.private);
+    if (!(parsed instanceof Error)) return { privateKey: k.private, publicLine: k.public, parsed };
+  }
 }
 
 /** Connects and authenticates with ssh2's client. */
