@@ -63,7 +63,7 @@ import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
 import { adoptIoBuffer, assertBlobKey, assertChunk, chunksOf, IO_CHUNK_BYTES, isIoBuffer, recycleIoBuffer, releasable, releaseChunk, resolveRange, takeIoBuffer } from './common.js';
 import { sharedCryptoPool, type CryptoChannel, type CryptoPool, type OpenedRunReply, type SealedRun } from './crypto-pool.js';
-import { NONCE_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealRunInPlace, setNonce, TAG_BYTES } from './segment-crypto.js';
+import { NONCE_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealedRunLength, sealRunInPlace, setNonce, TAG_BYTES } from './segment-crypto.js';
 
 export { SEALED_SEGMENT_BYTES, SEGMENT_BYTES, TAG_BYTES } from './segment-crypto.js';
 export const MAGIC = Buffer.from('SLC1', 'latin1');
@@ -132,7 +132,11 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     async function* sealed(): AsyncGenerator<Uint8Array> {
       yield header;
       const newRun = () => (runSealed === IO_CHUNK_BYTES ? takeIoBuffer() : Buffer.allocUnsafeSlow(runSealed));
-      let run = newRun();
+      // The first run starts as one segment's worth: most files are small and never need a run of
+      // 1 MiB (a burst of small uploads would otherwise take one each). It grows on the first byte
+      // past it.
+      let cap = Math.min(runPlain, SEGMENT_BYTES);
+      let run = cap === runPlain ? newRun() : Buffer.allocUnsafeSlow(sealedRunLength(cap));
       let fill = 0;
       let index = 0;
       let sealer: Sealer | undefined;
@@ -140,7 +144,7 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
       const send = (s: Sealer, final: boolean) => {
         inflight.push(settled(s.seal(run.buffer as ArrayBuffer, fill, index, final), 'encryption'));
         index += runSegments;
-        run = newRun();
+        if (!final) run = newRun();
         fill = 0;
       };
       try {
@@ -150,13 +154,19 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
           size += len;
           let pos = 0;
           while (pos < len) {
+            if (fill === cap && cap < runPlain) {
+              const bigger = newRun();
+              bigger.set(run.subarray(0, fill));
+              run = bigger;
+              cap = runPlain;
+            }
             if (fill === runPlain) {
               // A full run and at least one more byte: it is not the last one.
               sealer ??= bigSealer(dataKey);
               send(sealer, false);
               while (inflight.length >= RUNS_IN_FLIGHT) yield sealedBytes(await inflight.shift()!);
             }
-            const n = Math.min(runPlain - fill, len - pos);
+            const n = Math.min(cap - fill, len - pos);
             run.set(n === len ? chunk : chunk.subarray(pos, pos + n), fill);
             fill += n;
             pos += n;

@@ -433,14 +433,16 @@ export async function* requestBody(req: IncomingMessage, batchBytes = BODY_BATCH
  * the 1 MiB batches of a large upload then cost no allocation, and leave nothing to collect.
  */
 function gather(parts: readonly Buffer[], total: number): Buffer {
-  const buf = total <= BATCH_CAPACITY ? (batchFree.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAPACITY)) : Buffer.allocUnsafeSlow(total);
+  // The short last batch of a body (all of a small one) gets a buffer of its own size.
+  const pooled = total >= BODY_BATCH_BYTES / 4 && total <= BATCH_CAPACITY;
+  const buf = pooled ? (batchFree.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAPACITY)) : Buffer.allocUnsafe(total);
   let at = 0;
   for (const p of parts) {
     p.copy(buf, at);
     at += p.length;
   }
   const batch = buf.subarray(0, total) as Buffer & Releasable;
-  if (buf.length === BATCH_CAPACITY) {
+  if (pooled) {
     let released = false;
     batch[RELEASE] = () => {
       if (released) return;
