@@ -15,7 +15,8 @@
 //
 // Environment passed through to the benchmarks: BENCH_SIZE (HTTP file size, default 1G),
 // BENCH_ROUNDS (default 3), BENCH_ENC_MIB (W10 MiB per run, default 512), BENCH_BUILD=0,
-// BENCH_TLS13_CIPHER, BENCH_TIMEOUT.
+// BENCH_TLS13_CIPHER, BENCH_TIMEOUT; for W1/W2 BENCH_SFTP_SIZE (default BENCH_SIZE) and
+// BENCH_SFTP_CIPHER (default aes128-gcm@openssh.com).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,6 +32,8 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 const WORKLOADS = {
   w10: { file: 'bench/lib/run-encryption.ts', title: 'encryption at rest (encrypt + hash, decrypt + verify) vs openssl speed', timeoutS: 900 },
   w9: { file: 'bench/ledger.ts', title: 'ledger append rate; audit queries and incident scope over BENCH_EVENTS events (default 1M)', timeoutS: 3600 },
+  w1: { file: 'bench/sftp.ts', title: 'SFTP 1 GiB download vs OpenSSH sshd internal-sftp', timeoutS: 3000 },
+  w2: { file: 'bench/sftp.ts', title: 'SFTP 1 GiB upload vs OpenSSH sshd internal-sftp', timeoutS: 3000 },
   w5: { file: 'bench/http.ts', title: 'HTTPS 1 GiB download vs nginx', timeoutS: 3000 },
   w6: { file: 'bench/http.ts', title: 'HTTPS 1 GiB upload, raw PUT, vs nginx PUT', timeoutS: 3000 },
 };
@@ -85,7 +88,7 @@ for (const sig of Object.keys(SIGNAL_EXIT)) {
 /** Runs one benchmark file; resolves with its parsed results (or an error). */
 function runGroup(g) {
   return new Promise((resolve) => {
-    const argv = ['--import', 'tsx', g.file, ...(g.file === 'bench/http.ts' ? g.ids : [])];
+    const argv = ['--import', 'tsx', g.file, ...(g.file === 'bench/http.ts' || g.file === 'bench/sftp.ts' ? g.ids : [])];
     log(`node ${argv.join(' ')}`);
     const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['inherit', 'pipe', 'inherit'] });
     current = child;

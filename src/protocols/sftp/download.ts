@@ -13,7 +13,7 @@
  */
 import type { Core, Download, Principal } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
-import { encode } from './codec.js';
+import { DataPackets, encode } from './codec.js';
 
 export interface DownloadLimits {
   readonly lookbehind: number;
@@ -43,6 +43,7 @@ export class DownloadFile {
     readonly path: string,
     first: Download,
     private readonly limits: DownloadLimits,
+    private readonly packets?: DataPackets,
   ) {
     this.size = first.file.size;
     this.fileId = first.file.id;
@@ -83,13 +84,14 @@ export class DownloadFile {
 
   /**
    * Serves READ(offset, len) as a complete DATA packet for request `id`, or null at end of file.
-   * Calls MUST NOT overlap (the session runs one READ per handle at a time).
+   * `release` hands the packet's buffer back for reuse once it was written. Calls MUST NOT
+   * overlap (the session runs one READ per handle at a time).
    */
-  async read(id: number, offset: number, len: number): Promise<Buffer | null> {
+  async read(id: number, offset: number, len: number): Promise<{ packet: Buffer; release: () => void } | null> {
     if (this.closed) throw new CoreError('CONFLICT', 'file is closed');
     if (offset >= this.size) return null;
     const want = Math.min(len, this.size - offset);
-    if (want === 0) return encode.dataPacket(id, 0).buf;
+    if (want === 0) return { packet: encode.dataPacket(id, 0).buf, release: () => undefined };
     const kept = offset >= this.qStart && offset <= this.pos;
     const ahead = offset > this.pos && offset - this.pos <= this.limits.skipAhead && !this.ended;
     if (!this.iter || (!kept && !ahead) || (this.ended && offset >= this.pos)) await this.seek(offset);
@@ -112,7 +114,7 @@ export class DownloadFile {
     }
     const have = Math.min(end, this.pos) - offset;
     if (have <= 0) return null;
-    const { buf, dataOffset } = encode.dataPacket(id, have);
+    const { buf, dataOffset, release } = this.packets ? this.packets.take(id, have) : { ...encode.dataPacket(id, have), release: () => undefined };
     // Copy [offset, offset + have) out of the queue straight into the packet.
     let at = this.qStart;
     let out = dataOffset;
@@ -132,7 +134,7 @@ export class DownloadFile {
     while (this.queue.length > 1 && this.qStart + this.queue[0]!.length <= this.pos - this.limits.lookbehind) {
       this.qStart += this.queue.shift()!.length;
     }
-    return buf;
+    return { packet: buf, release };
   }
 
   /** Ends the current download; its end (bytes handed out) is recorded by the core. */

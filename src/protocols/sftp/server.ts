@@ -318,7 +318,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
           if (info.name !== 'sftp' || started || closing) return no();
           started = true;
           const channel = ok();
-          const s = new SftpSession(channel, { core, principal: p, log: log.child({ user: p.login }), metrics, limits });
+          const s = new SftpSession(channel, { core, principal: p, log: log.child({ user: p.login }), metrics, limits, socket: conn.socket });
           conn.sessions.add(s);
           channel.once('close', () => conn.sessions.delete(s));
         });
@@ -326,7 +326,6 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     });
   }
 
-  let bound: { host: string; port: number } | undefined;
   return {
     listen(host, port) {
       return new Promise((resolve, reject) => {
@@ -334,9 +333,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
         tcp.listen(port, host, () => {
           tcp.off('error', reject);
           const a = tcp.address() as net.AddressInfo;
-          bound = { host: a.address, port: a.port };
           log.info({ host: a.address, port: a.port }, 'sftp listening');
-          resolve(bound);
+          resolve({ host: a.address, port: a.port });
         });
       });
     },
@@ -347,7 +345,10 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
       closing = true;
       const stopped = new Promise<void>((r) => tcp.close(() => r()));
       const idle = (c: Conn) => c.state !== 'authenticated' || [...c.sessions].every((s) => s.openFiles === 0);
+      const ended = new WeakSet<Conn>();
       const end = (c: Conn) => {
+        if (ended.has(c)) return;
+        ended.add(c);
         try {
           c.client?.end();
         } catch {}
@@ -363,7 +364,6 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
         c.socket.destroy();
       }
       await stopped;
-      void bound;
     },
   };
 }

@@ -21,7 +21,7 @@ import type { Core, EntryInfo, Principal } from '../../core/index.js';
 import { resolveClientPath } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { BadMessage, encode, Framer, OPEN_FLAGS, Reader, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
+import { BadMessage, DataPackets, encode, Framer, OPEN_FLAGS, Reader, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
 import { DownloadFile } from './download.js';
 import { toSftpError } from './status.js';
 import { UploadFile } from './upload.js';
@@ -74,6 +74,12 @@ export interface SessionDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly limits: SessionLimits;
+  /**
+   * The connection's socket, corked while a tick's replies are written: ssh2 writes every SSH
+   * packet (at most 32 KiB, the client's packet size) with its own socket write; corked, the 8 or
+   * so packets of a 255 KiB DATA reply leave in one writev.
+   */
+  readonly socket?: { cork(): void; uncork(): void } | undefined;
 }
 
 type Handle =
@@ -111,6 +117,7 @@ function longname(e: EntryInfo, now = Date.now()): string {
 
 export class SftpSession {
   private readonly framer: Framer;
+  private readonly packets: DataPackets;
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
   private initialised = false;
@@ -129,6 +136,7 @@ export class SftpSession {
     private readonly deps: SessionDeps,
   ) {
     this.framer = new Framer(deps.limits.maxPacket);
+    this.packets = new DataPackets(deps.limits.maxReadWrite);
     this.log = deps.log;
     channel.on('data', (chunk: Buffer) => {
       this.framer.push(chunk);
@@ -190,9 +198,19 @@ export class SftpSession {
     this.channel.destroy();
   }
 
-  private send(buf: Buffer): void {
+  private corked = false;
+  private send(buf: Buffer, done?: () => void): void {
     if (this.closed) return;
-    this.channel.write(buf);
+    const sock = this.deps.socket;
+    if (sock && !this.corked) {
+      this.corked = true;
+      sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        sock.uncork();
+      });
+    }
+    this.channel.write(buf, done);
   }
 
   /** Waits until the channel's output queue has drained below its high-water mark. */
@@ -298,10 +316,10 @@ export class SftpSession {
         if (h.kind !== 'read') throw new StatusReply(STATUS.FAILURE, 'handle is not open for reading');
         return this.onHandle(h, async () => {
           await this.writable();
-          const pkt = await h.file.read(id, offset, len);
-          if (!pkt) return this.send(encode.status(id, STATUS.EOF, 'end of file'));
-          this.deps.metrics.bytesOut.inc({ protocol: 'sftp' }, pkt.length - 13);
-          this.send(pkt);
+          const r = await h.file.read(id, offset, len);
+          if (!r) return this.send(encode.status(id, STATUS.EOF, 'end of file'));
+          this.deps.metrics.bytesOut.inc({ protocol: 'sftp' }, r.packet.length - 13);
+          this.send(r.packet, r.release);
         });
       }
       case REQ.WRITE: {
@@ -310,16 +328,21 @@ export class SftpSession {
         const data = r.bytes();
         if (h.kind !== 'write') throw new StatusReply(STATUS.FAILURE, 'handle is not open for writing');
         if (data.length > this.deps.limits.maxReadWrite) throw new StatusReply(STATUS.BAD_MESSAGE, 'write larger than the advertised limit');
+        // Throws when the write cannot be taken (answered with the error).
+        const taken = h.file.write(offset, data);
+        // Taken: acknowledged at once, as a file system with a page cache would. The bytes wait
+        // for the core within maxPendingWriteBytes (input pauses beyond); if the core refuses
+        // them later (quota, size), the next WRITE or the CLOSE gets the error.
         this.pendingWriteBytes += data.length;
-        return h.file
-          .write(offset, data)
-          .then(() => {
-            this.deps.metrics.bytesIn.inc({ protocol: 'sftp' }, data.length);
-            this.ok(id);
-          })
+        taken
+          .then(() => this.deps.metrics.bytesIn.inc({ protocol: 'sftp' }, data.length))
+          .catch(() => undefined)
           .finally(() => {
             this.pendingWriteBytes -= data.length;
+            this.pump();
           });
+        this.ok(id);
+        return Promise.resolve();
       }
       case REQ.OPEN: {
         const path = this.pathArg(r);
@@ -467,7 +490,7 @@ export class SftpSession {
     if (flags & OPEN_FLAGS.APPEND) throw unsupported('appending is not supported: upload the whole file');
     if (!write) {
       const dl = await core.files.openDownload(p, path);
-      const file = new DownloadFile(core, p, dl.file.path, dl, limits);
+      const file = new DownloadFile(core, p, dl.file.path, dl, limits, this.packets);
       const handle = this.newHandle({ kind: 'read', file, chain: Promise.resolve(), opened: Date.now() });
       this.send(encode.handle(id, handle));
       return;

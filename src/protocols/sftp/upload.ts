@@ -42,13 +42,21 @@ export class UploadFile {
     return this.written;
   }
 
+  /** Why the upload failed, once it has. */
+  get failed(): CoreError | undefined {
+    return this.failure;
+  }
+
   /**
-   * Accepts `data` at `offset`. Resolves once the bytes are with the core (in sequence) or held
-   * for later (ahead of sequence); rejects when the upload has failed.
+   * Takes `data` at `offset`. Throws at once when the write cannot be taken (the upload failed
+   * before, bytes rewritten, too far out of order: the upload is then abandoned). Otherwise the
+   * returned promise resolves once the bytes are with the core (in sequence) or held for later
+   * (ahead of sequence), and rejects if the core refuses them (the failure is kept for every
+   * later call and for close()).
    */
   write(offset: number, data: Buffer): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.state !== 'open') return Promise.reject(new CoreError('CONFLICT', 'file is being closed'));
+    if (this.failure) throw this.failure;
+    if (this.state !== 'open') throw new CoreError('CONFLICT', 'file is being closed');
     if (data.length === 0) return Promise.resolve();
     if (offset === this.queuedEnd) {
       const p = this.enqueue(data);
@@ -92,9 +100,9 @@ export class UploadFile {
     return p;
   }
 
-  private async fail(err: CoreError): Promise<never> {
+  private fail(err: CoreError): never {
     this.failure ??= err;
-    await this.abort(err.message);
+    void this.abort(err.message);
     throw this.failure;
   }
 
