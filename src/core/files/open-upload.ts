@@ -6,7 +6,6 @@
  * until the commit, and start-up removes pending blobs that never committed.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { once } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
@@ -113,7 +112,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
         }
       }
       if (!pass.write(chunk)) {
-        await Promise.race([once(pass, 'drain'), put.then(() => undefined, () => undefined)]);
+        await drainOrClose(pass);
         if (putError) throw await cleanup('rejected', asCore(putError));
       }
     },
@@ -208,6 +207,24 @@ export async function uploadStream(deps: CoreDeps, p: Principal, path: string, s
     throw new CoreError('ABORTED', 'upload ended before the declared length');
   }
   return h.finish();
+}
+
+/**
+ * Resolves once `s` has room again ('drain') or is closed (a failed store destroys it). Listeners
+ * are removed after each wait: a long upload waits here thousands of times, and racing against the
+ * store's own promise instead would leave one reaction on it per wait until the upload ends.
+ */
+function drainOrClose(s: PassThrough): Promise<void> {
+  if (s.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
 }
 
 const tooLarge = (max: number) => new CoreError('TOO_LARGE', `file exceeds the size limit of ${max} bytes`, { details: { limit: max } });
