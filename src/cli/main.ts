@@ -12,7 +12,7 @@ import { parseDuration, parseSize } from '../config/units.js';
 import { openInstance, prepareDataDir, isInitialised, paths, type Instance } from '../app/instance.js';
 import { loadHostKeys } from '../app/host-keys.js';
 import { CoreError } from '../core/errors.js';
-import { scopeCsv, scopeText, type Principal } from '../core/index.js';
+import { parseFileMetadata, scopeCsv, scopeText, type Principal } from '../core/index.js';
 import { fail, iso, print, table } from './output.js';
 import { progress } from './progress.js';
 import { registerBackupCommands } from './backup.js';
@@ -388,11 +388,7 @@ file
       const src = fs.createReadStream(local, { highWaterMark: 1 << 20 });
       src.on('data', (c) => bar.update((done += c.length), size));
       try {
-        if (o.records !== undefined && !/^\d{1,12}$/.test(o.records)) throw new CoreError('INVALID_INPUT', '--records must be a whole number');
-        const metadata = {
-          ...(o.records !== undefined ? { records: Number(o.records) } : {}),
-          ...(o.categories ? { categories: o.categories.split(',').map((c) => c.trim()).filter(Boolean).slice(0, 50) } : {}),
-        };
+        const metadata = parseFileMetadata({ records: o.records, categories: o.categories });
         const r = await i.core.files.upload(sys, path, src, { expectedSize: size, metadata });
         bar.stop();
         print(!!o.json, r, () => `uploaded ${r.path} (${r.size} bytes, sha256 ${r.sha256})`);

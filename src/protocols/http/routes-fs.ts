@@ -5,7 +5,8 @@
  *                                  trailing slash: a folder is always listed, never 409)
  *   GET    /api/v1/fs/PATH         download (streamed; one Range; ETag = "sha256"; 304)
  *   HEAD   /api/v1/fs/PATH         the download's headers, no body, nothing read from storage
- *   PUT    /api/v1/fs/PATH         upload the raw body, streamed; 201 { path, size, sha256 }
+ *   PUT    /api/v1/fs/PATH         upload the raw body, streamed; 201 { path, size, sha256 };
+ *                                  optional X-Sluice-Records / X-Sluice-Categories metadata
  *   DELETE /api/v1/fs/PATH         remove a file or an empty folder ('PATH/': folders only); 204
  *   POST   /api/v1/fs-ops/mkdir    { path }                    → 201 entry
  *   POST   /api/v1/fs-ops/rename   { from, to, overwrite? }    → 200 entry
@@ -19,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { create as contentDisposition } from 'content-disposition';
 import type { Logger } from 'pino';
-import type { Core, DownloadRequest, EntryInfo, Principal, UploadHandle } from '../../core/index.js';
+import { parseFileMetadata, type Core, type DownloadRequest, type EntryInfo, type Principal, type UploadHandle } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { principalOf } from './auth.js';
 import { HttpLayerError } from './errors.js';
@@ -188,7 +189,9 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
           'The request body is the file content, whatever its Content-Type; it is streamed to storage and never buffered whole. ' +
           'An existing file is replaced atomically when the new one is complete. Content-Length larger than the upload limit or ' +
           'the organisation quota is refused with 413 before the body is read; Content-Encoding other than identity → 415. ' +
-          'Answers 201 { path, size, sha256 }. A client that disconnects mid-body leaves nothing behind.',
+          'Answers 201 { path, size, sha256 }. A client that disconnects mid-body leaves nothing behind. ' +
+          'Optional data-subject metadata (used by incident scope and reports): X-Sluice-Records: N (a whole number, up to 12 digits) and ' +
+          'X-Sluice-Categories: a,b (1-20 comma-separated names of a-z, 0-9, "-", "_", up to 32 characters each); an invalid value → 400 INVALID_INPUT, nothing stored.',
         tags: ['files'],
         response: withErrors({ 201: UploadResultSchema }),
       },
@@ -205,7 +208,8 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
         const expectedSize = cl !== undefined && !chunked ? Number(cl) : chunked ? undefined : 0;
         if (expectedSize !== undefined && !Number.isSafeInteger(expectedSize)) throw new CoreError('INVALID_INPUT', 'invalid Content-Length');
 
-        const h = await core.files.openUpload(p, t.path, { expectedSize });
+        const metadata = parseFileMetadata({ records: oneHeader(request.headers['x-sluice-records']), categories: oneHeader(request.headers['x-sluice-categories']) });
+        const h = await core.files.openUpload(p, t.path, { expectedSize, metadata });
         // Authorised and within limits: now the client may send the body.
         if (expectsContinue(request.raw) && !reply.raw.headersSent) reply.raw.writeContinue();
         const info = await receive(h, request.raw, expectedSize, p.protocol);
@@ -294,6 +298,11 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
     },
     handler: async (request) => entryJson(await core.files.stat(principalOf(request), request.query.path)),
   });
+}
+
+/** A header's value as one string (Node joins repeated custom headers with ", "). */
+function oneHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
 }
 
 function expectsContinue(req: IncomingMessage): boolean {
