@@ -1,9 +1,9 @@
 import { CoreError } from '../errors.js';
 import { isAdmin, type Principal } from '../principal.js';
-import { parsePath, formatPath } from '../paths.js';
+import { formatPath } from '../paths.js';
 import { recordEvent } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
-import { guard } from './guard.js';
+import { guard, parseFor } from './guard.js';
 import { fileInfo, findFolder, folderInfo, keysOf, type EntryInfo } from './resolve.js';
 
 export interface ListOptions {
@@ -42,7 +42,7 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
  * shown (the way there), and no files.
  */
 export async function listFolder(deps: CoreDeps, p: Principal, path: string, opts: ListOptions = {}): Promise<ListPage> {
-  const vp = parsePath(path);
+  const vp = await parseFor(deps, p, 'folder.list', path);
   const view = await guard(deps, p, 'folder.list', vp, vp);
   const folder = await findFolder(deps.db, vp);
   if (!folder) {

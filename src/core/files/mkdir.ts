@@ -1,11 +1,11 @@
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import { isAdmin, type Principal } from '../principal.js';
-import { formatPath, isRoot, joinPath, nameKey, parentOf, parsePath, ROOT, type VPath } from '../paths.js';
+import { formatPath, isRoot, joinPath, nameKey, parentOf, ROOT, type VPath } from '../paths.js';
 import { writeTx, type WriteScope } from '../tx.js';
 import type { FolderRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { failed, guard } from './guard.js';
+import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { findChildFolder, findFileIn, findFolder, folderInfo, pathHash, type EntryInfo } from './resolve.js';
 
 export interface MkdirOptions {
@@ -36,8 +36,8 @@ export async function insertFolder(s: WriteScope, parent: FolderRow, name: strin
 }
 
 export async function mkdir(deps: CoreDeps, p: Principal, path: string, opts: MkdirOptions = {}): Promise<EntryInfo> {
-  const vp = parsePath(path);
-  if (isRoot(vp)) throw new CoreError('ALREADY_EXISTS', 'the root folder always exists');
+  const vp = await parseFor(deps, p, 'folder.create', path);
+  if (isRoot(vp)) throw await refusedPath(deps, p, 'folder.create', path, new CoreError('ALREADY_EXISTS', 'the root folder always exists'), 'root folder');
   const parent = parentOf(vp);
   await guard(deps, p, 'folder.create', parent, vp);
   if ((opts.parents || opts.orgId !== undefined) && !isAdmin(p)) throw new CoreError('PERMISSION_DENIED', 'only administrators may set an owner or create parents');

@@ -7,11 +7,11 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, isRoot, parentOf, parsePath } from '../paths.js';
+import { baseName, isRoot, parentOf } from '../paths.js';
 import { recordEvent } from '../tx.js';
 import type { ByteRange, BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
-import { guard, failed } from './guard.js';
+import { failed, guard, parseFor } from './guard.js';
 import { budgetsOf } from '../ops/budgets.js';
 import { canariesOf } from '../ops/canaries.js';
 import { lockdownOf } from '../ops/lockdown.js';
@@ -33,7 +33,7 @@ export interface Download {
 }
 
 export async function openDownload(deps: CoreDeps, p: Principal, path: string, req: DownloadRequest = {}): Promise<Download> {
-  const vp = parsePath(path);
+  const vp = await parseFor(deps, p, 'file.read', path);
   if (isRoot(vp)) throw new CoreError('NOT_A_FILE', 'not a file');
   const parent = parentOf(vp);
   await guard(deps, p, 'file.read', parent, vp);

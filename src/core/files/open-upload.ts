@@ -9,11 +9,11 @@ import { PassThrough, type Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, formatPath, isRoot, parentOf, parsePath, nameKey, type VPath } from '../paths.js';
+import { baseName, formatPath, isRoot, parentOf, nameKey, type VPath } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
-import { failed, guard } from './guard.js';
+import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 import { discardBlob } from './blobs.js';
 import { lockdownOf } from '../ops/lockdown.js';
@@ -43,8 +43,8 @@ async function quotaRoom(deps: CoreDeps, orgId: string | null, replacedSize: num
 }
 
 export async function openUpload(deps: CoreDeps, p: Principal, path: string, opts: UploadOptions = {}): Promise<UploadHandle> {
-  const vp = parsePath(path);
-  if (isRoot(vp)) throw new CoreError('INVALID_PATH', 'a file needs a name');
+  const vp = await parseFor(deps, p, 'file.write', path);
+  if (isRoot(vp)) throw await refusedPath(deps, p, 'file.write', path, new CoreError('INVALID_PATH', 'a file needs a name'));
   const parent = parentOf(vp);
   const name = baseName(vp);
   await guard(deps, p, 'file.write', parent, vp);

@@ -1,12 +1,12 @@
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, formatPath, isRoot, parentOf, parsePath } from '../paths.js';
+import { baseName, formatPath, isRoot, parentOf } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
-import { failed, guard } from './guard.js';
+import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { discardBlob } from './blobs.js';
 import { findChildFolder, findFileIn, findFolder, keysOf } from './resolve.js';
 
@@ -17,8 +17,8 @@ export interface RemoveOptions {
 
 /** Removes a file, or an empty folder. */
 export async function remove(deps: CoreDeps, p: Principal, path: string, opts: RemoveOptions = {}): Promise<void> {
-  const vp = parsePath(path);
-  if (isRoot(vp)) throw new CoreError('PERMISSION_DENIED', 'the root folder cannot be removed');
+  const vp = await parseFor(deps, p, opts.only === 'folder' ? 'folder.delete' : 'file.delete', path);
+  if (isRoot(vp)) throw await refusedPath(deps, p, 'folder.delete', path, new CoreError('PERMISSION_DENIED', 'the root folder cannot be removed'), 'root folder');
   const parent = parentOf(vp);
   const name = baseName(vp);
   // Which kind is it? Decide visibility first so nothing hidden is revealed.

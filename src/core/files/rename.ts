@@ -1,12 +1,12 @@
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, formatPath, isAncestorOrSelf, isRoot, nameKey, parentOf, parsePath } from '../paths.js';
+import { baseName, formatPath, isAncestorOrSelf, isRoot, nameKey, parentOf } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
-import { failed, guard } from './guard.js';
+import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { discardBlob } from './blobs.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, folderInfo, keysOf, pathHash, type EntryInfo } from './resolve.js';
 
@@ -20,9 +20,9 @@ export interface RenameOptions {
  * arrives; both are checked before anything changes.
  */
 export async function rename(deps: CoreDeps, p: Principal, from: string, to: string, opts: RenameOptions = {}): Promise<EntryInfo> {
-  const src = parsePath(from);
-  const dst = parsePath(to);
-  if (isRoot(src) || isRoot(dst)) throw new CoreError('INVALID_PATH', 'the root folder cannot be renamed');
+  const src = await parseFor(deps, p, 'entry.rename-from', from);
+  const dst = await parseFor(deps, p, 'entry.rename-to', to);
+  if (isRoot(src) || isRoot(dst)) throw await refusedPath(deps, p, isRoot(src) ? 'entry.rename-from' : 'entry.rename-to', isRoot(src) ? from : to, new CoreError('INVALID_PATH', 'the root folder cannot be renamed'), 'root folder');
   const srcParent = parentOf(src);
   const dstParent = parentOf(dst);
   const view = await loadView(deps.db, p);

@@ -1,16 +1,16 @@
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, isRoot, parentOf, parsePath, type VPath } from '../paths.js';
+import { baseName, isRoot, parentOf, type VPath } from '../paths.js';
 import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
-import { assertPrincipal, guard } from './guard.js';
+import { assertPrincipal, guard, parseFor } from './guard.js';
 import { fileInfo, findFileIn, findFolder, folderInfo, keysOf, type EntryInfo } from './resolve.js';
 
 /** Metadata of a file or folder the principal may see; NOT_FOUND otherwise. */
 export async function statPath(deps: CoreDeps, p: Principal, path: string | VPath): Promise<EntryInfo> {
   assertPrincipal(p);
-  const vp = typeof path === 'string' ? parsePath(path) : path;
+  const vp = typeof path === 'string' ? await parseFor(deps, p, 'file.stat', path) : path;
   if (isRoot(vp)) {
     const root = await findFolder(deps.db, vp);
     return { ...folderInfo(root!), name: '', path: '/' };
