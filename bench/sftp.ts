@@ -11,6 +11,7 @@
  *   BENCH_SFTP_CIPHER=aes128-gcm@openssh.com   the client's only cipher (chacha20-poly1305@openssh.com also offered by both)
  *   BENCH_BUILD=0          do not run `npm run build` first (use dist/ as it is, or tsx)
  *   BENCH_TIMEOUT=2700     overall bound in seconds
+ *   BENCH_SLUICE_PROF=DIR  run Sluice's serve with --cpu-prof; the profile is written to DIR at the end
  *
  * Per transfer: wall time of the whole `sftp` process (connect, key exchange, sign-in, transfer,
  * exit) → MB/s = bytes / seconds / 10^6; the server's process tree (Sluice: the serve process;
@@ -71,7 +72,7 @@ interface Run {
 const nowIso = () => new Date().toISOString().slice(11, 19);
 const defaultLog = (msg: string) => process.stderr.write(`[sftp ${nowIso()}] ${msg}\n`);
 
-async function sha256File(file: string): Promise<string> {
+export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) h.update(c as Buffer);
   return h.digest('hex');
@@ -81,14 +82,14 @@ async function sha256File(file: string): Promise<string> {
 // OpenSSH sshd with internal-sftp
 // ---------------------------------------------------------------------------------------------
 
-interface Sshd {
+export interface Sshd {
   readonly pid: number;
   readonly port: number;
   readonly version: string;
   readonly hostKeyLine: string;
 }
 
-async function startSshd(dir: string, clientPub: string, log: (m: string) => void): Promise<Sshd> {
+export async function startSshd(dir: string, clientPub: string, log: (m: string) => void): Promise<Sshd> {
   const sshdBin = which('sshd');
   if (!sshdBin) throw new Error('sshd not found; install the Debian package "openssh-server"');
   const sdir = path.join(dir, 'sshd');
@@ -224,7 +225,8 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
   let sluiceError: string | undefined;
   let sluiceServer: Server | undefined;
   try {
-    sluice = await startSluice({ dir, log });
+    const prof = process.env.BENCH_SLUICE_PROF; // a directory: serve runs with --cpu-prof, the profile lands there when it stops
+    sluice = await startSluice({ dir, log, ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {}) });
     const s = sluice;
     await s.cli(['key', 'add', s.login, `${key}.pub`]);
     const status = JSON.parse(await s.cli(['status', '--json'])) as { sshHostKeys?: { type: string }[] };

@@ -16,7 +16,9 @@
 // Environment passed through to the benchmarks: BENCH_SIZE (HTTP file size, default 1G),
 // BENCH_ROUNDS (default 3), BENCH_ENC_MIB (W10 MiB per run, default 512), BENCH_BUILD=0,
 // BENCH_TLS13_CIPHER, BENCH_TIMEOUT; for W1/W2 BENCH_SFTP_SIZE (default BENCH_SIZE) and
-// BENCH_SFTP_CIPHER (default aes128-gcm@openssh.com).
+// BENCH_SFTP_CIPHER (default aes128-gcm@openssh.com); for W3/W4/W7 BENCH_W3_FILES (10000),
+// BENCH_W3_SIZE (10K), BENCH_W4_SESSIONS (200), BENCH_W4_SIZE (20M), BENCH_W7_FILES (100000),
+// BENCH_QUICK=1 (smaller defaults for all three; see bench/sftp-files.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,6 +36,9 @@ const WORKLOADS = {
   w9: { file: 'bench/ledger.ts', title: 'ledger append rate; audit queries and incident scope over BENCH_EVENTS events (default 1M)', timeoutS: 3600 },
   w1: { file: 'bench/sftp.ts', title: 'SFTP 1 GiB download vs OpenSSH sshd internal-sftp', timeoutS: 3000 },
   w2: { file: 'bench/sftp.ts', title: 'SFTP 1 GiB upload vs OpenSSH sshd internal-sftp', timeoutS: 3000 },
+  w3: { file: 'bench/sftp-files.ts', title: 'SFTP 10,000 × 10 KiB files up, then down, one session, vs sshd', timeoutS: 5400 },
+  w4: { file: 'bench/sftp-files.ts', title: 'SFTP 200 concurrent sessions × 20 MiB, half up half down, vs sshd', timeoutS: 5400 },
+  w7: { file: 'bench/sftp-files.ts', title: 'listing a folder of 100,000 files over SFTP (and HTTP), vs sshd', timeoutS: 5400 },
   w5: { file: 'bench/http.ts', title: 'HTTPS 1 GiB download vs nginx', timeoutS: 3000 },
   w6: { file: 'bench/http.ts', title: 'HTTPS 1 GiB upload, raw PUT, vs nginx PUT', timeoutS: 3000 },
 };
@@ -47,6 +52,7 @@ function usage() {
     ...Object.entries(WORKLOADS).map(([id, w]) => `  ${id.padEnd(4)} ${w.title}   (${w.file})`),
     '',
     'env: BENCH_SIZE=1G BENCH_ROUNDS=3 BENCH_ENC_MIB=512 BENCH_BUILD=0 BENCH_STRICT=1',
+    '     BENCH_QUICK=1 BENCH_W3_FILES=10000 BENCH_W4_SESSIONS=200 BENCH_W4_SIZE=20M BENCH_W7_FILES=100000',
   ].join('\n');
 }
 
@@ -88,7 +94,7 @@ for (const sig of Object.keys(SIGNAL_EXIT)) {
 /** Runs one benchmark file; resolves with its parsed results (or an error). */
 function runGroup(g) {
   return new Promise((resolve) => {
-    const argv = ['--import', 'tsx', g.file, ...(g.file === 'bench/http.ts' || g.file === 'bench/sftp.ts' ? g.ids : [])];
+    const argv = ['--import', 'tsx', g.file, ...(['bench/http.ts', 'bench/sftp.ts', 'bench/sftp-files.ts'].includes(g.file) ? g.ids : [])];
     log(`node ${argv.join(' ')}`);
     const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['inherit', 'pipe', 'inherit'] });
     current = child;

@@ -221,3 +221,36 @@ export function startSampler(rootPid: number, opts: { intervalMs?: number; treeE
     },
   };
 }
+
+/**
+ * CPU seconds of a process plus those of its children it has waited for (utime + stime + cutime
+ * + cstime), or null if it is gone. For a forking server (sshd) this counts session processes
+ * too short-lived for a sampler to see, once they were reaped.
+ */
+export function readCpuWithReapedSeconds(pid: number): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks();
+}
+
+/**
+ * Counts the CPU a server's process tree spends between start and stop(): the root's own time
+ * and that of every descendant reaped in between (stop() first waits, up to `settleMs`, for the
+ * root's children that appeared during the run to exit, so that their time is included).
+ */
+export function cpuMeter(rootPid: number, settleMs = 5000): { stop(): Promise<number> } {
+  const before = readCpuWithReapedSeconds(rootPid) ?? 0;
+  const initial = new Set(processTree(rootPid));
+  return {
+    async stop() {
+      const until = Date.now() + settleMs;
+      while (Date.now() < until && processTree(rootPid).some((p) => !initial.has(p))) await sleep(50);
+      return (readCpuWithReapedSeconds(rootPid) ?? before) - before;
+    },
+  };
+}

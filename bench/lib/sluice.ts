@@ -27,6 +27,8 @@ export interface SluiceOptions {
   readonly build?: boolean;
   /** Extra SLUICE_* settings for serve. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra options for the node running serve, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+  readonly nodeArgs?: readonly string[];
   /** The benchmark user, its organisation and folder (defaults: bench, bench-org, /bench). */
   readonly login?: string;
   readonly org?: string;
@@ -125,7 +127,7 @@ export async function startSluice(o: SluiceOptions): Promise<Sluice> {
     ...(o.tls ? { SLUICE_TLS_CERT: o.tls.cert, SLUICE_TLS_KEY: o.tls.key } : {}),
     ...o.env,
   };
-  const child = spawn(node, [...pre, 'serve'], { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  const child = spawn(node, [...(o.nodeArgs ?? []), ...pre, 'serve'], { cwd: ROOT, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const pid = child.pid;
   if (pid === undefined) throw new Error('sluice serve could not be started');
