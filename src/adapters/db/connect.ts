@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from '../../ports/db-schema.js';
 import { migrationProvider } from './migrations.js';
@@ -21,18 +20,20 @@ export interface OpenedDb {
 }
 
 // int8 (bigint) values are sizes and millisecond timestamps, all below 2^53: read them as numbers.
-const pgTypes = {
+const pgTypesOf = (types: { getTypeParser: unknown }) => ({
   getTypeParser(oid: number, format?: string) {
     if (oid === 20) return (v: string) => Number(v);
-    return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
+    return (types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
   },
-};
+});
 
 export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void; /** false: leave the schema as it is (restore migrates step by step). */ migrate?: boolean }): Promise<OpenedDb> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes as never });
+    // Loaded only when used: an embedded (SQLite) instance does not carry the pg driver in memory.
+    const pg = (await import('pg')).default;
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypesOf(pg.types) as never });
     // An idle client that loses its connection (database restart, network) emits 'error' on the
     // pool; without a listener that would be an uncaught exception. The pool replaces the client.
     pool.on('error', (e) => opts.onIdleError?.(e));

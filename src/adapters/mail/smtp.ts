@@ -2,7 +2,7 @@
  * SMTP mailer (nodemailer). Addresses are validated one by one; subjects lose line breaks, so
  * nothing a partner or attacker typed can add a header.
  */
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Mailer, MailMessage } from '../../ports/mailer.js';
 import { CoreError } from '../../core/errors.js';
 
@@ -19,11 +19,13 @@ export function validateAddresses(list: readonly string[]): string[] {
 
 export function createSmtpMailer(opts: { smtpUrl: string; from: string }): Mailer {
   const [from] = validateAddresses([opts.from]);
-  const transport = nodemailer.createTransport(opts.smtpUrl);
+  // nodemailer is loaded at the first message: most instances send mail rarely or never.
+  let transport: Promise<Transporter> | undefined;
+  const transportOf = () => (transport ??= import('nodemailer').then((m) => m.default.createTransport(opts.smtpUrl)));
   return {
     from: from!,
     async send(m: MailMessage) {
-      await transport.sendMail({ from, to: validateAddresses(m.to), subject: m.subject.replace(/[\r\n]+/g, ' ').slice(0, 250), text: m.text });
+      await (await transportOf()).sendMail({ from, to: validateAddresses(m.to), subject: m.subject.replace(/[\r\n]+/g, ' ').slice(0, 250), text: m.text });
     },
   };
 }
