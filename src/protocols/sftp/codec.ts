@@ -400,3 +400,33 @@ export class DataPackets {
     };
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Refusing a connection before the SSH handshake
+// ---------------------------------------------------------------------------------------------
+
+/** SSH_DISCONNECT reason codes (RFC 4253 §11.1) used when refusing a connection. */
+export const DISCONNECT_REASON = { BY_APPLICATION: 11, TOO_MANY_CONNECTIONS: 12 } as const;
+
+/**
+ * What a refused client receives instead of a bare reset: the server's identification line and
+ * an unencrypted SSH_MSG_DISCONNECT with the reason (a DISCONNECT may be sent at any time, also
+ * before key exchange: RFC 4253 §11.1). OpenSSH prints "Received disconnect from …: 12: too many
+ * connections from this address"; ssh2 clients get an error with that message and code.
+ */
+export function sshRefusal(ident: string, code: number, description: string): Buffer {
+  const desc = Buffer.from(description.slice(0, 200), 'utf8');
+  const payload = Buffer.alloc(1 + 4 + 4 + desc.length + 4);
+  let o = payload.writeUInt8(1, 0); // SSH_MSG_DISCONNECT
+  o = payload.writeUInt32BE(code, o);
+  o = payload.writeUInt32BE(desc.length, o);
+  o += desc.copy(payload, o);
+  payload.writeUInt32BE(0, o); // language tag: empty
+  let pad = 8 - ((5 + payload.length) % 8);
+  if (pad < 4) pad += 8;
+  const pkt = Buffer.alloc(5 + payload.length + pad); // zero padding: allowed before NEWKEYS
+  pkt.writeUInt32BE(1 + payload.length + pad, 0);
+  pkt[4] = pad;
+  payload.copy(pkt, 5);
+  return Buffer.concat([Buffer.from(`SSH-2.0-${ident}\r\n`, 'latin1'), pkt]);
+}

@@ -30,6 +30,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Core, Principal, RequestContext } from '../../core/index.js';
 import { createMetrics, type Metrics } from '../http/metrics.js';
 import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
+import { DISCONNECT_REASON, sshRefusal } from './codec.js';
 
 /** Transport algorithms, most preferred first (the client's order decides among them). */
 export const ALGORITHMS = Object.freeze({
@@ -171,7 +172,9 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     const refuse = (reason: string) => {
       m.refused.inc({ reason });
       log.debug({ ip, reason }, 'sftp connection refused');
-      socket.destroy();
+      // Said in SSH terms (a DISCONNECT with the reason) rather than a bare reset.
+      socket.end(sshRefusal('Sluice', closing ? DISCONNECT_REASON.BY_APPLICATION : DISCONNECT_REASON.TOO_MANY_CONNECTIONS, reason));
+      setTimeout(() => socket.destroy(), 2000).unref();
     };
     if (closing) return refuse('shutting down');
     if (conns.size >= limits.maxConnections) return refuse('too many connections');
