@@ -223,7 +223,7 @@ user
   .action(async (o: { org?: string } & J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.users.list(sys, o.org ? { org: o.org } : {});
-      print(!!o.json, r, () => table(r.map((u) => ({ ...u, lastLogin: iso(u.lastLoginAt), locked: u.lockedUntil && u.lockedUntil > Date.now() ? 'yes' : '' })), ['login', 'org', 'role', 'status', 'lastLogin', 'locked']));
+      print(!!o.json, r, () => table(r.map((u) => ({ ...u, lastLogin: iso(u.lastLoginAt), locked: u.lockedUntil && u.lockedUntil > Date.now() ? 'yes' : '' })), ['login', 'org', 'role', 'status', 'mfa', 'lastLogin', 'locked']));
     }),
   );
 const userPatch = (cmd: string, desc: string, patch: (o: Record<string, string>) => Record<string, unknown>, extra?: (c: Command) => Command) => {
@@ -241,6 +241,59 @@ userPatch('enable', 'enable a user', () => ({ status: 'active' }));
 userPatch('unlock', 'clear a lockout after failed sign-ins', () => ({ unlock: true }));
 userPatch('set-password', 'set a new password', (o) => ({ password: readSecretFile(o.passwordFile ?? '-') }), (c) => c.option('--password-file <file>', 'file with the password ("-" for stdin)', '-'));
 userPatch('set-role', 'change the role', (o) => ({ role: o.role }), (c) => c.addOption(new Option('--role <role>').choices(['partner', 'staff', 'admin']).makeOptionMandatory()));
+
+// Two-factor sign-in (TOTP). enable issues a secret (shown once) and leaves the user pending: sign-in
+// is unchanged until `confirm --code` (the user reads a code from the app) makes it active.
+const mfa = user.command('mfa').description('two-factor sign-in (TOTP) of a user');
+const mfaLine = (r: { login: string; state: string; changedAt: number | null }) => `${r.login}: two-factor sign-in ${r.state}${r.changedAt ? ` (since ${iso(r.changedAt)})` : ''}`;
+mfa
+  .command('enable <login>')
+  .description('issue a new TOTP secret (printed once); the user is pending until a first code confirms it')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.mfa.enable(sys, login);
+      print(!!o.json, r, () =>
+        [
+          `two-factor enrolment started for ${r.login} (pending)`,
+          `Secret (shown once, base32): ${r.secret}`,
+          `URI (for a QR code):         ${r.uri}`,
+          `Enter the secret in an authenticator app, then: sluice user mfa confirm ${r.login} --code NNNNNN`,
+        ].join('\n'),
+      );
+    }),
+  );
+mfa
+  .command('confirm <login>')
+  .description('activate a pending enrolment with a current code from the app')
+  .requiredOption('--code <code>', 'the 6-digit code the app shows now')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: { code: string } & J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.mfa.confirm(sys, login, o.code);
+      print(!!o.json, r, () => mfaLine(r));
+    }),
+  );
+mfa
+  .command('disable <login>')
+  .description('turn two-factor sign-in off and forget the secret (e.g. a lost phone)')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.mfa.disable(sys, login);
+      print(!!o.json, r, () => mfaLine(r));
+    }),
+  );
+mfa
+  .command('status <login>')
+  .description('off, pending or active')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.mfa.status(sys, login);
+      print(!!o.json, r, () => mfaLine(r));
+    }),
+  );
 
 // --- keys ------------------------------------------------------------------------------------
 const key = program.command('key').description('SSH public keys of users');

@@ -8,6 +8,7 @@ import type { AlertChannel } from '../ports/alert-channel.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { BudgetSettings } from './ops/budgets.js';
 import type { BackupPorts } from '../ports/backup.js';
+import type { Keyring } from '../ports/keyring.js';
 
 export interface CoreSettings {
   readonly nodeId: string;
@@ -39,4 +40,6 @@ export interface CoreDeps {
   readonly templateDir?: string | undefined;
   /** Database snapshots and the raw blob store, for backups (core/backup); absent: no backups. */
   readonly backup?: BackupPorts | undefined;
+  /** Key-encryption keys, for small secrets kept in the database (TOTP); absent: no two-factor enrolment. */
+  readonly keyring?: Keyring | undefined;
 }

@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'INVALID_INPUT',
   'INVALID_PATH',
   'UNAUTHENTICATED',
+  /** The password was right; the account also needs a verification code (two-factor sign-in). */
+  'MFA_REQUIRED',
   'PERMISSION_DENIED',
   'NOT_FOUND',
   'ALREADY_EXISTS',

@@ -9,6 +9,7 @@ import { createAuthenticator, systemPrincipal } from './auth/authenticate.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
+import { createMfaAdmin } from './auth/mfa.js';
 import { createKeyAdmin } from './admin/keys.js';
 import { createGrantAdmin } from './admin/grants.js';
 import { createTokenAdmin } from './admin/tokens.js';
@@ -59,6 +60,8 @@ export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
+export type { SignInStep } from './auth/authenticate.js';
+export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
 export type { BackupOptions, BackupStage, BackupSummary, FullVerifyOptions, FullVerifyResult, StorageProblem, OpenedBackup, RestoreOptions, RestoreStage, RestoreSummary, RestoreCheck } from './backup/index.js';
 
@@ -94,6 +97,7 @@ function buildCore(deps: CoreDeps) {
   const auth = { ...createAuthenticator(deps, hasher), publicKey: createPublicKeyAuth(deps) };
   const orgs = createOrgAdmin(deps);
   const users = createUserAdmin(deps, hasher, orgs.find);
+  const mfa = createMfaAdmin(deps, users.find);
   const finders = { user: users.find, org: orgs.find };
 
   return {
@@ -111,6 +115,8 @@ function buildCore(deps: CoreDeps) {
     admin: {
       orgs: { create: orgs.create, list: orgs.list, get: orgs.get, update: orgs.update },
       users: { create: users.create, list: users.list, get: users.get, update: users.update },
+      /** Two-factor sign-in of a user (TOTP): status, enable (pending until confirmed), confirm, disable. */
+      mfa: mfa.admin,
       keys: createKeyAdmin(deps, users.find),
       grants: createGrantAdmin(deps, finders),
       tokens: createTokenAdmin(deps, users.find),
@@ -123,6 +129,8 @@ function buildCore(deps: CoreDeps) {
         const org = p.orgId ? await deps.db.selectFrom('orgs').select('name').where('id', '=', p.orgId).executeTakeFirst() : undefined;
         return { login: p.login, role: p.role, org: org?.name ?? null };
       },
+      /** The principal's own two-factor sign-in: start (secret shown once), confirm with a code, disable with a code; changes need a web session. */
+      mfa: mfa.self,
     },
     audit: {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {

@@ -41,6 +41,14 @@ export interface UserTable {
   last_login_at: number | null;
   expires_at: number | null;
   created_at: number;
+  /** Two-factor sign-in: null (off) | pending (enrolment started, not confirmed) | active. */
+  mfa_state: string | null;
+  /** The TOTP secret sealed with a key-encryption key (core/auth/totp.ts); never the plain secret. */
+  totp_secret: string | null;
+  /** The last TOTP time step accepted (a code works once). */
+  totp_last_step: number | null;
+  /** When mfa_state last changed. */
+  mfa_changed_at: number | null;
 }
 
 export interface SshKeyTable {

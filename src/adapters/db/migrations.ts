@@ -254,12 +254,23 @@ const m005: Migration = {
   },
 };
 
+/** Two-factor sign-in (TOTP): state, the sealed secret and the last accepted time step per user. */
+const m006: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('users').addColumn('mfa_state', 'text').execute();
+    await db.schema.alterTable('users').addColumn('totp_secret', 'text').execute();
+    await db.schema.alterTable('users').addColumn('totp_last_step', 'bigint').execute();
+    await db.schema.alterTable('users').addColumn('mfa_changed_at', 'bigint').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
   '003_download_budgets': m003,
   '004_canaries': m004,
   '005_ledger_append_only': m005,
+  '006_totp': m006,
 };
 
 export const migrationProvider: MigrationProvider = {

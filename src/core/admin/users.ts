@@ -10,6 +10,7 @@ import { checkPasswordPolicy, type Hasher } from '../auth/passwords.js';
 import { mapUnique, requireAdmin } from './require-admin.js';
 import { parseWith } from './orgs.js';
 import { newSecret } from '../auth/authenticate.js';
+import { mfaStateOf, type MfaState } from '../auth/mfa.js';
 
 export interface User {
   readonly id: string;
@@ -24,6 +25,8 @@ export interface User {
   readonly lockedUntil: number | null;
   readonly expiresAt: number | null;
   readonly createdAt: number;
+  /** Two-factor sign-in (TOTP): off, pending (enrolment not yet confirmed) or active. */
+  readonly mfa: MfaState;
 }
 
 const text = z.string().trim().min(1).max(200).regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, 'must not contain control characters');
@@ -65,6 +68,7 @@ const toUser = (r: UserRow, orgName: string | null): User => ({
   lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
   expiresAt: r.expires_at === null ? null : Number(r.expires_at),
   createdAt: Number(r.created_at),
+  mfa: mfaStateOf(r),
 });
 
 export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: string) => Promise<{ id: string; name: string }>) {
@@ -111,6 +115,10 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
         last_login_at: null,
         expires_at: v.expiresAt ?? null,
         created_at: now,
+        mfa_state: null,
+        totp_secret: null,
+        totp_last_step: null,
+        mfa_changed_at: null,
       };
       await writeTx(db, clock, async (s) => {
         await s.trx.insertInto('users').values(row).execute().catch((e) => mapUnique(e, 'a user with this login'));

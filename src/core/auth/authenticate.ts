@@ -6,8 +6,11 @@
  *   credentials"), whether the login is unknown, the password wrong, the user disabled, expired
  *   or locked out; the ledger records the real reason.
  * - Unknown logins spend the same hashing time as known ones.
- * - Failed password attempts count per user in the database, so the lockout holds across
- *   protocols and nodes.
+ * - Failed password attempts and wrong second-factor codes count per user in the database, so the
+ *   lockout holds across protocols and nodes.
+ * - A user with two-factor sign-in active is signed in only with a valid TOTP code after the first
+ *   factor (auth/mfa.ts); API tokens and web sessions are credentials issued after a full sign-in
+ *   and need no code.
  * - Tokens and session ids are stored only as SHA-256 hashes; a token of a disabled or expired
  *   user, a revoked or an expired token, authenticates nobody.
  */
@@ -21,6 +24,7 @@ import type { Hasher } from './passwords.js';
 import { lockdownOf } from '../ops/lockdown.js';
 import { alertsOf } from '../ops/alerts.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
+import { createMfa, issueChallenge, mfaActive, type MfaChallenge } from './mfa.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
@@ -68,8 +72,11 @@ export function principalFor(u: UserRow, ctx: RequestContext, method: string, to
   });
 }
 
+export type SignInStep = { readonly kind: 'signed-in'; readonly principal: Principal } | { readonly kind: 'needs-totp'; readonly challenge: MfaChallenge };
+
 export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   const { db, clock, settings } = deps;
+  const mfa = createMfa(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
 
   async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {
     await recordEvent(db, clock, {
@@ -84,54 +91,94 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     return bad();
   }
 
-  return {
-    /** Password sign-in (HTTP login, SFTP password). */
-    async password(loginIn: unknown, password: unknown, ctx: RequestContext): Promise<Principal> {
-      const login = canonicalLogin(loginIn);
-      if (typeof password !== 'string' || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
-        throw await loginFailure(ctx, String(loginIn ?? '').slice(0, 64), 'malformed password');
-      }
-      const user = login ? await db.selectFrom('users').selectAll().where('login', '=', login).executeTakeFirst() : undefined;
-      if (user?.status === 'decoy') {
-        await hasher.dummyVerify(password);
-        await loginFailure(ctx, user.login, 'decoy account', user);
-        await alertsOf(deps).raise({ code: 'DECOY_LOGIN', severity: 'critical', message: `sign-in attempt on decoy account ${user.login} from ${ctx.remoteAddr ?? 'unknown address'} over ${ctx.protocol}`, detail: { login: user.login, remoteAddr: ctx.remoteAddr ?? null, protocol: ctx.protocol, client: ctx.client ?? null } });
-        throw bad();
-      }
-      if (!user || !user.password_hash) {
-        await hasher.dummyVerify(password);
-        throw await loginFailure(ctx, login ?? String(loginIn ?? '').slice(0, 64), user ? 'no password set' : 'unknown user', user);
-      }
-      const now = clock.now();
-      if (user.locked_until !== null && Number(user.locked_until) > now) {
-        await hasher.dummyVerify(password);
-        throw await loginFailure(ctx, login!, 'locked out', user);
-      }
-      const ok = await hasher.verify(user.password_hash, password);
-      if (!ok) {
-        const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
-        await writeTx(db, clock, async (s) => {
-          await s.trx
-            .updateTable('users')
-            .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
-            .where('id', '=', user.id)
-            .execute();
-          await s.audit({ action: 'auth.login', outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'password', reason: 'wrong password', ...(lock ? { lockedOut: true } : {}) } });
-        });
-        throw bad();
-      }
-      const why = await refusal(deps, user, now);
-      if (why) {
-        await loginFailure(ctx, user.login, why, user);
-        throw refusedError(why);
-      }
-      const p = principalFor(user, ctx, 'password');
+  /**
+   * The password factor: verifies the password (counting failures toward the lockout) and that
+   * the user may sign in. Returns the user row; writes no success.
+   */
+  async function passwordFactor(loginIn: unknown, password: unknown, ctx: RequestContext): Promise<UserRow> {
+    const login = canonicalLogin(loginIn);
+    if (typeof password !== 'string' || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
+      throw await loginFailure(ctx, String(loginIn ?? '').slice(0, 64), 'malformed password');
+    }
+    const user = login ? await db.selectFrom('users').selectAll().where('login', '=', login).executeTakeFirst() : undefined;
+    if (user?.status === 'decoy') {
+      await hasher.dummyVerify(password);
+      await loginFailure(ctx, user.login, 'decoy account', user);
+      await alertsOf(deps).raise({ code: 'DECOY_LOGIN', severity: 'critical', message: `sign-in attempt on decoy account ${user.login} from ${ctx.remoteAddr ?? 'unknown address'} over ${ctx.protocol}`, detail: { login: user.login, remoteAddr: ctx.remoteAddr ?? null, protocol: ctx.protocol, client: ctx.client ?? null } });
+      throw bad();
+    }
+    if (!user || !user.password_hash) {
+      await hasher.dummyVerify(password);
+      throw await loginFailure(ctx, login ?? String(loginIn ?? '').slice(0, 64), user ? 'no password set' : 'unknown user', user);
+    }
+    const now = clock.now();
+    if (user.locked_until !== null && Number(user.locked_until) > now) {
+      await hasher.dummyVerify(password);
+      throw await loginFailure(ctx, login!, 'locked out', user);
+    }
+    const ok = await hasher.verify(user.password_hash, password);
+    if (!ok) {
+      const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
       await writeTx(db, clock, async (s) => {
-        await s.trx.updateTable('users').set({ failed_logins: 0, locked_until: null, last_login_at: s.now }).where('id', '=', user.id).execute();
-        await s.audit({ action: 'auth.login', outcome: 'success', actor: p });
+        await s.trx
+          .updateTable('users')
+          .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
+          .where('id', '=', user.id)
+          .execute();
+        await s.audit({ action: 'auth.login', outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'password', reason: 'wrong password', ...(lock ? { lockedOut: true } : {}) } });
       });
-      return p;
+      throw bad();
+    }
+    const why = await refusal(deps, user, now);
+    if (why) {
+      await loginFailure(ctx, user.login, why, user);
+      throw refusedError(why);
+    }
+    return user;
+  }
+
+  /** A sign-in by password alone (the user has no second factor). */
+  async function passwordSuccess(user: UserRow, ctx: RequestContext): Promise<Principal> {
+    const p = principalFor(user, ctx, 'password');
+    await writeTx(db, clock, async (s) => {
+      await s.trx.updateTable('users').set({ failed_logins: 0, locked_until: null, last_login_at: s.now }).where('id', '=', user.id).execute();
+      await s.audit({ action: 'auth.login', outcome: 'success', actor: p });
+    });
+    return p;
+  }
+
+  return {
+    /**
+     * Password sign-in where every factor arrives in one request (HTTP login). For a user with
+     * two-factor sign-in active, `opts.otp` must hold a valid code: without one the answer is
+     * MFA_REQUIRED — given only once the password was verified and the user may sign in, so it
+     * never tells a guesser anything.
+     */
+    async password(loginIn: unknown, password: unknown, ctx: RequestContext, opts: { otp?: unknown } = {}): Promise<Principal> {
+      const user = await passwordFactor(loginIn, password, ctx);
+      if (mfaActive(user)) {
+        if (opts.otp === undefined || opts.otp === null || opts.otp === '') {
+          await mfa.failure(ctx, user, user.login, 'verification code required', { firstFactor: 'password' });
+          throw new CoreError('MFA_REQUIRED', 'a verification code is required');
+        }
+        return mfa.totpFactor(user, opts.otp, ctx, 'password');
+      }
+      return passwordSuccess(user, ctx);
     },
+
+    /**
+     * Password as the first of possibly two steps (SSH): signs in a user without two-factor
+     * sign-in; for one with it, returns the challenge the second factor must present
+     * (`secondFactor`). Failures as for password().
+     */
+    async passwordStep(loginIn: unknown, password: unknown, ctx: RequestContext): Promise<SignInStep> {
+      const user = await passwordFactor(loginIn, password, ctx);
+      if (mfaActive(user)) return { kind: 'needs-totp', challenge: await issueChallenge(deps, user, 'password', ctx) };
+      return { kind: 'signed-in', principal: await passwordSuccess(user, ctx) };
+    },
+
+    /** The TOTP code for a challenge from passwordStep or publicKey (see auth/mfa.ts for the binding rules). */
+    secondFactor: (challenge: MfaChallenge, login: unknown, code: unknown, ctx: RequestContext): Promise<Principal> => mfa.secondFactor(challenge, login, code, ctx),
 
     /** Bearer token (REST scripts). */
     async token(raw: unknown, ctx: RequestContext): Promise<Principal> {

@@ -26,7 +26,9 @@
  *   rsa-sha2-512. RSA signatures with SHA-1 ("ssh-rsa") are refused. Key bytes are only ever
  *   parsed as an SSH public key blob, never resolved as a name, path or URL.
  * - A password lockout does not block key sign-in (keys cannot be guessed); disabling the user
- *   does.
+ *   does. For a user with two-factor sign-in active, a verified signature is only the first factor:
+ *   the answer is a challenge for the TOTP code (auth/mfa.ts), never a Principal, and a lockout
+ *   then blocks the code.
  */
 import { createHash, createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { CoreError } from '../errors.js';
@@ -35,6 +37,7 @@ import { recordEvent, writeTx } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { principalFor, refusal, refusedError } from './authenticate.js';
+import { issueChallenge, mfaActive, type MfaChallenge } from './mfa.js';
 
 export interface PublicKeyRequest {
   /** The user name as sent by the client. */
@@ -62,7 +65,9 @@ export type PublicKeyAnswer =
   /** Query only: not a key of this user (or no such user). */
   | { readonly kind: 'unknown' }
   /** Signed request, verified: the principal. */
-  | { readonly kind: 'signed-in'; readonly principal: Principal };
+  | { readonly kind: 'signed-in'; readonly principal: Principal }
+  /** Signed request, verified, for a user with two-factor sign-in: nobody is signed in yet; the code must follow (core.auth.secondFactor). */
+  | { readonly kind: 'needs-totp'; readonly challenge: MfaChallenge };
 
 const MAX_BLOB = 16 * 1024;
 const MAX_SIGNED_DATA = 64 * 1024;
@@ -227,6 +232,10 @@ export function createPublicKeyAuth(deps: CoreDeps) {
       throw refusedError(why);
     }
 
+    if (mfaActive(row)) {
+      const { public_key: _pk, key_id: keyId, ...user } = row;
+      return { kind: 'needs-totp', challenge: await issueChallenge(deps, user, 'publickey', ctx, { ...extra, key: keyId }) };
+    }
     const p = principalFor(row, ctx, 'publickey');
     await writeTx(db, clock, async (s) => {
       await s.trx.updateTable('users').set({ last_login_at: s.now }).where('id', '=', row.id).execute();

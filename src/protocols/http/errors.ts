@@ -18,6 +18,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // The client gave up or sent less than it declared: a client-side error.
   ABORTED: 400,
   UNAUTHENTICATED: 401,
+  MFA_REQUIRED: 401,
   PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,

@@ -1,8 +1,12 @@
 /**
  * Web sign-in:
- *   POST /api/v1/auth/login  { login, password } → 200 { user: { login, role, org } } + session cookie
+ *   POST /api/v1/auth/login  { login, password, otp? } → 200 { user: { login, role, org } } + session cookie
+ *        (a user with two-factor sign-in needs `otp`; without it, and only after the password was
+ *        verified, the answer is 401 MFA_REQUIRED)
  *   POST /api/v1/auth/logout → 204 (ends the session, clears the cookie)
  *   GET  /api/v1/auth/me     → 200 { user: { login, role, org }, method }
+ *   GET/POST/DELETE /api/v1/me/mfa, POST /api/v1/me/mfa/confirm → one's own two-factor sign-in
+ *        (changes need a web session; turning it off needs a current code)
  *
  * The cookie is HttpOnly, SameSite=Strict, Path=/, and Secure with the __Host- prefix whenever
  * the browser talks HTTPS (TLS here or at a proxy). A new session id is issued at every login,
@@ -33,10 +37,13 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     config: { auth: 'none' },
     schema: {
       summary: 'Sign in (web app): sets the session cookie',
-      description: 'Wrong login, wrong password, disabled, expired or locked-out users all answer the same 401.',
+      description:
+        'Wrong login, wrong password, wrong verification code, disabled, expired or locked-out users all answer the same 401 UNAUTHENTICATED. ' +
+        'A user with two-factor sign-in needs `otp` (the 6-digit code of the authenticator app); when it is missing, and only when the password ' +
+        'was right, the answer is 401 with code MFA_REQUIRED: ask for the code and send login, password and otp again.',
       tags: ['auth'],
       security: [],
-      body: Type.Object({ login: Str(256), password: Str(1024) }, { additionalProperties: false }),
+      body: Type.Object({ login: Str(256), password: Str(1024), otp: Type.Optional(Str(16, 'TOTP code, for users with two-factor sign-in')) }, { additionalProperties: false }),
       response: withErrors({ 200: Type.Object({ user: UserSummarySchema }) }),
     },
     handler: async (request, reply) => {
@@ -44,7 +51,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       if (request.headers.origin !== undefined && !sameOrigin(request, deps.publicUrl)) {
         throw new CoreError('PERMISSION_DENIED', 'cross-site sign-in refused');
       }
-      const p = await core.auth.password(request.body.login, request.body.password, requestContext(request, 'web'));
+      const p = await core.auth.password(request.body.login, request.body.password, requestContext(request, 'web'), { otp: request.body.otp });
       const s = await core.auth.startSession(p);
       reply.setCookie(cookie.name, s.sessionId, {
         path: '/',
@@ -88,5 +95,70 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       const p = principalOf(request);
       return { user: await core.account.me(p), method: p.method };
     },
+  });
+
+  const MfaStatusSchema = Type.Object({
+    login: Type.String(),
+    state: Type.Union([Type.Literal('off'), Type.Literal('pending'), Type.Literal('active')]),
+    changedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  });
+  const MfaEnrolmentSchema = Type.Object({
+    login: Type.String(),
+    state: Type.Literal('pending'),
+    changedAt: Type.String({ format: 'date-time' }),
+    secret: Type.String({ description: 'the secret in base32 (shown once)' }),
+    uri: Type.String({ description: 'otpauth:// URI for a QR code (shown once)' }),
+  });
+  const CodeBody = Type.Object({ code: Str(16, 'the current 6-digit code') }, { additionalProperties: false });
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  const statusOut = (s: { login: string; state: 'off' | 'pending' | 'active'; changedAt: number | null }) => ({ login: s.login, state: s.state, changedAt: iso(s.changedAt) });
+
+  r.route({
+    method: 'GET',
+    url: '/api/v1/me/mfa',
+    schema: { summary: 'My two-factor sign-in: off, pending or active', tags: ['auth'], response: withErrors({ 200: MfaStatusSchema }) },
+    handler: async (request) => statusOut(await core.account.mfa.status(principalOf(request))),
+  });
+
+  r.route({
+    method: 'POST',
+    url: '/api/v1/me/mfa',
+    schema: {
+      summary: 'Start two-factor enrolment: a new TOTP secret, shown once',
+      description: 'Needs a web session. Refused (409) while two-factor sign-in is active. The state is pending — sign-in is unchanged — until POST /api/v1/me/mfa/confirm with a first code. Starting again replaces a pending secret.',
+      tags: ['auth'],
+      response: withErrors({ 201: MfaEnrolmentSchema }),
+    },
+    handler: async (request, reply) => {
+      const e = await core.account.mfa.start(principalOf(request));
+      reply.header('cache-control', 'no-store');
+      return reply.code(201).send({ login: e.login, state: 'pending' as const, changedAt: new Date(e.changedAt ?? Date.now()).toISOString(), secret: e.secret, uri: e.uri });
+    },
+  });
+
+  r.route({
+    method: 'POST',
+    url: '/api/v1/me/mfa/confirm',
+    schema: {
+      summary: 'Confirm two-factor enrolment with a first code: from now on sign-in needs a code',
+      description: 'Needs a web session. A wrong code answers 400 INVALID_INPUT and leaves the enrolment pending.',
+      tags: ['auth'],
+      body: CodeBody,
+      response: withErrors({ 200: MfaStatusSchema }),
+    },
+    handler: async (request) => statusOut(await core.account.mfa.confirm(principalOf(request), request.body.code)),
+  });
+
+  r.route({
+    method: 'DELETE',
+    url: '/api/v1/me/mfa',
+    schema: {
+      summary: 'Turn two-factor sign-in off (needs a current code)',
+      description: 'Needs a web session and a current code in the JSON body; a wrong code counts toward the sign-in lockout. An administrator can turn it off without a code (sluice user mfa disable).',
+      tags: ['auth'],
+      body: CodeBody,
+      response: withErrors({ 200: MfaStatusSchema }),
+    },
+    handler: async (request) => statusOut(await core.account.mfa.disable(principalOf(request), request.body.code)),
   });
 }

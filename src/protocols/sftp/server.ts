@@ -9,11 +9,17 @@
  *   post-quantum hybrid), ed25519 and RSA-SHA2 host keys, AEAD ciphers (chacha20-poly1305,
  *   AES-GCM), encrypt-then-MAC SHA-2 MACs, no compression. ssh2 always adds
  *   kex-strict-s-v00@openssh.com (strict key exchange against Terrapin, CVE-2023-48795).
- * - Authentication: publickey and password only; "none" is refused (it only lists the methods);
- *   a signature-less publickey query is answered PK_OK only for a key of that user and never
- *   signs anyone in; the signed request is decided by the core from scratch. ssh2 disconnects a
- *   client that changes the user name or service between attempts (as OpenSSH does), so a new
- *   name always means a new connection. After `maxAuthAttempts` failures the connection is cut.
+ * - Authentication: publickey, password and keyboard-interactive; "none" is refused (it only
+ *   lists the methods); a signature-less publickey query is answered PK_OK only for a key of that
+ *   user and never signs anyone in; the signed request is decided by the core from scratch.
+ *   keyboard-interactive asks "Password: " (echo off). For a user with two-factor sign-in a
+ *   verified password or key answers partial success with only keyboard-interactive left, which
+ *   asks "Verification code: " (keyboard-interactive alone asks both in turn); the core binds the
+ *   code to the same user and connection context, and this module drops the pending first factor
+ *   when the user name changes. A keyboard-interactive answer with any number of responses other
+ *   than one fails. ssh2 disconnects a client that changes the user name or service between
+ *   attempts (as OpenSSH does), so a new name always means a new connection. After
+ *   `maxAuthAttempts` failures (wrong codes included) the connection is cut.
  * - Only session channels with the sftp subsystem: shell, exec, pty, env, X11, agent forwarding,
  *   port forwarding (direct-tcpip, tcpip-forward, streamlocal) are refused.
  * - Admission: at most `maxPreAuth` connections (and `maxPreAuthPerIp` from one address) are in
@@ -24,10 +30,10 @@
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
-import type { AuthContext, Connection, ClientInfo, Session } from 'ssh2';
+import type { AuthContext, Connection, ClientInfo, KeyboardAuthContext, Session } from 'ssh2';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Core, Principal, RequestContext } from '../../core/index.js';
+import type { Core, MfaChallenge, Principal, RequestContext, SignInStep } from '../../core/index.js';
 import { createMetrics, type Metrics } from '../http/metrics.js';
 import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
 import { DISCONNECT_REASON, sshRefusal } from './codec.js';
@@ -86,7 +92,8 @@ export interface SftpServer {
   close(graceMs?: number): Promise<void>;
 }
 
-const METHODS: ('publickey' | 'password')[] = ['publickey', 'password'];
+type AuthMethod = 'publickey' | 'password' | 'keyboard-interactive';
+const METHODS: AuthMethod[] = ['publickey', 'password', 'keyboard-interactive'];
 
 interface Conn {
   readonly ip: string;
@@ -246,28 +253,94 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     let principal: Principal | undefined;
     let failures = 0;
 
+    // Two-factor sign-in: after a first factor (password or key) of a user with TOTP, the challenge
+    // for the code, bound to the user name it was verified for. Only keyboard-interactive may
+    // complete it; a request for another user name drops it (and ssh2 disconnects such a client).
+    let pending: { readonly challenge: MfaChallenge; readonly username: string } | undefined;
+    const methodsLeft = (): AuthMethod[] => (pending ? ['keyboard-interactive'] : METHODS);
+
     const failed = (a: AuthContext, method: string) => {
       m.auth.inc({ method, outcome: 'failure' });
       failures++;
-      a.reject(METHODS);
+      a.reject(methodsLeft());
       if (failures >= limits.maxAuthAttempts) {
         log.info({ ip: conn.ip, user: printable(a.username, 64), failures }, 'sftp: too many authentication failures, disconnecting');
         client.end();
       }
     };
 
+    /** A verified first factor: signed in, or (two-factor user) partial success with only keyboard-interactive left. */
+    const firstFactor = (a: AuthContext, r: SignInStep, method: string) => {
+      if (r.kind === 'signed-in') {
+        principal = r.principal;
+        m.auth.inc({ method, outcome: 'success' });
+        return a.accept();
+      }
+      pending = { challenge: r.challenge, username: a.username };
+      m.auth.inc({ method, outcome: 'partial' });
+      return a.reject(['keyboard-interactive'], true);
+    };
+
+    /**
+     * One keyboard-interactive prompt (echo off). Resolves to the single answer, '' when the client
+     * answered with another number of responses (zero-prompt tricks fail like a wrong answer), or
+     * null when the client abandoned the exchange for a new request (ssh2 "abort").
+     */
+    const ask = (a: KeyboardAuthContext, prompt: string) =>
+      new Promise<string | null>((resolve) => {
+        a.prompt([{ prompt, echo: false }], 'Sluice', (answers: unknown) => {
+          if (answers instanceof Error) return resolve(null);
+          resolve(Array.isArray(answers) && answers.length === 1 && typeof answers[0] === 'string' ? answers[0] : '');
+        });
+      });
+
+    /** The TOTP code for the pending first factor. */
+    const verificationCode = async (a: KeyboardAuthContext) => {
+      const p = pending!;
+      const code = await ask(a, 'Verification code: ');
+      if (code === null) return;
+      try {
+        principal = await core.auth.secondFactor(p.challenge, a.username, code, rctx);
+        pending = undefined;
+        m.auth.inc({ method: 'keyboard-interactive', outcome: 'success' });
+        return a.accept();
+      } catch {
+        return failed(a, 'keyboard-interactive');
+      }
+    };
+
+    /**
+     * keyboard-interactive: the code when a first factor is pending for this user; otherwise
+     * "Password: " (and then "Verification code: " for a two-factor user), for clients such as
+     * WinSCP and PuTTY that use only this method.
+     */
+    const keyboard = async (a: KeyboardAuthContext) => {
+      if (pending) return verificationCode(a);
+      const password = await ask(a, 'Password: ');
+      if (password === null) return;
+      let r: SignInStep;
+      try {
+        r = await core.auth.passwordStep(a.username, password, rctx);
+      } catch {
+        return failed(a, 'keyboard-interactive');
+      }
+      if (r.kind === 'signed-in') return firstFactor(a, r, 'keyboard-interactive');
+      pending = { challenge: r.challenge, username: a.username };
+      return verificationCode(a);
+    };
+
     client.on('authentication', (a: AuthContext) => {
       void (async () => {
         if (principal || closing) return a.reject();
+        // A second factor belongs to the user of the first: another user name starts over.
+        if (pending && a.username !== pending.username) pending = undefined;
         switch (a.method) {
           case 'none':
             // Only lists the methods; never a way in.
-            return a.reject(METHODS);
+            return a.reject(methodsLeft());
           case 'password':
             try {
-              principal = await core.auth.password(a.username, a.password, rctx);
-              m.auth.inc({ method: 'password', outcome: 'success' });
-              return a.accept();
+              return firstFactor(a, await core.auth.passwordStep(a.username, a.password, rctx), 'password');
             } catch {
               return failed(a, 'password');
             }
@@ -283,11 +356,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
                 },
                 rctx,
               );
-              if (signed && r.kind === 'signed-in') {
-                principal = r.principal;
-                m.auth.inc({ method: 'publickey', outcome: 'success' });
-                return a.accept();
-              }
+              if (signed && (r.kind === 'signed-in' || r.kind === 'needs-totp')) return firstFactor(a, r, 'publickey');
               // A query for a key of this user: PK_OK (ssh2 sends it for accept() without a signature).
               if (!signed && r.kind === 'acceptable') return a.accept();
               return failed(a, 'publickey');
@@ -295,6 +364,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
               return failed(a, 'publickey');
             }
           }
+          case 'keyboard-interactive':
+            return keyboard(a);
           default:
             return failed(a, a.method);
         }

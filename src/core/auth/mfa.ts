@@ -1,0 +1,344 @@
+/**
+ * Two-factor sign-in (TOTP as the second factor), for every protocol.
+ *
+ * A user's two-factor state is off, pending (a secret was issued, no code confirmed it yet) or
+ * active. Only an active state asks for a code at sign-in; a pending one changes nothing until a
+ * first valid code confirms it (so a typo in the authenticator app cannot lock anybody out).
+ *
+ * Contract of the second factor:
+ * - It is checked only after the first factor (password or SSH key) was verified and the user may
+ *   sign in (status, expiry, organisation, lockdown): a wrong password never reveals whether an
+ *   account uses two factors.
+ * - Where both factors arrive in one request (HTTP login), `totpFactor` completes the sign-in.
+ *   Where they arrive in separate requests (SSH: password or publickey, then
+ *   keyboard-interactive), the first factor yields an MfaChallenge: an opaque object minted here,
+ *   known only in this process, bound to the user, the protocol, the address and the client
+ *   string, valid for CHALLENGE_TTL_MS and good for one sign-in. `secondFactor` refuses a
+ *   challenge it did not mint, an expired or used one, and one presented with another user name
+ *   (the challenge is then spent: a name change starts over, RFC 4252 §5.1 partial success is per
+ *   user).
+ * - A wrong, malformed or replayed code counts toward the same lockout as a wrong password
+ *   (failed_logins, SLUICE_LOCKOUT_THRESHOLD); a locked-out user's codes are not even checked. The
+ *   counter is reset only when BOTH factors succeeded, so a known password cannot be used to
+ *   reset it between code guesses.
+ * - A code works once: the accepted time step is stored, and later codes must be for a later step
+ *   (the update is conditional, so two parallel sign-ins with one code cannot both pass).
+ * - Every failure answers the generic UNAUTHENTICATED "invalid credentials"; the ledger records
+ *   auth.login with method totp and the real reason. The success event names the factors.
+ */
+import { CoreError } from '../errors.js';
+import type { Principal, RequestContext } from '../principal.js';
+import { recordEvent, writeTx } from '../tx.js';
+import type { UserRow } from '../../ports/db-schema.js';
+import type { CoreDeps } from '../deps.js';
+import { requireAdmin } from '../admin/require-admin.js';
+import { assertPrincipal } from '../files/guard.js';
+import { base32Of, checkTotp, newTotpSecret, openTotpSecret, sealTotpSecret, totpUri, type TotpCheck } from './totp.js';
+
+export type MfaState = 'off' | 'pending' | 'active';
+export type FirstFactor = 'password' | 'publickey';
+
+/** What a front end holds between the first and the second factor. Opaque: only the core reads it. */
+export interface MfaChallenge {
+  /** The canonical login the first factor was verified for. */
+  readonly login: string;
+  readonly next: 'totp';
+}
+
+export interface MfaStatus {
+  readonly login: string;
+  readonly state: MfaState;
+  readonly changedAt: number | null;
+}
+
+/** Shown once, when enrolment starts. */
+export interface MfaEnrolment extends MfaStatus {
+  /** The secret in base32, for typing into an authenticator app. */
+  readonly secret: string;
+  /** otpauth:// URI (what a QR code carries). */
+  readonly uri: string;
+}
+
+export const CHALLENGE_TTL_MS = 5 * 60_000;
+
+interface ChallengeState {
+  readonly userId: string;
+  readonly login: string;
+  readonly first: FirstFactor;
+  readonly detail: Record<string, unknown>;
+  readonly protocol: string;
+  readonly remoteAddr: string | null;
+  readonly client: string | null;
+  readonly expiresAt: number;
+  done: boolean;
+}
+
+const challenges = new WeakMap<object, ChallengeState>();
+
+const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
+
+export const mfaStateOf = (u: Pick<UserRow, 'mfa_state'>): MfaState => (u.mfa_state === 'active' ? 'active' : u.mfa_state === 'pending' ? 'pending' : 'off');
+export const mfaActive = (u: Pick<UserRow, 'mfa_state'>): boolean => u.mfa_state === 'active';
+
+function canonicalLogin(login: unknown): string | undefined {
+  if (typeof login !== 'string') return undefined;
+  const l = login.trim().toLowerCase();
+  return /^[a-z0-9._@-]{1,64}$/.test(l) ? l : undefined;
+}
+
+/**
+ * Records that the first factor of an MFA user succeeded and returns the challenge for the
+ * second. MUST be called only after the first factor was verified and refusal() passed.
+ */
+export async function issueChallenge(deps: CoreDeps, user: UserRow, first: FirstFactor, ctx: RequestContext, detail: Record<string, unknown> = {}): Promise<MfaChallenge> {
+  const c: MfaChallenge = Object.freeze({ login: user.login, next: 'totp' as const });
+  challenges.set(c, {
+    userId: user.id,
+    login: user.login,
+    first,
+    detail,
+    protocol: ctx.protocol,
+    remoteAddr: ctx.remoteAddr ?? null,
+    client: ctx.client ?? null,
+    expiresAt: deps.clock.now() + CHALLENGE_TTL_MS,
+    done: false,
+  });
+  await recordEvent(deps.db, deps.clock, { action: 'auth.factor', outcome: 'success', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: first, next: 'totp', ...detail } });
+  return c;
+}
+
+export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext, method: string) => Principal, refusal: (u: UserRow, now: number) => Promise<string | undefined>, refusedError: (why: string | undefined) => CoreError) {
+  const { db, clock, settings } = deps;
+
+  const failure = (ctx: RequestContext, user: Pick<UserRow, 'id' | 'login' | 'org_id'> | undefined, login: string, reason: string, extra: Record<string, unknown> = {}) =>
+    recordEvent(db, clock, { action: 'auth.login', outcome: 'failure', ctx, claimedLogin: login.slice(0, 64), claimedUserId: user?.id, orgId: user?.org_id ?? null, detail: { method: 'totp', reason, ...extra } });
+
+  function secretOf(user: UserRow): Buffer | undefined {
+    if (!deps.keyring || !user.totp_secret) return undefined;
+    return openTotpSecret(deps.keyring, user.id, user.totp_secret);
+  }
+
+  /** Counts a failed code like a failed password (lockout) and records it. */
+  async function countFailure(ctx: RequestContext | undefined, user: UserRow, reason: string, action: string, extra: Record<string, unknown>, actor?: Principal) {
+    const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
+    await writeTx(db, clock, async (s) => {
+      await s.trx
+        .updateTable('users')
+        .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
+        .where('id', '=', user.id)
+        .execute();
+      await s.audit({ action, outcome: 'failure', ctx, actor, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'totp', reason, ...extra, ...(lock ? { lockedOut: true } : {}) } });
+    });
+  }
+
+  /**
+   * The TOTP factor of a user whose first factor was verified (and refusal() passed). Returns the
+   * principal (method "<first>+totp") or throws UNAUTHENTICATED.
+   */
+  async function totpFactor(user: UserRow, code: unknown, ctx: RequestContext, first: FirstFactor, detail: Record<string, unknown> = {}): Promise<Principal> {
+    const now = clock.now();
+    if (user.locked_until !== null && Number(user.locked_until) > now) {
+      await failure(ctx, user, user.login, 'locked out', { firstFactor: first });
+      throw bad();
+    }
+    const secret = secretOf(user);
+    if (!secret) {
+      deps.log.error({ user: user.login }, 'the TOTP secret of an MFA user cannot be opened (key missing or row altered)');
+      await failure(ctx, user, user.login, 'secret unusable', { firstFactor: first });
+      throw bad();
+    }
+    const r = checkTotp(secret, code, now, user.totp_last_step === null ? null : Number(user.totp_last_step));
+    if (!r.ok) {
+      await countFailure(ctx, user, r.reason, 'auth.login', { firstFactor: first });
+      throw bad();
+    }
+    const p = mint(user, ctx, `${first}+totp`);
+    const accepted = await writeTx(db, clock, async (s) => {
+      const u = await s.trx
+        .updateTable('users')
+        .set({ failed_logins: 0, locked_until: null, last_login_at: s.now, totp_last_step: r.step })
+        .where('id', '=', user.id)
+        .where('mfa_state', '=', 'active')
+        .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', r.step)]))
+        .executeTakeFirst();
+      if (Number(u.numUpdatedRows) !== 1) return false;
+      await s.audit({ action: 'auth.login', outcome: 'success', actor: p, detail: { factors: [first, 'totp'], ...detail } });
+      return true;
+    });
+    if (!accepted) {
+      // Another sign-in used this code (or a later one) meanwhile.
+      await countFailure(ctx, user, 'replayed code', 'auth.login', { firstFactor: first });
+      throw bad();
+    }
+    return p;
+  }
+
+  /** The second request of a two-step sign-in (SSH keyboard-interactive after password/publickey). */
+  async function secondFactor(challenge: MfaChallenge, loginIn: unknown, code: unknown, ctx: RequestContext): Promise<Principal> {
+    const st = typeof challenge === 'object' && challenge !== null ? challenges.get(challenge) : undefined;
+    const claimed = canonicalLogin(loginIn) ?? String(loginIn ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+    if (!st || st.done || clock.now() > st.expiresAt) {
+      await failure(ctx, undefined, claimed, st ? (st.done ? 'second factor already used' : 'first factor expired') : 'no first factor');
+      throw bad();
+    }
+    if (claimed !== st.login || ctx.protocol !== st.protocol || (ctx.remoteAddr ?? null) !== st.remoteAddr || (ctx.client ?? null) !== st.client) {
+      st.done = true;
+      await failure(ctx, undefined, claimed, 'second factor for another user or connection than the first', { firstFactorUser: st.login });
+      throw bad();
+    }
+    const user = await db.selectFrom('users').selectAll().where('id', '=', st.userId).executeTakeFirst();
+    if (!user || user.login !== st.login) {
+      st.done = true;
+      await failure(ctx, undefined, claimed, 'user changed');
+      throw bad();
+    }
+    const why = await refusal(user, clock.now());
+    if (why) {
+      st.done = true;
+      await failure(ctx, user, user.login, why);
+      throw refusedError(why);
+    }
+    if (!mfaActive(user)) {
+      st.done = true;
+      await failure(ctx, user, user.login, 'two-factor sign-in no longer active');
+      throw bad();
+    }
+    const p = await totpFactor(user, code, ctx, st.first, st.detail);
+    st.done = true;
+    return p;
+  }
+
+  return { totpFactor, secondFactor, failure };
+}
+
+/** Enrolment and removal: by administrators (CLI, admin API) and by users for themselves (web session). */
+export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<UserRow>) {
+  const { db, clock } = deps;
+  const status = (u: UserRow): MfaStatus => ({ login: u.login, state: mfaStateOf(u), changedAt: u.mfa_changed_at === null ? null : Number(u.mfa_changed_at) });
+
+  async function start(p: Principal, u: UserRow, via: 'admin' | 'self'): Promise<MfaEnrolment> {
+    if (u.status === 'decoy') throw new CoreError('INVALID_INPUT', 'a decoy account has no second factor');
+    if (mfaActive(u)) throw new CoreError('CONFLICT', 'two-factor sign-in is already active; disable it first');
+    if (!deps.keyring) throw new CoreError('UNAVAILABLE', 'two-factor sign-in needs the instance keys');
+    const secret = newTotpSecret();
+    const sealed = sealTotpSecret(deps.keyring, u.id, secret);
+    const now = await writeTx(db, clock, async (s) => {
+      await s.trx.updateTable('users').set({ mfa_state: 'pending', totp_secret: sealed, totp_last_step: null, mfa_changed_at: s.now }).where('id', '=', u.id).execute();
+      await s.audit({ action: 'mfa.enrol', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, state: 'pending' } });
+      return s.now;
+    });
+    return { login: u.login, state: 'pending', changedAt: now, secret: base32Of(secret), uri: totpUri(secret, u.login) };
+  }
+
+  /** Activates a pending enrolment with a first valid code. */
+  async function confirm(p: Principal, u: UserRow, code: unknown, via: 'admin' | 'self'): Promise<MfaStatus> {
+    if (u.mfa_state !== 'pending' || !u.totp_secret) throw new CoreError('CONFLICT', mfaActive(u) ? 'two-factor sign-in is already active' : 'no two-factor enrolment is pending; start one first');
+    const secret = deps.keyring ? openTotpSecret(deps.keyring, u.id, u.totp_secret) : undefined;
+    if (!secret) throw new CoreError('UNAVAILABLE', 'the pending secret cannot be opened; start the enrolment again');
+    const r: TotpCheck = checkTotp(secret, code, clock.now(), null);
+    if (!r.ok) {
+      await recordEvent(db, clock, { action: 'mfa.confirm', outcome: 'failure', actor: p, orgId: u.org_id, detail: { login: u.login, via, reason: r.reason } });
+      throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
+    }
+    const now = await writeTx(db, clock, async (s) => {
+      const res = await s.trx
+        .updateTable('users')
+        .set({ mfa_state: 'active', totp_last_step: r.step, mfa_changed_at: s.now })
+        .where('id', '=', u.id)
+        .where('mfa_state', '=', 'pending')
+        .where('totp_secret', '=', u.totp_secret)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) throw new CoreError('CONFLICT', 'the enrolment changed meanwhile; start it again');
+      // Sessions made before the second factor existed end when an administrator turns it on
+      // (a user confirming for themselves keeps the session they are using).
+      if (via === 'admin') await s.trx.deleteFrom('sessions').where('user_id', '=', u.id).execute();
+      await s.audit({ action: 'mfa.confirm', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, state: 'active' } });
+      return s.now;
+    });
+    return { login: u.login, state: 'active', changedAt: now };
+  }
+
+  async function disable(p: Principal, u: UserRow, via: 'admin' | 'self'): Promise<MfaStatus> {
+    const before = mfaStateOf(u);
+    const now = await writeTx(db, clock, async (s) => {
+      await s.trx.updateTable('users').set({ mfa_state: null, totp_secret: null, totp_last_step: null, mfa_changed_at: s.now }).where('id', '=', u.id).execute();
+      await s.audit({ action: 'mfa.disable', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, before } });
+      return s.now;
+    });
+    return { login: u.login, state: 'off', changedAt: now };
+  }
+
+  /** Self-service needs a web session: a session is made only with every factor the account has. */
+  async function self(p: Principal, action: string): Promise<UserRow> {
+    assertPrincipal(p);
+    if (p.kind !== 'user' || !p.userId || p.method !== 'session') {
+      await recordEvent(db, clock, { action, outcome: 'denied', actor: p, detail: { reason: 'two-factor settings need a web session' } });
+      throw new CoreError('PERMISSION_DENIED', 'two-factor settings can be changed only in a signed-in web session');
+    }
+    const u = await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirst();
+    if (!u) throw new CoreError('UNAUTHENTICATED', 'invalid credentials');
+    return u;
+  }
+
+  return {
+    admin: {
+      async status(p: Principal, ref: string): Promise<MfaStatus> {
+        await requireAdmin(deps, p, 'mfa.status');
+        return status(await findUser(ref));
+      },
+      /** Issues a new secret (shown once); the user is pending until confirm(). Refused while active. */
+      async enable(p: Principal, ref: string): Promise<MfaEnrolment> {
+        await requireAdmin(deps, p, 'mfa.enrol');
+        return start(p, await findUser(ref), 'admin');
+      },
+      async confirm(p: Principal, ref: string, code: unknown): Promise<MfaStatus> {
+        await requireAdmin(deps, p, 'mfa.confirm');
+        return confirm(p, await findUser(ref), code, 'admin');
+      },
+      /** Turns two-factor sign-in off and forgets the secret (lost phone). */
+      async disable(p: Principal, ref: string): Promise<MfaStatus> {
+        await requireAdmin(deps, p, 'mfa.disable');
+        return disable(p, await findUser(ref), 'admin');
+      },
+    },
+    self: {
+      async status(p: Principal): Promise<MfaStatus> {
+        assertPrincipal(p);
+        if (p.kind !== 'user' || !p.userId) throw new CoreError('INVALID_INPUT', 'only users have two-factor settings');
+        const u = await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirstOrThrow();
+        return status(u);
+      },
+      async start(p: Principal): Promise<MfaEnrolment> {
+        return start(p, await self(p, 'mfa.enrol'), 'self');
+      },
+      async confirm(p: Principal, code: unknown): Promise<MfaStatus> {
+        return confirm(p, await self(p, 'mfa.confirm'), code, 'self');
+      },
+      /**
+       * Turns it off; needs a current code (a hijacked session alone cannot remove the second
+       * factor). A wrong code counts toward the lockout like a failed sign-in.
+       */
+      async disable(p: Principal, code: unknown): Promise<MfaStatus> {
+        const u = await self(p, 'mfa.disable');
+        if (!mfaActive(u)) throw new CoreError('CONFLICT', 'two-factor sign-in is not active');
+        const now = clock.now();
+        const secret = deps.keyring && u.totp_secret ? openTotpSecret(deps.keyring, u.id, u.totp_secret) : undefined;
+        const locked = u.locked_until !== null && Number(u.locked_until) > now;
+        const r: TotpCheck = locked || !secret ? { ok: false, reason: 'wrong code' } : checkTotp(secret, code, now, u.totp_last_step === null ? null : Number(u.totp_last_step));
+        if (!r.ok) {
+          const lock = u.failed_logins + 1 >= deps.settings.lockoutThreshold;
+          await writeTx(db, clock, async (s) => {
+            await s.trx
+              .updateTable('users')
+              .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + deps.settings.lockoutDurationMs : u.locked_until }))
+              .where('id', '=', u.id)
+              .execute();
+            await s.audit({ action: 'mfa.disable', outcome: 'failure', actor: p, orgId: u.org_id, detail: { login: u.login, via: 'self', reason: locked ? 'locked out' : r.reason, ...(lock ? { lockedOut: true } : {}) } });
+          });
+          throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
+        }
+        return disable(p, u, 'self');
+      },
+    },
+  };
+}
