@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { openDatabase } from '../adapters/db/connect.js';
+import { openServiceDatabase } from '../adapters/db/connect.js';
 import { createLocalStore } from '../adapters/storage/local-store.js';
 import { createEncryptedStore, sealedLength } from '../adapters/storage/encrypted-store.js';
 import { createSnapshots, openRestoreDatabase } from '../adapters/db/snapshot.js';
@@ -24,7 +24,7 @@ import { createSmtpMailer } from '../adapters/mail/smtp.js';
 import { createCore, openBackup, restoreBackup, type Core, type Principal, type RequestContext, type RestoreCheck, type RestoreOptions, type RestoreSummary } from '../core/index.js';
 import type { RestoreTarget } from '../ports/backup.js';
 import { CoreError } from '../core/errors.js';
-import { systemClock, type Clock } from '../ports/clock.js';
+import { systemClock } from '../ports/clock.js';
 
 export interface Instance {
   readonly core: Core;
@@ -68,7 +68,7 @@ function alertChannels(c: Config, mailer: Mailer | undefined): AlertChannel[] {
   return out;
 }
 
-export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean; clock?: Clock } = {}): Promise<Instance> {
+export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean } = {}): Promise<Instance> {
   const log = opts.log ?? pino({ level: config.logLevel });
   if (opts.create) prepareDataDir(config);
   else if (!isInitialised(config)) {
@@ -82,17 +82,16 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       ...(p.auditSink ? [createJsonlSink(p.auditSink)] : []),
       ...(config.auditSyslog ? [createSyslogSink(config.auditSyslog, { caFile: config.auditSyslogCa })] : []),
     ] };
-  const { db, dialect, close } = await openDatabase({ url: config.databaseUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
+  const { db, dialect, close } = await openServiceDatabase({ url: config.databaseUrl, migrateUrl: config.databaseMigrateUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
   const rawBlobs = createLocalStore({ dir: p.blobs });
   const store = createEncryptedStore({ inner: rawBlobs, keyring });
   const { core, systemPrincipal } = createCore({
     db,
     dialect,
     store,
-    clock: opts.clock ?? systemClock,
+    clock: systemClock,
     log,
     anchors,
-    keyring,
     alertChannels: alertChannels(config, mailer),
     mailer,
     templateDir: path.join(config.dataDir, 'templates'),

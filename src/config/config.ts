@@ -31,6 +31,8 @@ const schema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
     databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// (leave it unset for SQLite)').optional(),
+    /** PostgreSQL: the schema owner's URL; migrations run through it and the service's role is granted insert-only on the ledger. */
+    databaseMigrateUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
     httpListen: listen.prefault('127.0.0.1:8080'),
     sftpListen: listen.prefault('127.0.0.1:2222'),
     storage: z.enum(['local']).default('local'),
@@ -74,6 +76,7 @@ export type Config = Readonly<z.output<typeof schema>>;
 export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = {
   SLUICE_DATA_DIR: 'dataDir',
   SLUICE_DATABASE_URL: 'databaseUrl',
+  SLUICE_DATABASE_MIGRATE_URL: 'databaseMigrateUrl',
   SLUICE_HTTP_LISTEN: 'httpListen',
   SLUICE_SFTP_LISTEN: 'sftpListen',
   SLUICE_STORAGE: 'storage',

@@ -13,6 +13,14 @@ import { recordEvent } from '../../src/core/tx.js';
 import { verifyLedger } from '../../src/core/audit/ledger.js';
 import { systemClock } from '../../src/ports/clock.js';
 import type { Database } from '../../src/ports/db-schema.js';
+import { loadConfig } from '../../src/config/config.js';
+import { openInstance } from '../../src/app/instance.js';
+import { tempDir } from '../helpers/dialects.js';
+import pino from 'pino';
+
+async function* body(s: string): AsyncIterable<Uint8Array> {
+  yield Buffer.from(s);
+}
 
 const asRole = (url: string, role: string) => {
   const u = new URL(url);
@@ -25,6 +33,7 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
   describe(`the service role on PostgreSQL may only insert into the ledger (${dialect})`, () => {
     let fresh: FreshDatabase;
     let bare: FreshDatabase;
+    let served: FreshDatabase;
     const owner = `sluice_owner_${randomBytes(4).toString('hex')}`;
     const app = `sluice_app_${randomBytes(4).toString('hex')}`;
     let ownerDb: { db: Kysely<Database>; close(): Promise<void> };
@@ -34,6 +43,7 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
     before(async () => {
       fresh = await freshDatabase('postgres');
       bare = await freshDatabase('postgres');
+      served = await freshDatabase('postgres');
       admin = new pg.Client({ connectionString: fresh.url });
       await admin.connect();
       // Test-generated names only (identifiers cannot be bound parameters).
@@ -41,6 +51,11 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
       await admin.query(`CREATE ROLE ${app} LOGIN`);
       await admin.query(`ALTER DATABASE ${new URL(fresh.url!).pathname.slice(1)} OWNER TO ${owner}`);
       await admin.query(`ALTER SCHEMA public OWNER TO ${owner}`);
+      const c = new pg.Client({ connectionString: served.url });
+      await c.connect();
+      await c.query(`ALTER DATABASE ${new URL(served.url!).pathname.slice(1)} OWNER TO ${owner}`);
+      await c.query(`ALTER SCHEMA public OWNER TO ${owner}`);
+      await c.end();
       ownerDb = await openDatabase({ url: asRole(fresh.url!, owner), sqlitePath: fresh.sqlitePath });
       await grantServiceRole(ownerDb.db, app);
       appDb = await openDatabase({ url: asRole(fresh.url!, app), sqlitePath: fresh.sqlitePath, migrate: false });
@@ -51,6 +66,7 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
       await admin?.end();
       await fresh?.cleanup();
       await bare?.cleanup();
+      await served?.cleanup();
       const c = new pg.Client({ connectionString: process.env.SLUICE_TEST_PG_URL });
       await c.connect();
       await c.query(`DROP ROLE IF EXISTS ${app}`).catch(() => undefined);
@@ -92,6 +108,46 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
         await assert.rejects(attempt(), (e: Error) => denied.test(e.message), what);
       }
       assert.equal((await verifyLedger(appDb.db)).ok, true);
+    });
+
+    it('an instance with SLUICE_DATABASE_MIGRATE_URL migrates as the owner and serves as the insert-only role', async () => {
+      const dir = tempDir('pg-roles');
+      const env = { SLUICE_DATA_DIR: dir.path, SLUICE_DATABASE_URL: asRole(served.url!, app), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'test' };
+      const log = pino({ level: 'silent' });
+      try {
+        const inst = await openInstance(loadConfig({ ...env, SLUICE_DATABASE_MIGRATE_URL: asRole(served.url!, owner) }), { create: true, log });
+        try {
+          const sys = inst.system({ protocol: 'cli' }, 'test');
+          await inst.core.admin.orgs.create(sys, { name: 'Acme' });
+          await inst.core.admin.folders.create(sys, '/acme/in', { org: 'Acme' });
+          await inst.core.admin.users.create(sys, { login: 'alice', role: 'partner', org: 'Acme', password: 'correct horse battery staple' });
+          await inst.core.admin.grants.set(sys, 'alice', '/acme/in', 'list,read,write');
+          const alice = await inst.core.auth.password('alice', 'correct horse battery staple', { protocol: 'http', remoteAddr: '127.0.0.1' });
+          await inst.core.files.upload(alice, '/acme/in/a.csv', body('Abrechnung'));
+          const dl = await inst.core.files.openDownload(alice, '/acme/in/a.csv');
+          for await (const _ of dl.stream) void _;
+          await dl.finished;
+          assert.equal((await inst.core.audit.verify(sys)).ok, true);
+        } finally {
+          await inst.close();
+        }
+        // Restarted without the owner's URL: the schema is current, so the service role starts.
+        const again = await openInstance(loadConfig(env), { log });
+        try {
+          const sys = again.system({ protocol: 'cli' }, 'test');
+          assert.equal((await again.core.audit.verify(sys)).ok, true);
+        } finally {
+          await again.close();
+        }
+        const db = await openDatabase({ url: asRole(served.url!, app), sqlitePath: served.sqlitePath, migrate: false });
+        try {
+          await assert.rejects(db.db.deleteFrom('audit_events').execute(), /permission denied/);
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await dir.cleanup();
+      }
     });
 
     it('refuses to grant a superuser or the owner, and a name that is not a plain identifier', async () => {

@@ -9,6 +9,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from '../../ports/db-schema.js';
 import { migrationProvider } from './migrations.js';
+import { assertSchemaCurrent, currentRole, grantServiceRole, schemaIsCurrent } from './roles.js';
 import { CoreError } from '../../core/errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -60,7 +61,34 @@ export async function openDatabase(opts: { url?: string | undefined; sqlitePath:
   return { db, dialect, close: () => db.destroy() };
 }
 
+/**
+ * Opens the service's database. With `migrateUrl` (PostgreSQL only) the migrations run through
+ * that connection (the schema owner's), which then grants the service's own role — the role of
+ * `url` — exactly what it needs (roles.ts: the ledger insert-only); the owner connection is closed
+ * before this returns, so the running service never holds it.
+ */
+export async function openServiceDatabase(opts: { url?: string | undefined; migrateUrl?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void }): Promise<OpenedDb> {
+  if (!opts.migrateUrl) return openDatabase(opts);
+  if (!opts.url) throw new CoreError('INVALID_INPUT', 'SLUICE_DATABASE_MIGRATE_URL needs SLUICE_DATABASE_URL (PostgreSQL): the service role connects with SLUICE_DATABASE_URL');
+  const owner = await openDatabase({ url: opts.migrateUrl, sqlitePath: opts.sqlitePath, poolSize: 1 });
+  try {
+    const service = await openDatabase({ ...opts, migrate: false });
+    try {
+      await grantServiceRole(owner.db, await currentRole(service.db));
+      await assertSchemaCurrent(service.db);
+      return service;
+    } catch (e) {
+      await service.close();
+      throw e;
+    }
+  } finally {
+    await owner.close();
+  }
+}
+
+/** Brings the schema up to date. A current schema is left alone without taking the migration lock, so a service role without DDL rights can start. */
 export async function migrate(db: Kysely<Database>): Promise<void> {
+  if (await schemaIsCurrent(db)) return;
   const migrator = new Migrator({ db, provider: migrationProvider });
   const { error } = await migrator.migrateToLatest();
   if (error) throw new CoreError('UNAVAILABLE', 'database migration failed', { cause: error });

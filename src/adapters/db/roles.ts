@@ -64,6 +64,16 @@ export async function currentRole(db: Kysely<Database>): Promise<string> {
   return r.rows[0]!.role;
 }
 
+/** True when every migration is recorded as done (false also when there is no schema yet). */
+export async function schemaIsCurrent(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await assertSchemaCurrent(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * For a service connection that may not migrate: fails with a clear message when the schema is
  * missing migrations (they must be run by the owner first).
@@ -76,6 +86,8 @@ export async function assertSchemaCurrent(db: Kysely<Database>): Promise<void> {
   } catch (e) {
     throw new CoreError('UNAVAILABLE', 'the database has no Sluice schema yet: run the migrations with the owner role (SLUICE_DATABASE_MIGRATE_URL)', { cause: e });
   }
+  const unknown = [...done].filter((n) => !(n in migrations));
+  if (unknown.length > 0) throw new CoreError('UNAVAILABLE', 'the database schema is newer than this Sluice: upgrade Sluice');
   const pending = Object.keys(migrations).filter((n) => !done.has(n));
   if (pending.length > 0) {
     throw new CoreError('UNAVAILABLE', `the database schema is behind (${pending.length} migration(s) pending): run them with the owner role (SLUICE_DATABASE_MIGRATE_URL)`);
