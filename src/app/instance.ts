@@ -24,7 +24,7 @@ import { createSmtpMailer } from '../adapters/mail/smtp.js';
 import { createCore, openBackup, restoreBackup, type Core, type Principal, type RequestContext, type RestoreCheck, type RestoreOptions, type RestoreSummary } from '../core/index.js';
 import type { RestoreTarget } from '../ports/backup.js';
 import { CoreError } from '../core/errors.js';
-import { systemClock } from '../ports/clock.js';
+import { systemClock, type Clock } from '../ports/clock.js';
 
 export interface Instance {
   readonly core: Core;
@@ -68,7 +68,7 @@ function alertChannels(c: Config, mailer: Mailer | undefined): AlertChannel[] {
   return out;
 }
 
-export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean } = {}): Promise<Instance> {
+export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean; clock?: Clock } = {}): Promise<Instance> {
   const log = opts.log ?? pino({ level: config.logLevel });
   if (opts.create) prepareDataDir(config);
   else if (!isInitialised(config)) {
@@ -89,9 +89,10 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     db,
     dialect,
     store,
-    clock: systemClock,
+    clock: opts.clock ?? systemClock,
     log,
     anchors,
+    keyring,
     alertChannels: alertChannels(config, mailer),
     mailer,
     templateDir: path.join(config.dataDir, 'templates'),
