@@ -35,10 +35,12 @@ import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { formatPath, parsePath } from './paths.js';
 import type { Principal, Role } from './principal.js';
-import { assertPrincipal } from './files/guard.js';
+import { assertPrincipal, refusedPath } from './files/guard.js';
+import type { FileAction } from './access/decide.js';
 import { createBackupApi } from './backup/index.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
+export type { FileAction } from './access/decide.js';
 export type { Principal, RequestContext, Protocol, Role } from './principal.js';
 export type { EntryInfo } from './files/resolve.js';
 export type { ListPage, ListOptions } from './files/list.js';
@@ -61,7 +63,7 @@ export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
-export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState } from './auth/mfa.js';
+export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
 export type { BackupOptions, BackupStage, BackupSummary, FullVerifyOptions, FullVerifyResult, StorageProblem, OpenedBackup, RestoreOptions, RestoreStage, RestoreSummary, RestoreCheck } from './backup/index.js';
 
@@ -111,11 +113,16 @@ function buildCore(deps: CoreDeps) {
       mkdir: (p: Principal, path: string) => mkdir(deps, p, path),
       remove: (p: Principal, path: string, opts?: Parameters<typeof remove>[3]) => remove(deps, p, path, opts),
       rename: (p: Principal, from: string, to: string, opts?: Parameters<typeof rename>[4]) => rename(deps, p, from, to, opts),
+      /**
+       * For a front end that cannot even decode a client's path (bad percent-encoding, not UTF-8):
+       * records the attempt like the core's own parser rejections, returns the error to throw.
+       */
+      refusedPath: (p: Principal, action: FileAction, raw: string, err: CoreError) => refusedPath(deps, p, action, raw, err),
     },
     admin: {
       orgs: { create: orgs.create, list: orgs.list, get: orgs.get, update: orgs.update },
       users: { create: users.create, list: users.list, get: users.get, update: users.update },
-      /** Two-factor sign-in of a user (TOTP): status, enable (pending until confirmed), confirm, disable. */
+      /** Two-factor sign-in of a user (TOTP): status, enable (pending until confirmed), confirm, recovery codes, disable. */
       mfa: mfa.admin,
       keys: createKeyAdmin(deps, users.find),
       grants: createGrantAdmin(deps, finders),
@@ -129,7 +136,7 @@ function buildCore(deps: CoreDeps) {
         const org = p.orgId ? await deps.db.selectFrom('orgs').select('name').where('id', '=', p.orgId).executeTakeFirst() : undefined;
         return { login: p.login, role: p.role, org: org?.name ?? null };
       },
-      /** The principal's own two-factor sign-in: start (secret shown once), confirm with a code, disable with a code; changes need a web session. */
+      /** The principal's own two-factor sign-in: start (secret shown once), confirm with a code, recovery codes, disable with a code; changes need a web session. */
       mfa: mfa.self,
     },
     audit: {

@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { create as contentDisposition } from 'content-disposition';
 import type { Logger } from 'pino';
-import { parseFileMetadata, type Core, type DownloadRequest, type EntryInfo, type Principal, type UploadHandle } from '../../core/index.js';
+import { parseFileMetadata, type Core, type DownloadRequest, type EntryInfo, type FileAction, type Principal, type UploadHandle } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { principalOf } from './auth.js';
 import { HttpLayerError } from './errors.js';
@@ -64,9 +64,20 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
     });
   }
 
+  /** The request's file path; one the HTTP layer cannot decode is recorded by the core as a refused attempt. */
+  async function targetOf(p: Principal, request: FastifyRequest, action: FileAction) {
+    const raw = request.raw.url ?? '';
+    try {
+      return fsTarget(raw, FS_PREFIX);
+    } catch (e) {
+      if (e instanceof CoreError) throw await core.files.refusedPath(p, action, raw.split('?')[0] ?? '', e);
+      throw e;
+    }
+  }
+
   async function getOrHead(request: FastifyRequest<{ Querystring: { list?: string; cursor?: string; limit?: string } }>, reply: FastifyReply) {
     const p = principalOf(request);
-    const t = fsTarget(request.raw.url ?? '', FS_PREFIX);
+    const t = await targetOf(p, request, 'file.read');
     const q = request.query;
     if (t.trailingSlash || q.list !== undefined) return sendList(reply, p, t.path, q.cursor, q.limit);
     // A folder without the trailing slash is listed too (one consistent, friendly answer).
@@ -168,7 +179,7 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
       },
       handler: async (request, reply) => {
         const p = principalOf(request);
-        const t = fsTarget(request.raw.url ?? '', FS_PREFIX);
+        const t = await targetOf(p, request, 'file.delete');
         await core.files.remove(p, t.path, t.trailingSlash ? { only: 'folder' } : {});
         return reply.code(204).send(null);
       },
@@ -197,8 +208,8 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
       },
       handler: async (request, reply) => {
         const p = principalOf(request);
-        const t = fsTarget(request.raw.url ?? '', FS_PREFIX);
-        if (t.trailingSlash) throw new CoreError('INVALID_PATH', "a file path must not end with '/'");
+        const t = await targetOf(p, request, 'file.write');
+        if (t.trailingSlash) throw await core.files.refusedPath(p, 'file.write', t.path, new CoreError('INVALID_PATH', "a file path must not end with '/'"));
         const enc = request.headers['content-encoding'];
         if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
           throw new HttpLayerError(415, 'INVALID_INPUT', 'Content-Encoding is not supported: send the file as it is (identity)');
