@@ -57,6 +57,13 @@ import { sha256File, startSshd } from './sftp.js';
 export type FilesWorkload = 'w3' | 'w4' | 'w7';
 const ALL: readonly FilesWorkload[] = ['w3', 'w4', 'w7'];
 
+/** Set on SIGINT/SIGTERM: no further round starts (lib/cleanup.ts stops the servers and exits). */
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => (stopping = true));
+function checkStopping(): void {
+  if (stopping) throw new Error('interrupted');
+}
+
 const nowIso = () => new Date().toISOString().slice(11, 19);
 const defaultLog = (msg: string) => process.stderr.write(`[sftp-files ${nowIso()}] ${msg}\n`);
 
@@ -160,6 +167,7 @@ interface W3Run {
 }
 
 async function w3Round(ctx: Ctx, p: Peer, src: string, files: number, round: number, srcBufs: Map<string, Buffer>): Promise<W3Run> {
+  checkStopping();
   const remote = `${p.root}/w3-r${round}`;
   const local = path.join(ctx.dir, `w3-down-${p.name}-${round}`);
   const mark = '!date +W3MARK%s.%N';
@@ -208,6 +216,7 @@ interface W4Run {
 }
 
 async function w4Round(ctx: Ctx, p: Peer, localFile: string, fileSha: string, sessions: number, size: number, round: number): Promise<W4Run> {
+  checkStopping();
   const src = `${p.root}/w4-src.bin`;
   const upName = (i: number) => `${p.root}/w4-r${round}-${i}.bin`;
   await run('sync', [], { timeoutMs: 120_000 });
@@ -268,6 +277,7 @@ interface W7Run {
 }
 
 async function w7Round(ctx: Ctx, p: Peer, dir: string, files: number, round: number): Promise<W7Run> {
+  checkStopping();
   const sampler = startSampler(p.pid);
   const cpu = cpuMeter(p.pid);
   let s: SampleResult;
@@ -336,6 +346,7 @@ async function seedSluice(ctx: Ctx, p: Peer, dir: string, files: number, name: (
     let done = 0;
     const worker = async (sftp: ssh2.SFTPWrapper) => {
       for (let i = next++; i < files; i = next++) {
+        checkStopping();
         const h = await sftpCall<Buffer>((cb) => sftp.open(`${dir}/${name(i)}`, 'w', cb));
         await sftpCall<void>((cb) => sftp.close(h, cb));
         if (++done % 10_000 === 0) ctx.log(`  seeded ${done} of ${files} (${fmt(done / ((Date.now() - t0) / 1000), 0)} files/s)`);
@@ -528,7 +539,7 @@ export async function runSftpFilesBench(opts: FilesBenchOptions = {}): Promise<W
     await world.sluice?.stop();
   }
 
-  if (workloads.includes('w7')) {
+  if (workloads.includes('w7') && !stopping) {
     // The seeding (100,000 files through the core, each a few fsyncs) is what takes long, not
     // the listing: both servers keep W7's data on tmpfs unless BENCH_W7_DIR says otherwise.
     // Listing reads what the page cache holds either way.
@@ -546,6 +557,7 @@ export async function runSftpFilesBench(opts: FilesBenchOptions = {}): Promise<W
       const sshdDir = path.join(sshdRoot, 'w7');
       fs.mkdirSync(sshdDir);
       for (let i = 0; i < st.w7Files; i++) fs.writeFileSync(path.join(sshdDir, name(i)), '');
+      checkStopping();
       if (sluicePeer) {
         log(`w7: seeding ${st.w7Files} empty files into Sluice over SFTP (untimed)`);
         seedSeconds = await seedSluice(ctx, sluicePeer, `${sluicePeer.root}/w7`, st.w7Files, name);

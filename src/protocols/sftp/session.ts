@@ -115,6 +115,18 @@ function longname(e: EntryInfo, now = Date.now()): string {
   return `${mode}    1 sluice   sluice   ${String(e.size).padStart(8)} ${when} ${e.name}`;
 }
 
+/**
+ * DATA packet buffers are shared by every session of the process (per READ size limit): a
+ * session keeps none of its own, so 200 mostly idle sessions do not hold 200 sets of 255 KiB
+ * buffers, and the buffers a busy download frees serve the next one.
+ */
+const packetPools = new Map<number, DataPackets>();
+function sharedPackets(maxReadWrite: number): DataPackets {
+  let pool = packetPools.get(maxReadWrite);
+  if (!pool) packetPools.set(maxReadWrite, (pool = new DataPackets(maxReadWrite, 32)));
+  return pool;
+}
+
 export class SftpSession {
   private readonly framer: Framer;
   private readonly packets: DataPackets;
@@ -136,7 +148,7 @@ export class SftpSession {
     private readonly deps: SessionDeps,
   ) {
     this.framer = new Framer(deps.limits.maxPacket);
-    this.packets = new DataPackets(deps.limits.maxReadWrite);
+    this.packets = sharedPackets(deps.limits.maxReadWrite);
     this.log = deps.log;
     channel.on('data', (chunk: Buffer) => {
       this.framer.push(chunk);
