@@ -326,8 +326,9 @@ async function drill(
   // --- 4. alerts ------------------------------------------------------------------------------------
   log('4. alerts: BUDGET_TRIPPED by e-mail, webhook and in the ledger');
   const waitUntil = Date.now() + DRILL.bounds.alertMs + 2000;
-  const tripEvents = async () => (JSON.parse((await sluice(['audit', 'events', '--action', 'budget.trip', '--from', new Date(attackFrom).toISOString(), '--json'])).out || '[]') as { time: string; detail: Record<string, unknown> }[]);
-  const trips = await tripEvents();
+  // One look at the ledger since the attack began (the command takes seconds): the trip and its alert.
+  const events = JSON.parse((await sluice(['audit', 'events', '--from', new Date(attackFrom).toISOString(), '--limit', '10000', '--json'])).out || '[]') as { action: string; time: string; detail: Record<string, unknown> }[];
+  const trips = events.filter((e) => e.action === 'budget.trip');
   const trip = trips.find((e) => e.detail.by === 'p07');
   const tripAt = trip ? Date.parse(trip.time) : NaN;
   let mailAt: number | undefined;
@@ -337,8 +338,7 @@ async function drill(
     hookAt ??= hook.received.find((h) => h.valid && h.body.code === 'BUDGET_TRIPPED')?.at;
     if (mailAt === undefined || hookAt === undefined) await sleep(50);
   }
-  const alertEvents = JSON.parse((await sluice(['audit', 'events', '--action', 'alert', '--from', new Date(attackFrom).toISOString(), '--json'])).out || '[]') as { time: string; detail: Record<string, unknown> }[];
-  const ledgerAlert = alertEvents.find((e) => e.detail.code === 'BUDGET_TRIPPED' && e.detail.by === 'p07');
+  const ledgerAlert = events.find((e) => e.action === 'alert' && e.detail.code === 'BUDGET_TRIPPED' && e.detail.by === 'p07');
   check('alert', 'the budget tripped for the stolen credential (ledger budget.trip)', !!trip, trip ? `${trip.detail.label} at ${trip.time}` : `no trip (${trips.length} trip events)`);
   timings.alertEmail = mailAt !== undefined ? mailAt - tripAt : NaN;
   timings.alertWebhook = hookAt !== undefined ? hookAt - tripAt : NaN;
