@@ -77,6 +77,23 @@ describe('sluice CLI', () => {
     assert.equal(sluice(data, ['org', 'create', '--help']).code, 0);
   });
 
+  it('file put --records/--categories stores data-subject metadata for incident scope; invalid values exit 2, nothing stored', () => {
+    const from = new Date(Date.now() - 1000).toISOString();
+    const src = path.join(dir.path, 'claims.csv');
+    fs.writeFileSync(src, 'id;diagnosis\n');
+    const ok = sluice(data, ['file', 'put', src, '/nord/inbox/claims.csv', '--records', '321', '--categories', 'health, Billing', '--json']);
+    assert.equal(ok.code, 0, ok.err);
+    for (const [opt, value] of [['--records', '-5'], ['--records', '1.5'], ['--categories', 'health;billing'], ['--categories', '']] as const) {
+      const r = sluice(data, ['file', 'put', src, '/nord/inbox/bad.csv', opt, value]);
+      assert.equal(r.code, 2, `${opt} ${value}: ${r.err}`);
+      assert.match(r.err, /^sluice: (records|categories|a category)/);
+    }
+    const ls = JSON.parse(sluice(data, ['file', 'ls', '/nord/inbox', '--json']).out) as { name: string }[];
+    assert.ok(!ls.some((e) => e.name === 'bad.csv'));
+    const scope = JSON.parse(sluice(data, ['incident', 'scope', '--from', from, '--ip', 'local', '--json']).out) as { writes: { path: string; dataSubjects: number | null; dataCategories: string[] }[] };
+    assert.deepEqual(scope.writes.map((w) => [w.path, w.dataSubjects, w.dataCategories]), [['/nord/inbox/claims.csv', 321, ['health', 'billing']]]);
+  });
+
   it('audit verify passes, and fails after one byte of the ledger is edited', () => {
     const ok = sluice(data, ['audit', 'verify']);
     assert.equal(ok.code, 0, ok.err);

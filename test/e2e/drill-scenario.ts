@@ -422,6 +422,9 @@ async function drill(
   const login = await httpRequest(base, 'POST', '/api/v1/auth/login', { 'content-type': 'application/json', origin: base }, Buffer.from(JSON.stringify({ login: 'p02', password: userPassword })));
   const stolenToken = await httpRequest(base, 'GET', '/api/v1/fs/p03/out/', { authorization: `Bearer ${attacker.token}` }, undefined, attacker.ip);
   check('lockdown', 'new sign-ins are refused (SFTP key, HTTP password, API token)', newSftp.startsWith('refused') && login.status >= 400 && stolenToken.status >= 400, `SFTP ${newSftp}; login HTTP ${login.status}; token HTTP ${stolenToken.status}`);
+  const lockMail = mailTimes.find((m) => m.to.includes('soc@insurer.example') && m.data.includes('LOCKDOWN_CHANGED'));
+  const lockHook = hook.received.find((h) => h.valid && h.body.code === 'LOCKDOWN_CHANGED');
+  check('lockdown', 'the change raised LOCKDOWN_CHANGED by e-mail and signed webhook', lockMail !== undefined && !!lockHook, `e-mail ${lockMail !== undefined ? 'received' : 'missing'}, webhook ${lockHook ? 'received' : 'missing'}`);
   const st = await sluice(['lockdown', 'status', '--json']);
   const ls = await sluice(['file', 'ls', '/p03/out', '--json']);
   const adminWorks = st.code === 0 && (JSON.parse(st.out) as { mode: string }).mode === 'closed' && ls.code === 0 && (JSON.parse(ls.out) as unknown[]).length === DRILL.filesPerPartner;
