@@ -245,7 +245,8 @@ userPatch('set-role', 'change the role', (o) => ({ role: o.role }), (c) => c.add
 // Two-factor sign-in (TOTP). enable issues a secret (shown once) and leaves the user pending: sign-in
 // is unchanged until `confirm --code` (the user reads a code from the app) makes it active.
 const mfa = user.command('mfa').description('two-factor sign-in (TOTP) of a user');
-const mfaLine = (r: { login: string; state: string; changedAt: number | null }) => `${r.login}: two-factor sign-in ${r.state}${r.changedAt ? ` (since ${iso(r.changedAt)})` : ''}`;
+const mfaLine = (r: { login: string; state: string; changedAt: number | null; recoveryCodes: number }) =>
+  `${r.login}: two-factor sign-in ${r.state}${r.changedAt ? ` (since ${iso(r.changedAt)})` : ''}${r.state === 'active' ? `, ${r.recoveryCodes} recovery codes left` : ''}`;
 mfa
   .command('enable <login>')
   .description('issue a new TOTP secret (printed once); the user is pending until a first code confirms it')
@@ -275,8 +276,18 @@ mfa
     }),
   );
 mfa
+  .command('recovery-codes <login>')
+  .description('make new recovery codes (printed once; unused older ones stop working); only while active')
+  .addOption(jsonOpt())
+  .action(async (login: string, o: J) =>
+    withCore(async (i, sys) => {
+      const r = await i.core.admin.mfa.recoveryCodes(sys, login);
+      print(!!o.json, r, () => [`recovery codes for ${r.login} (shown once; each works once instead of a verification code):`, ...r.codes.map((c) => `  ${c}`)].join('\n'));
+    }),
+  );
+mfa
   .command('disable <login>')
-  .description('turn two-factor sign-in off and forget the secret (e.g. a lost phone)')
+  .description('turn two-factor sign-in off and forget the secret and recovery codes (e.g. a lost phone)')
   .addOption(jsonOpt())
   .action(async (login: string, o: J) =>
     withCore(async (i, sys) => {

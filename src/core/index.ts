@@ -63,7 +63,7 @@ export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
-export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState } from './auth/mfa.js';
+export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
 export type { BackupOptions, BackupStage, BackupSummary, FullVerifyOptions, FullVerifyResult, StorageProblem, OpenedBackup, RestoreOptions, RestoreStage, RestoreSummary, RestoreCheck } from './backup/index.js';
 
@@ -122,7 +122,7 @@ function buildCore(deps: CoreDeps) {
     admin: {
       orgs: { create: orgs.create, list: orgs.list, get: orgs.get, update: orgs.update },
       users: { create: users.create, list: users.list, get: users.get, update: users.update },
-      /** Two-factor sign-in of a user (TOTP): status, enable (pending until confirmed), confirm, disable. */
+      /** Two-factor sign-in of a user (TOTP): status, enable (pending until confirmed), confirm, recovery codes, disable. */
       mfa: mfa.admin,
       keys: createKeyAdmin(deps, users.find),
       grants: createGrantAdmin(deps, finders),
@@ -136,7 +136,7 @@ function buildCore(deps: CoreDeps) {
         const org = p.orgId ? await deps.db.selectFrom('orgs').select('name').where('id', '=', p.orgId).executeTakeFirst() : undefined;
         return { login: p.login, role: p.role, org: org?.name ?? null };
       },
-      /** The principal's own two-factor sign-in: start (secret shown once), confirm with a code, disable with a code; changes need a web session. */
+      /** The principal's own two-factor sign-in: start (secret shown once), confirm with a code, recovery codes, disable with a code; changes need a web session. */
       mfa: mfa.self,
     },
     audit: {

@@ -49,6 +49,8 @@ export interface UserTable {
   totp_last_step: number | null;
   /** When mfa_state last changed. */
   mfa_changed_at: number | null;
+  /** Unused recovery codes: JSON array of their hashes (core/auth/totp.ts); null when none were made. */
+  mfa_recovery: string | null;
 }
 
 export interface SshKeyTable {

@@ -68,25 +68,31 @@ for (const dialect of DIALECTS) {
       assert.match(wrong.err, /verification code is not valid/);
       const ok = json<{ state: string }>(['user', 'mfa', 'confirm', 'anna', '--code', codeAt(e.secret, Date.now())]);
       assert.equal(ok.state, 'active');
+      const rc = json<{ codes: string[] }>(['user', 'mfa', 'recovery-codes', 'anna']);
+      assert.equal(rc.codes.length, 10);
       const again = sluice(['user', 'mfa', 'enable', 'anna']);
       assert.equal(again.code, 1);
       assert.match(again.err, /already active/);
       const st = sluice(['user', 'mfa', 'status', 'anna']);
-      assert.match(st.out, /^anna: two-factor sign-in active \(since \d{4}-/);
+      assert.match(st.out, /^anna: two-factor sign-in active \(since \d{4}-.*\), 10 recovery codes left/);
 
       assert.equal(json<{ state: string }>(['user', 'mfa', 'disable', 'anna']).state, 'off');
       assert.equal(json<{ state: string }>(['user', 'mfa', 'status', 'anna']).state, 'off');
       assert.match(sluice(['user', 'mfa', 'status', 'nobody']).err, /user not found/);
+      const noCodes = sluice(['user', 'mfa', 'recovery-codes', 'anna']);
+      assert.equal(noCodes.code, 1);
+      assert.match(noCodes.err, /only while two-factor sign-in is active/);
 
       const events = json<{ action: string; outcome: string; protocol: string; detail: { login?: string } }[]>(['audit', 'events', '--limit', '1000']).filter((x) => x.action.startsWith('mfa.'));
       assert.deepEqual(
         events.map((x) => `${x.action}:${x.outcome}`),
-        ['mfa.enrol:success', 'mfa.enrol:success', 'mfa.confirm:failure', 'mfa.confirm:success', 'mfa.disable:success'],
+        ['mfa.enrol:success', 'mfa.enrol:success', 'mfa.confirm:failure', 'mfa.confirm:success', 'mfa.recovery:success', 'mfa.disable:success'],
       );
       assert.ok(events.every((x) => x.protocol === 'cli' && x.detail.login === 'anna'));
       // Nothing secret reached the ledger.
       const all = sluice(['audit', 'events', '--limit', '1000', '--json']).out;
       assert.ok(!all.includes(e.secret));
+      for (const c of rc.codes) assert.ok(!all.includes(c));
     });
   });
 }

@@ -208,6 +208,60 @@ for (const dialect of DIALECTS) {
       assert.equal((await inst.core.auth.passwordStep('ida', TEST_PASSWORD, sftp)).kind, 'signed-in');
     });
 
+    it('SG-1: recovery codes exist only while two-factor sign-in is on, work once each, are hashed, and are wiped when it is turned off', async () => {
+      await inst.core.admin.users.create(sys, { login: 'kai', org: 'Praxis', password: TEST_PASSWORD });
+      const session = await inst.core.auth.session((await inst.core.auth.startSession(await inst.core.auth.password('kai', TEST_PASSWORD, ctx))).sessionId, ctx);
+      // Off, then pending: no recovery codes.
+      await assert.rejects(inst.core.account.mfa.recoveryCodes(session), { code: 'CONFLICT' });
+      await assert.rejects(inst.core.admin.mfa.recoveryCodes(sys, 'kai'), { code: 'CONFLICT' });
+      const e = await inst.core.account.mfa.start(session);
+      await assert.rejects(inst.core.account.mfa.recoveryCodes(session), { code: 'CONFLICT' });
+      await inst.core.account.mfa.confirm(session, codeAt(e.secret, now));
+      now += STEP;
+      const { codes } = await inst.core.account.mfa.recoveryCodes(session);
+      assert.equal(codes.length, 10);
+      assert.equal(new Set(codes).size, 10);
+      for (const c of codes) assert.match(c, /^[a-z2-7]{5}-[a-z2-7]{5}$/);
+      assert.equal((await inst.core.account.mfa.status(session)).recoveryCodes, 10);
+      const { db: raw, close } = await openDatabase({ url: db.url, sqlitePath: `${dir.path}/sluice.db` });
+      try {
+        const stored = (await raw.selectFrom('users').select('mfa_recovery').where('login', '=', 'kai').executeTakeFirstOrThrow()).mfa_recovery!;
+        for (const c of codes) assert.ok(!stored.includes(c) && !stored.includes(c.replace('-', '')), 'only hashes are stored');
+      } finally {
+        await close();
+      }
+      // Each works once, in place of a code; typed in capitals without the dash too.
+      const p = await inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codes[0] });
+      assert.equal(p.method, 'password+recovery');
+      const ev = (await events('auth.login', 'kai')).filter((x) => x.outcome === 'success').at(-1)!;
+      assert.deepEqual((ev.detail as { factors: string[] }).factors, ['password', 'recovery-code']);
+      await assert.rejects(inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codes[0] }), { code: 'UNAUTHENTICATED' });
+      await inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codes[1]!.replace('-', '').toUpperCase() });
+      await assert.rejects(inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: 'aaaaa-aaaaa' }), { code: 'UNAUTHENTICATED' });
+      assert.equal((await inst.core.admin.mfa.status(sys, 'kai')).recoveryCodes, 8);
+      // Through the two-step (SSH) path as well.
+      const sftp = { protocol: 'sftp' as const, remoteAddr: '192.0.2.10' };
+      const step = await inst.core.auth.passwordStep('kai', TEST_PASSWORD, sftp);
+      assert.equal(step.kind, 'needs-totp');
+      assert.equal((await inst.core.auth.secondFactor((step as { challenge: MfaChallenge }).challenge, 'kai', codes[2], sftp)).method, 'password+recovery');
+      // New codes replace the old ones.
+      const second = (await inst.core.admin.mfa.recoveryCodes(sys, 'kai')).codes;
+      await assert.rejects(inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codes[3] }), { code: 'UNAUTHENTICATED' });
+      // Off and on again: every old code is gone.
+      await inst.core.admin.mfa.disable(sys, 'kai');
+      const again = await inst.core.admin.mfa.enable(sys, 'kai');
+      await inst.core.admin.mfa.confirm(sys, 'kai', codeAt(again.secret, now));
+      now += STEP;
+      assert.equal((await inst.core.admin.mfa.status(sys, 'kai')).recoveryCodes, 0);
+      await assert.rejects(inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: second[0] }), { code: 'UNAUTHENTICATED' });
+      // A recovery code also turns it off for oneself (the phone is gone).
+      const third = (await inst.core.admin.mfa.recoveryCodes(sys, 'kai')).codes;
+      const s2 = await inst.core.auth.session((await inst.core.auth.startSession(await inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codeAt(again.secret, now) }))).sessionId, ctx);
+      assert.equal((await inst.core.account.mfa.disable(s2, third[0])).state, 'off');
+      const rec = (await inst.core.audit.events(sys, { action: 'mfa.recovery', limit: 10_000 })).map((x) => x.outcome);
+      assert.deepEqual(rec, ['success', 'success', 'success']);
+    });
+
     it('self-service needs a web session; turning it off needs a current code; admin disable forgets the secret', async () => {
       await inst.core.admin.users.create(sys, { login: 'jan', org: 'Praxis', password: TEST_PASSWORD });
       const pw = await inst.core.auth.password('jan', TEST_PASSWORD, ctx);

@@ -96,6 +96,7 @@ for (const dialect of DIALECTS) {
       assert.equal(start.body.state, 'pending');
       // Pending: sign-in unchanged.
       assert.equal((await login('noah', TEST_PASSWORD)).status, 200);
+      assert.equal((await call('POST', '/api/v1/me/mfa/recovery-codes', cookie)).status, 409); // SG-1: not while pending
       const bad = await call('POST', '/api/v1/me/mfa/confirm', cookie, { code: '12345x' });
       assert.equal(bad.status, 400);
       const now = Date.now();
@@ -104,6 +105,14 @@ for (const dialect of DIALECTS) {
       assert.equal(confirmed.body.state, 'active');
       assert.equal((await call('POST', '/api/v1/me/mfa', cookie)).status, 409);
       assert.equal((await login('noah', TEST_PASSWORD)).body.error?.code, 'MFA_REQUIRED');
+      const rc = await call('POST', '/api/v1/me/mfa/recovery-codes', cookie);
+      assert.equal(rc.status, 201);
+      assert.equal(rc.headers.get('cache-control'), 'no-store');
+      const codes = rc.body.codes as string[];
+      assert.equal(codes.length, 10);
+      assert.equal((await login('noah', TEST_PASSWORD, codes[0])).status, 200);
+      assert.equal((await login('noah', TEST_PASSWORD, codes[0])).status, 401);
+      assert.equal((await call('GET', '/api/v1/me/mfa', cookie)).body.recoveryCodes, 9);
       // Disable: the body needs a code; a wrong one is refused.
       assert.equal((await call('DELETE', '/api/v1/me/mfa', cookie, {})).status, 400);
       const wrong = await call('DELETE', '/api/v1/me/mfa', cookie, { code: codeAt(b32, now - STEP) }); // the confirming code, replayed
@@ -112,14 +121,17 @@ for (const dialect of DIALECTS) {
       assert.equal(off.status, 200, JSON.stringify(off.body));
       assert.equal(off.body.state, 'off');
       assert.equal((await login('noah', TEST_PASSWORD)).status, 200);
+      assert.equal((await login('noah', TEST_PASSWORD, codes[1])).status, 200); // wiped with the disabling: otp is ignored, the password alone signs in
+      assert.equal((await call('GET', '/api/v1/me/mfa', cookie)).body.recoveryCodes, 0);
       const ev = (await s.t.core.audit.events(s.t.system, { limit: 10_000 })).filter((e) => e.action.startsWith('mfa.') && e.login === 'noah').map((e) => `${e.action}:${e.outcome}:${e.protocol}`);
-      for (const x of ['mfa.enrol:success:web', 'mfa.confirm:failure:web', 'mfa.confirm:success:web', 'mfa.disable:failure:web', 'mfa.disable:success:web', 'mfa.enrol:denied:http']) assert.ok(ev.includes(x), `${x} in ${ev.join()}`);
+      for (const x of ['mfa.enrol:success:web', 'mfa.confirm:failure:web', 'mfa.confirm:success:web', 'mfa.disable:failure:web', 'mfa.disable:success:web', 'mfa.enrol:denied:http', 'mfa.recovery:success:web']) assert.ok(ev.includes(x), `${x} in ${ev.join()}`);
     });
 
     it('documents the routes and the otp field in the OpenAPI document', async () => {
       const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }>> };
       assert.ok(doc.paths['/api/v1/me/mfa']?.get && doc.paths['/api/v1/me/mfa']?.post && doc.paths['/api/v1/me/mfa']?.delete);
       assert.ok(doc.paths['/api/v1/me/mfa/confirm']?.post);
+      assert.ok(doc.paths['/api/v1/me/mfa/recovery-codes']?.post);
       assert.ok(doc.paths['/api/v1/auth/login']!.post!.requestBody!.content['application/json']!.schema.properties.otp);
     });
   });

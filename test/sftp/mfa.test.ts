@@ -110,7 +110,7 @@ for (const dialect of DIALECTS) {
       await t.core.admin.grants.set(t.system, 'org:Acme', '/acme', 'list,read,write');
       rawKey = userKey();
       osshKey = await sshKeygen(s.dir, 'id_mfa');
-      for (const u of ['ossh-pw', 'ossh-kbd', 'raw-pw', 'raw-kbd', 'raw-bind', 'raw-zero', 'raw-only-pw']) await mfaUser(u);
+      for (const u of ['ossh-pw', 'ossh-kbd', 'raw-pw', 'raw-kbd', 'raw-bind', 'raw-zero', 'raw-only-pw', 'raw-rec']) await mfaUser(u);
       await mfaUser('ossh-key', osshKey.publicLine);
       await mfaUser('raw-key', rawKey.publicLine);
       await t.core.admin.users.create(t.system, { login: 'plain', org: 'Acme', password: TEST_PASSWORD });
@@ -230,6 +230,19 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(o.answers[0], { methods: ['keyboard-interactive'], partial: true });
       assert.deepEqual(o.answers[1], { methods: ['keyboard-interactive'], partial: false });
       assert.equal(o.ready, true);
+    });
+
+    it('ssh2: a recovery code answers "Verification code:" once', async () => {
+      const { codes } = await s.t.core.admin.mfa.recoveryCodes(s.t.system, 'raw-rec');
+      const steps = (): Step[] => [
+        { type: 'password', username: 'raw-rec', password: TEST_PASSWORD },
+        { type: 'keyboard-interactive', username: 'raw-rec', answers: () => [codes[0]!] },
+      ];
+      assert.equal((await attempt(s.port, steps())).ready, true);
+      assert.equal((await attempt(s.port, steps())).ready, false);
+      const e = await lastLogin('raw-rec');
+      assert.equal(e?.outcome, 'failure');
+      assert.equal((e!.detail as { reason: string }).reason, 'wrong recovery code');
     });
 
     it('ssh2 (MOV-3h): "none", a zero-response answer and a password alone never sign in; the first factor does not carry to another user', async () => {

@@ -264,6 +264,13 @@ const m006: Migration = {
   },
 };
 
+/** Two-factor recovery codes: the hashes of a user's unused codes (JSON array). */
+const m008: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('users').addColumn('mfa_recovery', 'text').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -271,6 +278,7 @@ export const migrations: Record<string, Migration> = {
   '004_canaries': m004,
   '005_ledger_append_only': m005,
   '006_totp': m006,
+  '008_totp_recovery': m008,
 };
 
 export const migrationProvider: MigrationProvider = {

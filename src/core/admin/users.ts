@@ -119,6 +119,7 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
         totp_secret: null,
         totp_last_step: null,
         mfa_changed_at: null,
+        mfa_recovery: null,
       };
       await writeTx(db, clock, async (s) => {
         await s.trx.insertInto('users').values(row).execute().catch((e) => mapUnique(e, 'a user with this login'));

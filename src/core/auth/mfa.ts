@@ -25,15 +25,19 @@
  *   (the update is conditional, so two parallel sign-ins with one code cannot both pass).
  * - Every failure answers the generic UNAUTHENTICATED "invalid credentials"; the ledger records
  *   auth.login with method totp and the real reason. The success event names the factors.
+ * - A recovery code (attack corpus SG-1, CVE-2022-36071) stands in for a TOTP code: recovery codes
+ *   can be made only while two-factor sign-in is active, are stored as hashes bound to the user,
+ *   work once each (conditional update), and are wiped when two-factor sign-in is turned off or
+ *   enrolled anew.
  */
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
-import { recordEvent, writeTx } from '../tx.js';
+import { recordEvent, writeTx, type WriteScope } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { requireAdmin } from '../admin/require-admin.js';
 import { assertPrincipal } from '../files/guard.js';
-import { base32Of, checkTotp, newTotpSecret, openTotpSecret, sealTotpSecret, totpUri, type TotpCheck } from './totp.js';
+import { base32Of, checkTotp, newRecoveryCodes, newTotpSecret, normaliseCode, normaliseRecoveryCode, openTotpSecret, recoveryHash, sealTotpSecret, totpUri, type TotpCheck } from './totp.js';
 
 export type MfaState = 'off' | 'pending' | 'active';
 export type FirstFactor = 'password' | 'publickey';
@@ -49,6 +53,14 @@ export interface MfaStatus {
   readonly login: string;
   readonly state: MfaState;
   readonly changedAt: number | null;
+  /** Unused recovery codes. */
+  readonly recoveryCodes: number;
+}
+
+/** Shown once. */
+export interface MfaRecoveryCodes {
+  readonly login: string;
+  readonly codes: readonly string[];
 }
 
 /** Shown once, when enrolment starts. */
@@ -79,6 +91,47 @@ const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
 
 export const mfaStateOf = (u: Pick<UserRow, 'mfa_state'>): MfaState => (u.mfa_state === 'active' ? 'active' : u.mfa_state === 'pending' ? 'pending' : 'off');
 export const mfaActive = (u: Pick<UserRow, 'mfa_state'>): boolean => u.mfa_state === 'active';
+
+function recoveryList(u: Pick<UserRow, 'mfa_recovery'>): string[] {
+  if (!u.mfa_recovery) return [];
+  try {
+    const v: unknown = JSON.parse(u.mfa_recovery);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+type FactorCheck = { readonly ok: true; readonly kind: 'totp'; readonly step: number } | { readonly ok: true; readonly kind: 'recovery'; readonly hash: string } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Checks a second factor: a TOTP code (six digits) or, failing that form, a recovery code. Pure:
+ * the caller applies the result with applyFactor (so each code works once).
+ */
+function checkFactor(keyring: CoreDeps['keyring'], u: UserRow, code: unknown, now: number): FactorCheck {
+  const rc = normaliseCode(code) === undefined ? normaliseRecoveryCode(code) : undefined;
+  if (rc) {
+    const h = recoveryHash(u.id, rc);
+    return recoveryList(u).includes(h) ? { ok: true, kind: 'recovery', hash: h } : { ok: false, reason: 'wrong recovery code' };
+  }
+  const secret = keyring && u.totp_secret ? openTotpSecret(keyring, u.id, u.totp_secret) : undefined;
+  if (!secret) return { ok: false, reason: 'secret unusable' };
+  const r: TotpCheck = checkTotp(secret, code, now, u.totp_last_step === null ? null : Number(u.totp_last_step));
+  return r.ok ? { ok: true, kind: 'totp', step: r.step } : r;
+}
+
+/** Uses up the code of a successful check inside a write transaction; false when it was used meanwhile. */
+async function applyFactor(trx: WriteScope['trx'], u: UserRow, r: FactorCheck & { ok: true }, set: Partial<UserRow>): Promise<boolean> {
+  let q = trx.updateTable('users').where('id', '=', u.id).where('mfa_state', '=', 'active');
+  if (r.kind === 'totp') {
+    q = q.where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', r.step)]));
+    const res = await q.set({ ...set, totp_last_step: r.step }).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+  const left = recoveryList(u).filter((h) => h !== r.hash);
+  const res = await q.where('mfa_recovery', '=', u.mfa_recovery).set({ ...set, mfa_recovery: JSON.stringify(left) }).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
 
 function canonicalLogin(login: unknown): string | undefined {
   if (typeof login !== 'string') return undefined;
@@ -113,11 +166,6 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
   const failure = (ctx: RequestContext, user: Pick<UserRow, 'id' | 'login' | 'org_id'> | undefined, login: string, reason: string, extra: Record<string, unknown> = {}) =>
     recordEvent(db, clock, { action: 'auth.login', outcome: 'failure', ctx, claimedLogin: login.slice(0, 64), claimedUserId: user?.id, orgId: user?.org_id ?? null, detail: { method: 'totp', reason, ...extra } });
 
-  function secretOf(user: UserRow): Buffer | undefined {
-    if (!deps.keyring || !user.totp_secret) return undefined;
-    return openTotpSecret(deps.keyring, user.id, user.totp_secret);
-  }
-
   /** Counts a failed code like a failed password (lockout) and records it. */
   async function countFailure(ctx: RequestContext | undefined, user: UserRow, reason: string, action: string, extra: Record<string, unknown>, actor?: Principal) {
     const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
@@ -141,28 +189,17 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
       await failure(ctx, user, user.login, 'locked out', { firstFactor: first });
       throw bad();
     }
-    const secret = secretOf(user);
-    if (!secret) {
-      deps.log.error({ user: user.login }, 'the TOTP secret of an MFA user cannot be opened (key missing or row altered)');
-      await failure(ctx, user, user.login, 'secret unusable', { firstFactor: first });
-      throw bad();
-    }
-    const r = checkTotp(secret, code, now, user.totp_last_step === null ? null : Number(user.totp_last_step));
+    const r = checkFactor(deps.keyring, user, code, now);
     if (!r.ok) {
+      if (r.reason === 'secret unusable') deps.log.error({ user: user.login }, 'the TOTP secret of an MFA user cannot be opened (key missing or row altered)');
       await countFailure(ctx, user, r.reason, 'auth.login', { firstFactor: first });
       throw bad();
     }
-    const p = mint(user, ctx, `${first}+totp`);
+    const factor = r.kind === 'totp' ? 'totp' : 'recovery-code';
+    const p = mint(user, ctx, `${first}+${r.kind}`);
     const accepted = await writeTx(db, clock, async (s) => {
-      const u = await s.trx
-        .updateTable('users')
-        .set({ failed_logins: 0, locked_until: null, last_login_at: s.now, totp_last_step: r.step })
-        .where('id', '=', user.id)
-        .where('mfa_state', '=', 'active')
-        .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', r.step)]))
-        .executeTakeFirst();
-      if (Number(u.numUpdatedRows) !== 1) return false;
-      await s.audit({ action: 'auth.login', outcome: 'success', actor: p, detail: { factors: [first, 'totp'], ...detail } });
+      if (!(await applyFactor(s.trx, user, r, { failed_logins: 0, locked_until: null, last_login_at: s.now }))) return false;
+      await s.audit({ action: 'auth.login', outcome: 'success', actor: p, detail: { factors: [first, factor], ...detail, ...(r.kind === 'recovery' ? { recoveryCodesLeft: recoveryList(user).length - 1 } : {}) } });
       return true;
     });
     if (!accepted) {
@@ -214,7 +251,7 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
 /** Enrolment and removal: by administrators (CLI, admin API) and by users for themselves (web session). */
 export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<UserRow>) {
   const { db, clock } = deps;
-  const status = (u: UserRow): MfaStatus => ({ login: u.login, state: mfaStateOf(u), changedAt: u.mfa_changed_at === null ? null : Number(u.mfa_changed_at) });
+  const status = (u: UserRow): MfaStatus => ({ login: u.login, state: mfaStateOf(u), changedAt: u.mfa_changed_at === null ? null : Number(u.mfa_changed_at), recoveryCodes: mfaActive(u) ? recoveryList(u).length : 0 });
 
   async function start(p: Principal, u: UserRow, via: 'admin' | 'self'): Promise<MfaEnrolment> {
     if (u.status === 'decoy') throw new CoreError('INVALID_INPUT', 'a decoy account has no second factor');
@@ -223,11 +260,11 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
     const secret = newTotpSecret();
     const sealed = sealTotpSecret(deps.keyring, u.id, secret);
     const now = await writeTx(db, clock, async (s) => {
-      await s.trx.updateTable('users').set({ mfa_state: 'pending', totp_secret: sealed, totp_last_step: null, mfa_changed_at: s.now }).where('id', '=', u.id).execute();
+      await s.trx.updateTable('users').set({ mfa_state: 'pending', totp_secret: sealed, totp_last_step: null, mfa_changed_at: s.now, mfa_recovery: null }).where('id', '=', u.id).execute();
       await s.audit({ action: 'mfa.enrol', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, state: 'pending' } });
       return s.now;
     });
-    return { login: u.login, state: 'pending', changedAt: now, secret: base32Of(secret), uri: totpUri(secret, u.login) };
+    return { login: u.login, state: 'pending', changedAt: now, recoveryCodes: 0, secret: base32Of(secret), uri: totpUri(secret, u.login) };
   }
 
   /** Activates a pending enrolment with a first valid code. */
@@ -255,17 +292,32 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
       await s.audit({ action: 'mfa.confirm', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, state: 'active' } });
       return s.now;
     });
-    return { login: u.login, state: 'active', changedAt: now };
+    return { login: u.login, state: 'active', changedAt: now, recoveryCodes: 0 };
   }
 
-  async function disable(p: Principal, u: UserRow, via: 'admin' | 'self'): Promise<MfaStatus> {
+  /** Turns it off; `use`: the checked code of a self-service request, used up in the same transaction. */
+  async function disable(p: Principal, u: UserRow, via: 'admin' | 'self', use?: FactorCheck & { ok: true }): Promise<MfaStatus> {
     const before = mfaStateOf(u);
     const now = await writeTx(db, clock, async (s) => {
-      await s.trx.updateTable('users').set({ mfa_state: null, totp_secret: null, totp_last_step: null, mfa_changed_at: s.now }).where('id', '=', u.id).execute();
+      if (use && !(await applyFactor(s.trx, u, use, {}))) throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
+      await s.trx.updateTable('users').set({ mfa_state: null, totp_secret: null, totp_last_step: null, mfa_changed_at: s.now, mfa_recovery: null }).where('id', '=', u.id).execute();
       await s.audit({ action: 'mfa.disable', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, before } });
       return s.now;
     });
-    return { login: u.login, state: 'off', changedAt: now };
+    return { login: u.login, state: 'off', changedAt: now, recoveryCodes: 0 };
+  }
+
+  /** New recovery codes (replacing any unused ones); only while two-factor sign-in is active (SG-1). */
+  async function recovery(p: Principal, u: UserRow, via: 'admin' | 'self'): Promise<MfaRecoveryCodes> {
+    if (!mfaActive(u)) throw new CoreError('CONFLICT', 'recovery codes exist only while two-factor sign-in is active');
+    const codes = newRecoveryCodes();
+    const hashes = JSON.stringify(codes.map((c) => recoveryHash(u.id, normaliseRecoveryCode(c)!)));
+    await writeTx(db, clock, async (s) => {
+      const res = await s.trx.updateTable('users').set({ mfa_recovery: hashes }).where('id', '=', u.id).where('mfa_state', '=', 'active').executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) throw new CoreError('CONFLICT', 'two-factor sign-in changed meanwhile');
+      await s.audit({ action: 'mfa.recovery', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, count: codes.length } });
+    });
+    return { login: u.login, codes };
   }
 
   /** Self-service needs a web session: a session is made only with every factor the account has. */
@@ -295,7 +347,12 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
         await requireAdmin(deps, p, 'mfa.confirm');
         return confirm(p, await findUser(ref), code, 'admin');
       },
-      /** Turns two-factor sign-in off and forgets the secret (lost phone). */
+      /** New recovery codes (shown once; the old ones stop working). Only while active. */
+      async recoveryCodes(p: Principal, ref: string): Promise<MfaRecoveryCodes> {
+        await requireAdmin(deps, p, 'mfa.recovery');
+        return recovery(p, await findUser(ref), 'admin');
+      },
+      /** Turns two-factor sign-in off and forgets the secret and recovery codes (lost phone). */
       async disable(p: Principal, ref: string): Promise<MfaStatus> {
         await requireAdmin(deps, p, 'mfa.disable');
         return disable(p, await findUser(ref), 'admin');
@@ -314,17 +371,20 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
       async confirm(p: Principal, code: unknown): Promise<MfaStatus> {
         return confirm(p, await self(p, 'mfa.confirm'), code, 'self');
       },
+      /** New recovery codes for oneself (shown once). Only while active. */
+      async recoveryCodes(p: Principal): Promise<MfaRecoveryCodes> {
+        return recovery(p, await self(p, 'mfa.recovery'), 'self');
+      },
       /**
-       * Turns it off; needs a current code (a hijacked session alone cannot remove the second
-       * factor). A wrong code counts toward the lockout like a failed sign-in.
+       * Turns it off; needs a current code or a recovery code (a hijacked session alone cannot
+       * remove the second factor). A wrong code counts toward the lockout like a failed sign-in.
        */
       async disable(p: Principal, code: unknown): Promise<MfaStatus> {
         const u = await self(p, 'mfa.disable');
         if (!mfaActive(u)) throw new CoreError('CONFLICT', 'two-factor sign-in is not active');
         const now = clock.now();
-        const secret = deps.keyring && u.totp_secret ? openTotpSecret(deps.keyring, u.id, u.totp_secret) : undefined;
         const locked = u.locked_until !== null && Number(u.locked_until) > now;
-        const r: TotpCheck = locked || !secret ? { ok: false, reason: 'wrong code' } : checkTotp(secret, code, now, u.totp_last_step === null ? null : Number(u.totp_last_step));
+        const r: FactorCheck = locked ? { ok: false, reason: 'locked out' } : checkFactor(deps.keyring, u, code, now);
         if (!r.ok) {
           const lock = u.failed_logins + 1 >= deps.settings.lockoutThreshold;
           await writeTx(db, clock, async (s) => {
@@ -333,11 +393,11 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
               .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + deps.settings.lockoutDurationMs : u.locked_until }))
               .where('id', '=', u.id)
               .execute();
-            await s.audit({ action: 'mfa.disable', outcome: 'failure', actor: p, orgId: u.org_id, detail: { login: u.login, via: 'self', reason: locked ? 'locked out' : r.reason, ...(lock ? { lockedOut: true } : {}) } });
+            await s.audit({ action: 'mfa.disable', outcome: 'failure', actor: p, orgId: u.org_id, detail: { login: u.login, via: 'self', reason: r.reason, ...(lock ? { lockedOut: true } : {}) } });
           });
           throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
         }
-        return disable(p, u, 'self');
+        return disable(p, u, 'self', r);
       },
     },
   };

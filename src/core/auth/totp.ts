@@ -13,7 +13,7 @@
  * - checkTotp() accepts a code only for a time step strictly greater than `lastStep` (the last
  *   accepted one), so every code works once; it tells "replayed" apart only for the ledger.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import type { Kek, Keyring } from '../../ports/keyring.js';
 
@@ -92,3 +92,31 @@ export function checkTotp(secret: Buffer, code: unknown, nowMs: number, lastStep
   if (lastStep !== null && step <= lastStep) return { ok: false, reason: 'replayed code' };
   return { ok: true, step };
 }
+
+/**
+ * Recovery codes (for a lost phone): RECOVERY_CODES codes of 10 base32 characters (50 random
+ * bits each), shown once as "xxxxx-xxxxx". Only hashes are stored: SHA-256 over the user id and
+ * the normalised code, so a hash list copied to another user matches nothing.
+ */
+export const RECOVERY_CODES = 10;
+const RECOVERY_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+export function newRecoveryCodes(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < RECOVERY_CODES; i++) {
+    const b = randomBytes(10);
+    let s = '';
+    for (const x of b) s += RECOVERY_ALPHABET[x & 31];
+    out.push(`${s.slice(0, 5)}-${s.slice(5)}`);
+  }
+  return out;
+}
+
+/** The normalised recovery code ("ABCDE-fghij" → "abcdefghij"), or undefined if it is not one. */
+export function normaliseRecoveryCode(code: unknown): string | undefined {
+  if (typeof code !== 'string' || code.length > 32) return undefined;
+  const c = code.replace(/[\s-]/g, '').toLowerCase();
+  return /^[a-z2-7]{10}$/.test(c) ? c : undefined;
+}
+
+export const recoveryHash = (userId: string, normalised: string): string => createHash('sha256').update(`sluice recovery v1\0${userId}\0${normalised}`).digest('hex');

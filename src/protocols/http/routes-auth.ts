@@ -5,7 +5,8 @@
  *        verified, the answer is 401 MFA_REQUIRED)
  *   POST /api/v1/auth/logout → 204 (ends the session, clears the cookie)
  *   GET  /api/v1/auth/me     → 200 { user: { login, role, org }, method }
- *   GET/POST/DELETE /api/v1/me/mfa, POST /api/v1/me/mfa/confirm → one's own two-factor sign-in
+ *   GET/POST/DELETE /api/v1/me/mfa, POST /api/v1/me/mfa/confirm, POST /api/v1/me/mfa/recovery-codes
+ *        → one's own two-factor sign-in
  *        (changes need a web session; turning it off needs a current code)
  *
  * The cookie is HttpOnly, SameSite=Strict, Path=/, and Secure with the __Host- prefix whenever
@@ -101,17 +102,19 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     login: Type.String(),
     state: Type.Union([Type.Literal('off'), Type.Literal('pending'), Type.Literal('active')]),
     changedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    recoveryCodes: Type.Integer({ minimum: 0, description: 'unused recovery codes' }),
   });
   const MfaEnrolmentSchema = Type.Object({
     login: Type.String(),
     state: Type.Literal('pending'),
     changedAt: Type.String({ format: 'date-time' }),
+    recoveryCodes: Type.Integer({ minimum: 0 }),
     secret: Type.String({ description: 'the secret in base32 (shown once)' }),
     uri: Type.String({ description: 'otpauth:// URI for a QR code (shown once)' }),
   });
   const CodeBody = Type.Object({ code: Str(16, 'the current 6-digit code') }, { additionalProperties: false });
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  const statusOut = (s: { login: string; state: 'off' | 'pending' | 'active'; changedAt: number | null }) => ({ login: s.login, state: s.state, changedAt: iso(s.changedAt) });
+  const statusOut = (s: { login: string; state: 'off' | 'pending' | 'active'; changedAt: number | null; recoveryCodes: number }) => ({ login: s.login, state: s.state, changedAt: iso(s.changedAt), recoveryCodes: s.recoveryCodes });
 
   r.route({
     method: 'GET',
@@ -132,7 +135,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     handler: async (request, reply) => {
       const e = await core.account.mfa.start(principalOf(request));
       reply.header('cache-control', 'no-store');
-      return reply.code(201).send({ login: e.login, state: 'pending' as const, changedAt: new Date(e.changedAt ?? Date.now()).toISOString(), secret: e.secret, uri: e.uri });
+      return reply.code(201).send({ login: e.login, state: 'pending' as const, changedAt: new Date(e.changedAt ?? Date.now()).toISOString(), recoveryCodes: 0, secret: e.secret, uri: e.uri });
     },
   });
 
@@ -150,10 +153,28 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   });
 
   r.route({
+    method: 'POST',
+    url: '/api/v1/me/mfa/recovery-codes',
+    schema: {
+      summary: 'New recovery codes (shown once; unused older ones stop working)',
+      description:
+        'Needs a web session and active two-factor sign-in (409 otherwise). Each code works once in place of a verification code ' +
+        '(login `otp`, the SFTP "Verification code:" prompt, DELETE /api/v1/me/mfa). Turning two-factor sign-in off wipes them.',
+      tags: ['auth'],
+      response: withErrors({ 201: Type.Object({ login: Type.String(), codes: Type.Array(Type.String()) }) }),
+    },
+    handler: async (request, reply) => {
+      const r = await core.account.mfa.recoveryCodes(principalOf(request));
+      reply.header('cache-control', 'no-store');
+      return reply.code(201).send({ login: r.login, codes: [...r.codes] });
+    },
+  });
+
+  r.route({
     method: 'DELETE',
     url: '/api/v1/me/mfa',
     schema: {
-      summary: 'Turn two-factor sign-in off (needs a current code)',
+      summary: 'Turn two-factor sign-in off (needs a current code or a recovery code)',
       description: 'Needs a web session and a current code in the JSON body; a wrong code counts toward the sign-in lockout. An administrator can turn it off without a code (sluice user mfa disable).',
       tags: ['auth'],
       body: CodeBody,
