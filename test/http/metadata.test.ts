@@ -83,6 +83,13 @@ for (const dialect of DIALECTS) {
       assert.ok(!ls.entries.some((e) => e.name.startsWith('bad-')));
     });
 
+    it('the OpenAPI document lists both headers on the upload', async () => {
+      const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+      const put = Object.entries(doc.paths).find(([p, ops]) => p.startsWith('/api/v1/fs/') && ops.put)?.[1].put;
+      const headers = (put?.parameters ?? []).filter((x) => x.in === 'header').map((x) => x.name).sort();
+      assert.deepEqual(headers, ['x-sluice-categories', 'x-sluice-records']);
+    });
+
     it('incident scope counts the data subjects of a file uploaded over HTTP once it is read', async () => {
       const t0 = Date.now();
       const up = await put('/acme/inbox/members-2026.csv', 'id;diagnosis\n', { 'x-sluice-records': '4711', 'x-sluice-categories': 'health,insurance-number' });

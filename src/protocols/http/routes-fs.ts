@@ -204,6 +204,11 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
           'Optional data-subject metadata (used by incident scope and reports): X-Sluice-Records: N (a whole number, up to 12 digits) and ' +
           'X-Sluice-Categories: a,b (1-20 comma-separated names of a-z, 0-9, "-", "_", up to 32 characters each); an invalid value → 400 INVALID_INPUT, nothing stored.',
         tags: ['files'],
+        // Listed for the OpenAPI document; the values are judged by the core (parseFileMetadata).
+        headers: Type.Object({
+          'x-sluice-records': Type.Optional(Type.String({ description: 'number of records / data subjects in the file: a whole number, up to 12 digits' })),
+          'x-sluice-categories': Type.Optional(Type.String({ description: 'data categories in the file, comma separated: 1-20 names of a-z, 0-9, "-", "_" (e.g. health,billing)' })),
+        }),
         response: withErrors({ 201: UploadResultSchema }),
       },
       handler: async (request, reply) => {
