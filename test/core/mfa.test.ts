@@ -10,7 +10,7 @@ import { Secret, TOTP } from 'otpauth';
 import { DIALECTS, freshDatabase, tempDir, type FreshDatabase, type TempDir } from '../helpers/dialects.js';
 import { TEST_PASSWORD } from '../helpers/instance.js';
 import { loadConfig } from '../../src/config/config.js';
-import { openInstance, type Instance } from '../../src/app/instance.js';
+import { openInstance, restoreInstance, type Instance } from '../../src/app/instance.js';
 import { openDatabase } from '../../src/adapters/db/connect.js';
 import type { MfaChallenge, Principal } from '../../src/core/index.js';
 
@@ -260,6 +260,32 @@ for (const dialect of DIALECTS) {
       assert.equal((await inst.core.account.mfa.disable(s2, third[0])).state, 'off');
       const rec = (await inst.core.audit.events(sys, { action: 'mfa.recovery', limit: 10_000 })).map((x) => x.outcome);
       assert.deepEqual(rec, ['success', 'success', 'success']);
+    });
+
+    it('survives backup and restore: the sealed secret opens with the restored keys, the used steps stay used', async () => {
+      const secret = await mfaUser('lena');
+      const used = codeAt(secret, now);
+      await inst.core.auth.password('lena', TEST_PASSWORD, ctx, { otp: used });
+      const work = tempDir('mfa-backup');
+      const db2 = await freshDatabase(dialect);
+      try {
+        const backupDir = `${work.path}/backup`;
+        await inst.core.backup.create(sys, { to: backupDir, passphrase: 'a long backup passphrase' });
+        const config2 = loadConfig({ SLUICE_DATA_DIR: `${work.path}/data`, ...(db2.url ? { SLUICE_DATABASE_URL: db2.url } : {}), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'test' });
+        await restoreInstance(config2, { from: backupDir, passphrase: 'a long backup passphrase', log: pino({ level: 'silent' }) });
+        const restored = await openInstance(config2, { log: pino({ level: 'silent' }), clock: { now: () => now } });
+        try {
+          await assert.rejects(restored.core.auth.password('lena', TEST_PASSWORD, ctx), { code: 'MFA_REQUIRED' });
+          await assert.rejects(restored.core.auth.password('lena', TEST_PASSWORD, ctx, { otp: used }), { code: 'UNAUTHENTICATED' });
+          now += STEP;
+          assert.equal((await restored.core.auth.password('lena', TEST_PASSWORD, ctx, { otp: codeAt(secret, now) })).method, 'password+totp');
+        } finally {
+          await restored.close();
+        }
+      } finally {
+        await db2.cleanup();
+        await work.cleanup();
+      }
     });
 
     it('self-service needs a web session; turning it off needs a current code; admin disable forgets the secret', async () => {
