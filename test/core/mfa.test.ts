@@ -188,6 +188,11 @@ for (const dialect of DIALECTS) {
       await assert.rejects(inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now), { ...sftp, protocol: 'http' }), { code: 'UNAUTHENTICATED' });
       // A forged challenge: refused.
       await assert.rejects(inst.core.auth.secondFactor({ login: 'gina', next: 'totp' }, 'gina', codeAt(gSecret, now), sftp), { code: 'UNAUTHENTICATED' });
+      // Two second requests at once with one challenge (and two valid codes): one sign-in at most.
+      c = await step('gina');
+      const par = await Promise.allSettled([inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now), sftp), inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now + STEP), sftp)]);
+      assert.equal(par.filter((x) => x.status === 'fulfilled').length, 1);
+      now += 2 * STEP;
       // A wrong code keeps the challenge; the right one signs in once; the challenge is then spent.
       c = await step('gina');
       await assert.rejects(inst.core.auth.secondFactor(c, 'gina', '000000' === codeAt(gSecret, now) ? '111111' : '000000', sftp), { code: 'UNAUTHENTICATED' });
@@ -201,7 +206,7 @@ for (const dialect of DIALECTS) {
       now += 6 * 60_000;
       await assert.rejects(inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now), sftp), { code: 'UNAUTHENTICATED' });
       const reasons = (await inst.core.audit.events(sys, { action: 'auth.login', limit: 10_000 })).filter((e) => e.outcome === 'failure' && (e.detail as { method?: string }).method === 'totp').map((e) => (e.detail as { reason: string }).reason);
-      for (const r of ['second factor for another user or connection than the first', 'second factor already used', 'no first factor', 'first factor expired', 'wrong code']) assert.ok(reasons.includes(r), r);
+      for (const r of ['second factor for another user or connection than the first', 'second factor already used', 'second factor already in progress', 'no first factor', 'first factor expired', 'wrong code']) assert.ok(reasons.includes(r), r);
       assert.ok((await inst.core.audit.events(sys, { action: 'auth.factor', limit: 10_000 })).length >= 5, 'first factors are in the ledger');
       // A user without two factors is signed in by the first step.
       await inst.core.admin.users.create(sys, { login: 'ida', org: 'Praxis', password: TEST_PASSWORD });

@@ -83,6 +83,8 @@ interface ChallengeState {
   readonly client: string | null;
   readonly expiresAt: number;
   done: boolean;
+  /** A check is running: a parallel second request with the same challenge is refused. */
+  busy: boolean;
 }
 
 const challenges = new WeakMap<object, ChallengeState>();
@@ -155,6 +157,7 @@ export async function issueChallenge(deps: CoreDeps, user: UserRow, first: First
     client: ctx.client ?? null,
     expiresAt: deps.clock.now() + CHALLENGE_TTL_MS,
     done: false,
+    busy: false,
   });
   await recordEvent(deps.db, deps.clock, { action: 'auth.factor', outcome: 'success', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: first, next: 'totp', ...detail } });
   return c;
@@ -167,7 +170,7 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
     recordEvent(db, clock, { action: 'auth.login', outcome: 'failure', ctx, claimedLogin: login.slice(0, 64), claimedUserId: user?.id, orgId: user?.org_id ?? null, detail: { method: 'totp', reason, ...extra } });
 
   /** Counts a failed code like a failed password (lockout) and records it. */
-  async function countFailure(ctx: RequestContext | undefined, user: UserRow, reason: string, action: string, extra: Record<string, unknown>, actor?: Principal) {
+  async function countFailure(ctx: RequestContext, user: UserRow, reason: string, action: string, extra: Record<string, unknown>) {
     const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
     await writeTx(db, clock, async (s) => {
       await s.trx
@@ -175,7 +178,7 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
         .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
         .where('id', '=', user.id)
         .execute();
-      await s.audit({ action, outcome: 'failure', ctx, actor, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'totp', reason, ...extra, ...(lock ? { lockedOut: true } : {}) } });
+      await s.audit({ action, outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'totp', reason, ...extra, ...(lock ? { lockedOut: true } : {}) } });
     });
   }
 
@@ -214,10 +217,21 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
   async function secondFactor(challenge: MfaChallenge, loginIn: unknown, code: unknown, ctx: RequestContext): Promise<Principal> {
     const st = typeof challenge === 'object' && challenge !== null ? challenges.get(challenge) : undefined;
     const claimed = canonicalLogin(loginIn) ?? String(loginIn ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
-    if (!st || st.done || clock.now() > st.expiresAt) {
-      await failure(ctx, undefined, claimed, st ? (st.done ? 'second factor already used' : 'first factor expired') : 'no first factor');
+    if (!st || st.done || st.busy || clock.now() > st.expiresAt) {
+      await failure(ctx, undefined, claimed, st ? (st.done ? 'second factor already used' : st.busy ? 'second factor already in progress' : 'first factor expired') : 'no first factor');
       throw bad();
     }
+    st.busy = true;
+    try {
+      const p = await checkSecond(st, claimed, code, ctx);
+      st.done = true;
+      return p;
+    } finally {
+      st.busy = false;
+    }
+  }
+
+  async function checkSecond(st: ChallengeState, claimed: string, code: unknown, ctx: RequestContext): Promise<Principal> {
     if (claimed !== st.login || ctx.protocol !== st.protocol || (ctx.remoteAddr ?? null) !== st.remoteAddr || (ctx.client ?? null) !== st.client) {
       st.done = true;
       await failure(ctx, undefined, claimed, 'second factor for another user or connection than the first', { firstFactorUser: st.login });
@@ -240,9 +254,7 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
       await failure(ctx, user, user.login, 'two-factor sign-in no longer active');
       throw bad();
     }
-    const p = await totpFactor(user, code, ctx, st.first, st.detail);
-    st.done = true;
-    return p;
+    return totpFactor(user, code, ctx, st.first, st.detail);
   }
 
   return { totpFactor, secondFactor, failure };
