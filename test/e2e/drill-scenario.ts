@@ -70,6 +70,11 @@ export interface DrillReport {
   readonly kept: boolean;
 }
 
+/** p02's large file, read at SLOW_READ_BYTES_PER_S while the lockdown comes. */
+const BIG_FILE = '/p02/out/archiv-2025.bin';
+const BIG_FILE_BYTES = 24 * 1024 * 1024;
+const SLOW_READ_BYTES_PER_S = 2 * 1024 * 1024;
+
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const pad = (n: number) => String(n).padStart(2, '0');
 const partnerName = (n: number) => `Partner ${pad(n)}`;
@@ -199,6 +204,9 @@ async function drill(
         }
       }
       await parallel(jobs, 8);
+      // A large file p02 is downloading (slowly) when the lockdown comes.
+      const big = randomBytes(BIG_FILE_BYTES);
+      await inst.core.files.upload(sys, BIG_FILE, once(big), { expectedSize: big.length, metadata: { records: 90_000, categories: ['health'] } });
       // The stolen credential: partner p07 was (legitimately) granted read on four other partners' folders.
       for (const n of DRILL.attackerPartners.slice(1)) await inst.core.admin.grants.set(sys, 'p07', `/p${pad(n)}/out`, 'list,read');
       await inst.core.admin.keys.add(sys, 'p07', attackerKey.publicLine);
@@ -403,15 +411,28 @@ async function drill(
     const r = await httpRequest(base, 'GET', '/api/v1/fs/p02/out/', { authorization: `Bearer ${tokens.p02!}` });
     if (r.status !== 200) throw new Error(`HTTP ${r.status} ${r.body.toString().slice(0, 200)}`);
   });
+  const lockFrom = new Date(Date.now() - 1000).toISOString();
+  const slow = slowDownload(base, BIG_FILE, tokens.p02!, SLOW_READ_BYTES_PER_S);
+  await sleep(300);
   const lk = await sluice(['lockdown', 'on', '--mode', 'closed', '--reason', 'drill: stolen credential of p07', '--json']);
-  const [sFail, hFail] = await Promise.all([sessionFail.result(15_000), httpFail.result(15_000)]);
-  const onEvents = JSON.parse((await sluice(['audit', 'events', '--action', 'lockdown.on', '--from', new Date(attackFrom).toISOString(), '--json'])).out || '[]') as { time: string }[];
+  const [sFail, hFail, slowEnd] = await Promise.all([sessionFail.result(15_000), httpFail.result(15_000), slow.result(30_000)]);
+  const lockEvents = JSON.parse((await sluice(['audit', 'events', '--from', lockFrom, '--limit', '10000', '--json'])).out || '[]') as { action: string; time: string; path: string | null; bytes: number | null; detail: Record<string, unknown> }[];
+  const onEvents = lockEvents.filter((e) => e.action === 'lockdown.on');
   const onAt = onEvents.length ? Date.parse(onEvents.at(-1)!.time) : NaN;
   timings.lockdownSftpSession = sFail ? sFail.at - onAt : NaN;
   timings.lockdownHttp = hFail ? hFail.at - onAt : NaN;
+  // The server's own record of when it stopped sending the large file (file.read.end, incomplete).
+  const cut = lockEvents.find((e) => e.action === 'file.read.end' && e.path === BIG_FILE);
+  timings.lockdownRunningDownload = cut ? Date.parse(cut.time) - onAt : NaN;
   check('lockdown', 'lockdown on succeeds', lk.code === 0 && onEvents.length > 0, `exit ${lk.code}, ledger lockdown.on at ${onEvents.at(-1)?.time}`);
   check('lockdown', `a running SFTP session is refused within ${DRILL.bounds.lockdownMs / 1000} s`, !!sFail && /lock/i.test(sFail.error) && timings.lockdownSftpSession < DRILL.bounds.lockdownMs, sFail ? `${timings.lockdownSftpSession} ms after the change (${sFail.error})` : 'still working');
   check('lockdown', `HTTP requests are refused within ${DRILL.bounds.lockdownMs / 1000} s`, !!hFail && /HTTP 423/.test(hFail.error) && timings.lockdownHttp < DRILL.bounds.lockdownMs, hFail ? `${timings.lockdownHttp} ms after the change (${hFail.error.slice(0, 60)})` : 'still working');
+  check(
+    'lockdown',
+    `a download in progress over HTTP is cut off within ${DRILL.bounds.lockdownMs / 1000} s (the server's file.read.end record), the client holding an incomplete file`,
+    !!cut && cut.detail.complete === false && timings.lockdownRunningDownload < DRILL.bounds.lockdownMs && !!slowEnd && !slowEnd.complete && slowEnd.bytes < BIG_FILE_BYTES,
+    cut ? `${timings.lockdownRunningDownload} ms after the change; ${cut.bytes} of ${BIG_FILE_BYTES} bytes sent, client got ${slowEnd?.bytes ?? '?'} (${slowEnd?.error ?? 'ended normally'})` : 'no end record',
+  );
   const newSftp = await sftpSession(sftpPort, 'p05', fs.readFileSync(legitKey.file), hostKeyBlobs).then(
     (s) => {
       s.end();
@@ -647,6 +668,28 @@ function sftpSession(port: number, user: string, privateKey: Buffer, hostKeys: R
 
 function sftpRead(sftp: SFTPWrapper, p: string): Promise<Buffer> {
   return new Promise((resolve, reject) => sftp.readFile(p, (err, data) => (err ? reject(err) : resolve(data))));
+}
+
+/** A GET read at `rate` bytes/s (a slow client); result() says how much arrived and how it ended. */
+function slowDownload(base: string, urlPath: string, token: string, rate: number): { result(timeoutMs: number): Promise<{ bytes: number; complete: boolean; error?: string } | undefined> } {
+  const done = new Promise<{ bytes: number; complete: boolean; error?: string }>((resolve) => {
+    let bytes = 0;
+    const req = http.get(new URL(`/api/v1/fs${urlPath}`, base), { headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      const expected = Number(res.headers['content-length']);
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        res.pause();
+        setTimeout(() => res.resume(), (c.length / rate) * 1000);
+      });
+      res.on('end', () => resolve({ bytes, complete: res.complete && bytes === expected }));
+      res.on('error', (e) => resolve({ bytes, complete: false, error: e.message }));
+      res.on('aborted', () => resolve({ bytes, complete: false, error: 'aborted' }));
+    });
+    req.on('error', (e) => resolve({ bytes, complete: false, error: e.message }));
+  });
+  return {
+    result: (timeoutMs) => Promise.race([done, sleep(timeoutMs).then(() => undefined)]),
+  };
 }
 
 /** Repeats `op` every 50 ms until it fails; result() gives the time and error of the first failure. */

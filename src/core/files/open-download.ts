@@ -14,7 +14,7 @@ import type { CoreDeps } from '../deps.js';
 import { failed, guard, parseFor } from './guard.js';
 import { budgetsOf } from '../ops/budgets.js';
 import { canariesOf } from '../ops/canaries.js';
-import { lockdownOf } from '../ops/lockdown.js';
+import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 
 export interface DownloadRequest {
@@ -72,8 +72,8 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   let sent = 0;
   // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode
   // before the front end reads it.
-  // A lockdown or kill switch also stops downloads already running: checked at most once a
-  // second (the lockdown state is cached that long anyway), so it costs nothing per chunk.
+  // A lockdown or kill switch also stops downloads already running: checked every
+  // RUNNING_CHECK_MS against the cached state, so it costs nothing per chunk.
   const lockdown = lockdownOf(deps);
   let checkedAt = Date.now();
   const out = new Transform({
@@ -81,7 +81,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
     transform(c: Buffer, _enc, cb) {
       sent += c.length;
       const now = Date.now();
-      if (now - checkedAt < 1000) return cb(null, c);
+      if (now - checkedAt < RUNNING_CHECK_MS) return cb(null, c);
       checkedAt = now;
       lockdown.check(p, 'read').then(
         () => cb(null, c),

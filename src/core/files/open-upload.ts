@@ -16,7 +16,7 @@ import type { CoreDeps } from '../deps.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 import { discardBlob } from './blobs.js';
-import { lockdownOf } from '../ops/lockdown.js';
+import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 
 export interface UploadOptions {
   /** Declared size (Content-Length), checked before any byte is read. */
@@ -101,9 +101,9 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
     async write(chunk) {
       if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
       if (putError) throw await cleanup('rejected', asCore(putError));
-      // A lockdown or kill switch also stops uploads already running (checked at most once a second).
+      // A lockdown or kill switch also stops uploads already running (checked every RUNNING_CHECK_MS).
       const now = Date.now();
-      if (now - checkedAt >= 1000) {
+      if (now - checkedAt >= RUNNING_CHECK_MS) {
         checkedAt = now;
         try {
           await lockdown.check(p, 'write');
