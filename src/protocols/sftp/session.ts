@@ -370,7 +370,9 @@ export class SftpSession {
         const path = this.pathArg(r);
         return this.inOrder(async () => {
           if (this.handles.size >= this.deps.limits.maxHandles) throw new StatusReply(STATUS.FAILURE, `too many open handles (at most ${this.deps.limits.maxHandles})`);
-          const page = await core.files.list(p, path, { limit: this.deps.limits.listPage });
+          // The first page only as large as one READDIR answer: the client's first names come
+          // quickly however big the folder; later pages are fetched listPage at a time.
+          const page = await core.files.list(p, path, { limit: Math.min(this.deps.limits.readdirBatch, this.deps.limits.listPage) });
           const handle = this.newHandle({ kind: 'dir', path: page.path, entries: [...page.entries], next: page.next, chain: Promise.resolve() });
           this.send(encode.handle(id, handle));
         });
