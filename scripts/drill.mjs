@@ -64,6 +64,7 @@ const labels = {
   notifySend: 'sluice incident notify --send',
   lockdownSftpSession: 'lockdown → running SFTP session refused',
   lockdownHttp: 'lockdown → HTTP requests refused',
+  lockdownRunningDownload: 'lockdown → HTTP download in progress cut',
   backup: 'sluice backup (server running)',
   restore: 'sluice restore',
   verify: 'sluice verify (restored)',
