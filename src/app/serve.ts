@@ -50,6 +50,7 @@ export async function runServer(config: Config): Promise<void> {
           clearInterval(ticker);
           return checkpoint();
         })
+        .then(() => inst.core.alerts.drain(10_000))
         .then(() => inst.close())
         .finally(() => {
           log.info('stopped');

@@ -32,11 +32,18 @@ function config(): Config {
 
 const quietLog = async () => (await import('pino')).pino({ level: process.env.SLUICE_LOG_LEVEL ?? 'warn' }, process.stderr);
 
+/** How long a CLI command waits for its alerts to be delivered (first tries and the 1 s and 5 s retries). */
+const ALERT_DRAIN_MS = 8_000;
+
 async function withCore<T>(fn: (i: Instance, sys: Principal) => Promise<T>): Promise<T> {
   const inst = await openInstance(config(), { log: await quietLog() });
   try {
     return await fn(inst, inst.system({ protocol: 'cli', remoteAddr: 'local', client: `sluice-cli ${os.userInfo().username}` }, `cli:${os.userInfo().username}`));
   } finally {
+    // An alert raised by the command (lockdown, budget lifted…) is delivered before we exit;
+    // a channel that stays down is given its first retries, then reported.
+    const undelivered = await inst.core.alerts.drain(ALERT_DRAIN_MS);
+    if (undelivered > 0) process.stderr.write(`warning: ${undelivered} alert delivery(ies) still failing; the alert is in the ledger and the log\n`);
     await inst.close();
   }
 }

@@ -163,7 +163,7 @@ function buildCore(deps: CoreDeps) {
         return { alert, channels: a.channels() };
       },
       /** Waits until alerts in flight are delivered or given up (shutdown). */
-      drain: () => alertsOf(deps).drain(),
+      drain: (timeoutMs?: number) => alertsOf(deps).drain(timeoutMs),
     },
     /** Incident response (administrators). */
     incident: {

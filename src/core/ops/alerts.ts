@@ -53,9 +53,21 @@ export function createAlerts(deps: CoreDeps) {
       }
       return alert;
     },
-    /** Waits for deliveries in progress (shutdown, tests). */
-    async drain(): Promise<void> {
-      await Promise.allSettled([...inflight]);
+    /**
+     * Waits for deliveries in progress, retries included, at most `timeoutMs`; keeps the process
+     * alive meanwhile (the retry timers alone do not), so a short-lived command that raised an
+     * alert does not exit before it was delivered. Returns how many are still undelivered.
+     */
+    async drain(timeoutMs = 60_000): Promise<number> {
+      if (inflight.size === 0) return 0;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+      try {
+        await Promise.race([Promise.allSettled([...inflight]), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      return inflight.size;
     },
     channels: () => channels.map((c) => c.name),
   };
