@@ -79,7 +79,7 @@ export interface SessionDeps {
    * packet (at most 32 KiB, the client's packet size) with its own socket write; corked, the 8 or
    * so packets of a 255 KiB DATA reply leave in one writev.
    */
-  readonly socket?: { cork(): void; uncork(): void } | undefined;
+  readonly socket?: { cork(): void; uncork(): void; prependListener?(event: 'data', listener: () => void): unknown } | undefined;
 }
 
 type Handle =
@@ -127,6 +127,22 @@ function sharedPackets(maxReadWrite: number): DataPackets {
   return pool;
 }
 
+/**
+ * Corks the connection's socket for the rest of the tick whenever input arrives. ssh2 sends what
+ * waited for the client's window (a WINDOW_ADJUST, or the ack a download waited for) from inside
+ * its input handler, one socket write per 32 KiB SSH packet; corked, they leave in one writev.
+ * Once per socket, whatever the number of sessions on it.
+ */
+const corkedSockets = new WeakSet<object>();
+function corkOnInput(sock: SessionDeps['socket']): void {
+  if (!sock?.prependListener || corkedSockets.has(sock)) return;
+  corkedSockets.add(sock);
+  sock.prependListener('data', () => {
+    sock.cork();
+    process.nextTick(() => sock.uncork());
+  });
+}
+
 export class SftpSession {
   private readonly framer: Framer;
   private readonly packets: DataPackets;
@@ -148,6 +164,7 @@ export class SftpSession {
     private readonly deps: SessionDeps,
   ) {
     this.framer = new Framer(deps.limits.maxPacket);
+    corkOnInput(deps.socket);
     this.packets = sharedPackets(deps.limits.maxReadWrite);
     this.log = deps.log;
     channel.on('data', (chunk: Buffer) => {
