@@ -1,10 +1,38 @@
 /**
- * Write transactions. Every change to data runs in writeTx, which first takes the global write
- * lock (a row lock on the ledger head: an UPDATE that takes the lock on PostgreSQL and the
- * RESERVED lock on SQLite), so the ledger chain advances strictly in order and the change and
- * its ledger event commit together or not at all.
+ * Write transactions. Every change to data runs in writeTx, which holds the global write lock (a
+ * row lock on the ledger head: an UPDATE that takes the lock on PostgreSQL and the RESERVED lock
+ * on SQLite), so the ledger chain advances strictly in order and the change and its ledger event
+ * commit together or not at all.
+ *
+ * Group commit. A durable commit costs an fsync (SQLite synchronous=FULL; PostgreSQL's WAL flush,
+ * which here cannot be shared between sessions because the head lock is held until it is done),
+ * so one transaction per event capped the ledger at a few hundred events per second. Write
+ * transactions that wait for the lock in this process are therefore run one after the other
+ * inside ONE database transaction and committed together:
+ *
+ *   BEGIN; lock the head;
+ *     SAVEPOINT m; <caller 1's fn>; RELEASE m      (on error: ROLLBACK TO m; RELEASE m)
+ *     SAVEPOINT m; <caller 2's fn>; RELEASE m
+ *     …
+ *   COMMIT
+ *
+ * Contract (what callers may rely on, exactly as without grouping):
+ * - A caller's promise resolves only after the COMMIT that made its change and its events
+ *   durable has returned; if that COMMIT fails, every caller in the group is rejected and none of
+ *   their changes exist.
+ * - A caller whose fn throws is rejected with that error and its changes (rows and events) are
+ *   rolled back to its savepoint; the others in the group are not affected. Its events never
+ *   existed for the chain: the head is rolled back with them.
+ * - Callers run strictly one at a time, in arrival order, each seeing the changes of those
+ *   before it (as if each had committed before the next took the lock). `now` is read when a
+ *   caller's turn starts.
+ * - If the database drops the whole transaction under a caller (SQLite rolls back by itself on
+ *   some I/O errors; a lost connection), the savepoint is gone: the group is abandoned and every
+ *   caller in it is rejected.
+ * - fn must not start another writeTx and wait for it (that would wait for itself, as it
+ *   always did on the lock).
  */
-import type { Transaction } from 'kysely';
+import type { ControlledTransaction, Transaction } from 'kysely';
 import type { Database, Db } from '../ports/db-schema.js';
 import type { Clock } from '../ports/clock.js';
 import { appendEvent, type AuditInput } from './audit/ledger.js';
@@ -15,15 +43,134 @@ export interface WriteScope {
   audit(input: AuditInput): Promise<number>;
 }
 
-export async function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
-    await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
-    const now = clock.now();
-    return fn({ trx, now, audit: (input) => appendEvent(trx, now, input) });
+interface Member {
+  readonly run: (trx: Transaction<Database>) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Queue {
+  readonly waiting: Member[];
+  draining: boolean;
+  /** Counters for tests and the benchmark: committed groups and the callers in them. */
+  commits: number;
+  members: number;
+}
+
+/** At most this many callers share one commit, so none waits long behind a busy stream. */
+const MAX_GROUP = 64;
+const queues = new WeakMap<Db, Queue>();
+
+export function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let q = queues.get(db);
+    if (!q) queues.set(db, (q = { waiting: [], draining: false, commits: 0, members: 0 }));
+    q.waiting.push({
+      run: (trx) => {
+        const now = clock.now();
+        return fn({ trx, now, audit: (input) => appendEvent(trx, now, input) });
+      },
+      resolve: resolve as (value: unknown) => void,
+      reject,
+    });
+    if (!q.draining) void drain(db, q);
   });
 }
 
 /** Records one event on its own (denials, failed logins, reads). Committed when it returns. */
 export function recordEvent(db: Db, clock: Clock, input: AuditInput): Promise<number> {
   return writeTx(db, clock, (s) => s.audit(input));
+}
+
+/** How many groups were committed on `db` and how many callers they held (tests, benchmark). */
+export function groupCommitStats(db: Db): { commits: number; members: number } {
+  const q = queues.get(db);
+  return { commits: q?.commits ?? 0, members: q?.members ?? 0 };
+}
+
+async function drain(db: Db, q: Queue): Promise<void> {
+  q.draining = true;
+  try {
+    while (q.waiting.length) await commitGroup(db, q);
+  } finally {
+    q.draining = false;
+  }
+}
+
+/** Runs one group: begin + lock, the waiting callers each in a savepoint, commit, then settle. */
+async function commitGroup(db: Db, q: Queue): Promise<void> {
+  let trx: ControlledTransaction<Database>;
+  try {
+    trx = await db.startTransaction().execute();
+  } catch (e) {
+    q.waiting.shift()!.reject(e);
+    return;
+  }
+  // The lock is taken outside any savepoint: on PostgreSQL a row lock taken in a rolled-back
+  // savepoint would be released with it.
+  try {
+    await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+  } catch (e) {
+    await trx.rollback().execute().catch(() => undefined);
+    q.waiting.shift()!.reject(e);
+    return;
+  }
+  // Savepoint commands are typed by name; one name, released before the next caller's turn.
+  const sp = trx as unknown as ControlledTransaction<Database, ['m']>;
+  const done: { m: Member; value: unknown }[] = [];
+  let broken: unknown;
+  while (q.waiting.length && done.length < MAX_GROUP) {
+    const m = q.waiting.shift()!;
+    try {
+      await trx.savepoint('m').execute();
+    } catch (e) {
+      broken = e;
+      m.reject(e);
+      break;
+    }
+    let value: unknown;
+    try {
+      value = await m.run(trx);
+    } catch (err) {
+      try {
+        await sp.rollbackToSavepoint('m').execute();
+        await sp.releaseSavepoint('m').execute();
+      } catch (e) {
+        broken = e;
+        m.reject(err);
+        break;
+      }
+      m.reject(err);
+      continue;
+    }
+    try {
+      // Fails when the database dropped the transaction under the caller: then nothing of the
+      // group is left to commit.
+      await sp.releaseSavepoint('m').execute();
+    } catch (e) {
+      broken = e;
+      m.reject(e);
+      break;
+    }
+    done.push({ m, value });
+  }
+  if (broken === undefined && done.length) {
+    try {
+      await trx.commit().execute();
+    } catch (e) {
+      broken = e;
+    }
+  } else if (broken === undefined) {
+    // Every caller failed: nothing to commit.
+    await trx.rollback().execute().catch(() => undefined);
+    return;
+  }
+  if (broken !== undefined) {
+    if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => undefined);
+    for (const d of done) d.m.reject(broken);
+    return;
+  }
+  q.commits++;
+  q.members += done.length;
+  for (const d of done) d.m.resolve(d.value);
 }

@@ -264,6 +264,24 @@ const m006: Migration = {
   },
 };
 
+/**
+ * Ledger indexes for audit queries and incident scope at tens of millions of events (W9). Each
+ * lookup index ends in seq, the order every ledger query returns: events of a user or an address
+ * in a window are found as (key, ts, seq) entries without reading the rows, the page of the
+ * oldest is cut there, and only its rows are read; events of a file come in seq order from
+ * (file_id, seq), so a page stops after its limit. They replace the shorter indexes they extend.
+ */
+const m007: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('audit_actor_ts_seq').on('audit_events').columns(['actor_id', 'ts', 'seq']).execute();
+    await db.schema.createIndex('audit_addr_ts_seq').on('audit_events').columns(['remote_addr', 'ts', 'seq']).execute();
+    await db.schema.createIndex('audit_file_seq').on('audit_events').columns(['file_id', 'seq']).execute();
+    await db.schema.dropIndex('audit_actor_ts').execute();
+    await db.schema.dropIndex('audit_addr_ts').execute();
+    await db.schema.dropIndex('audit_file').execute();
+  },
+};
+
 /** Two-factor recovery codes: the hashes of a user's unused codes (JSON array). */
 const m008: Migration = {
   async up(db: Kysely<any>) {
@@ -278,6 +296,7 @@ export const migrations: Record<string, Migration> = {
   '004_canaries': m004,
   '005_ledger_append_only': m005,
   '006_totp': m006,
+  '007_ledger_query_indexes': m007,
   '008_totp_recovery': m008,
 };
 

@@ -81,28 +81,23 @@ export interface IncidentScope {
 
 const FILE_ACTIONS = ['file.read', 'file.read.end', 'file.write', 'file.delete', 'entry.rename'];
 
-/** Events in the window by any of the addresses or users (OR), oldest first, read in pages. */
-async function matchingEvents(db: Db, f: z.output<typeof scopeInput>, userIds: string[]): Promise<AuditEventRow[]> {
-  const out = new Map<number, AuditEventRow>();
-  const PAGE = 10_000;
-  const filters: ((q: ReturnType<typeof base>) => ReturnType<typeof base>)[] = [];
-  function base() {
-    return db.selectFrom('audit_events').selectAll().where('ts', '>=', f.from).where('ts', '<', f.to);
-  }
-  // One indexed query per filter ((remote_addr, ts) and (actor_id, ts) indexes); merged.
-  for (const ip of f.ips ?? []) filters.push((q) => q.where('remote_addr', '=', ip));
-  for (let i = 0; i < userIds.length; i += 500) {
-    const chunk = userIds.slice(i, i + 500);
-    filters.push((q) => q.where('actor_id', 'in', chunk));
-  }
-  for (const filter of filters) {
-    for (let after = 0; ; ) {
-      const rows = await filter(base()).where('seq', '>', after).orderBy('seq').limit(PAGE).execute();
-      for (const r of rows) out.set(Number(r.seq), r);
-      if (rows.length < PAGE) break;
-      after = Number(rows.at(-1)!.seq);
-    }
-  }
+/** The ledger columns the scope reads (not the hashes: the report cites events by seq). */
+const SCOPE_COLUMNS = ['seq', 'ts', 'actor_id', 'actor_login', 'org_id', 'protocol', 'remote_addr', 'action', 'target_path', 'file_id', 'sha256', 'bytes', 'outcome', 'detail'] as const;
+type ScopeEvent = Pick<AuditEventRow, (typeof SCOPE_COLUMNS)[number]>;
+
+/**
+ * Events in the window by any of the addresses or users (OR), oldest first. One range scan of
+ * the (remote_addr, ts) or (actor_id, ts) index per filter, unsorted and unpaged: paging by seq
+ * over those indexes re-read the whole rest of the window for every page (quadratic in the
+ * events found); the merged result is sorted here.
+ */
+async function matchingEvents(db: Db, f: z.output<typeof scopeInput>, userIds: string[]): Promise<ScopeEvent[]> {
+  const out = new Map<number, ScopeEvent>();
+  const base = () => db.selectFrom('audit_events').select(SCOPE_COLUMNS).where('ts', '>=', f.from).where('ts', '<', f.to);
+  const queries: ReturnType<typeof base>[] = [];
+  for (const ip of f.ips ?? []) queries.push(base().where('remote_addr', '=', ip));
+  for (let i = 0; i < userIds.length; i += 500) queries.push(base().where('actor_id', 'in', userIds.slice(i, i + 500)));
+  for (const q of queries) for (const r of await q.execute()) out.set(Number(r.seq), r);
   return [...out.values()].sort((a, b) => Number(a.seq) - Number(b.seq));
 }
 
@@ -154,7 +149,7 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
   // File activity, grouped per file and kind.
   type Acc = { fileId: string | null; path: string; sha256: string | null; orgId: string | null; bytes: number; first: number; last: number; by: Set<string>; addrs: Set<string>; protos: Set<string>; events: number[]; complete: boolean };
   const groups = { read: new Map<string, Acc>(), write: new Map<string, Acc>(), delete: new Map<string, Acc>() };
-  const readsBySeq = new Map<number, AuditEventRow>();
+  const readsBySeq = new Map<number, ScopeEvent>();
   for (const e of events) {
     if (!FILE_ACTIONS.includes(e.action)) continue;
     if (e.action === 'file.read' && e.outcome === 'success') readsBySeq.set(Number(e.seq), e);
