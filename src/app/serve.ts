@@ -19,7 +19,14 @@ export async function runServer(config: Config): Promise<void> {
   // One metrics registry for both front ends (HTTP serves it at /metrics).
   const metrics = createMetrics();
   const http = await buildHttpServer({ core: inst.core, config, log, metrics });
-  const sftp = createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey) });
+  const sftp = createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey),
+    limits: {
+      maxConnections: config.sftpMaxConnections,
+      maxConnectionsPerIp: config.sftpMaxConnectionsPerIp,
+      maxPreAuthPerIp: config.sftpMaxPreauthPerIp,
+      loginGraceMs: config.sftpLoginGrace,
+    },
+  });
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
   const sftpAt = await sftp.listen(config.sftpListen.host, config.sftpListen.port);
   const scheme = config.tlsCert ? 'https' : 'http';

@@ -37,7 +37,14 @@ describe('sluice serve with SFTP', () => {
   before(async () => {
     dir = tempDir('serve-sftp');
     data = path.join(dir.path, 'data');
-    env = { SLUICE_DATA_DIR: data, SLUICE_LOG_LEVEL: 'warn', SLUICE_HTTP_LISTEN: `127.0.0.1:${await freePort()}`, SLUICE_SFTP_LISTEN: `127.0.0.1:${await freePort()}` };
+    env = {
+      SLUICE_DATA_DIR: data,
+      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_HTTP_LISTEN: `127.0.0.1:${await freePort()}`,
+      SLUICE_SFTP_LISTEN: `127.0.0.1:${await freePort()}`,
+      // The connection limits are settings: a small one here, checked below.
+      SLUICE_SFTP_MAX_CONNECTIONS_PER_IP: '3',
+    };
   });
   after(async () => {
     if (server && server.exitCode === null) {
@@ -87,11 +94,18 @@ describe('sluice serve with SFTP', () => {
     const content = randomBytes(3 * 1024 * 1024 + 5);
     fs.writeFileSync(path.join(dir.path, 'report.csv'), content);
     const sftp = requireTool('sftp', 'openssh-client');
-    const r = await run(
-      sftp,
-      ['-b', '-', '-P', String(sftpPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-i', key.file, 'praxis@127.0.0.1'],
-      { input: 'cd /praxis/inbox\nput report.csv\nget report.csv back.csv\nls -l\n', cwd: dir.path, timeoutMs: 60_000 },
-    );
+    const sftpArgs = ['-b', '-', '-P', String(sftpPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-i', key.file, 'praxis@127.0.0.1'];
+
+    // SLUICE_SFTP_MAX_CONNECTIONS_PER_IP=3: with three connections open, a fourth is refused.
+    const held = await Promise.all([1, 2, 3].map(() => new Promise<net.Socket>((r, j) => { const c = net.connect(sftpPort, '127.0.0.1', () => r(c)); c.once('error', j); })));
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await run(sftp, sftpArgs, { input: 'ls\n', cwd: dir.path, timeoutMs: 60_000 });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /too many connections from this address/);
+    for (const c of held) c.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+
+    const r = await run(sftp, sftpArgs, { input: 'cd /praxis/inbox\nput report.csv\nget report.csv back.csv\nls -l\n', cwd: dir.path, timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha(fs.readFileSync(path.join(dir.path, 'back.csv'))), sha(content));
 
