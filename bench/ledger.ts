@@ -94,15 +94,16 @@ interface AppendFigures {
 
 /**
  * Appends per second through writeTx (durable commit each), one writer and 16 concurrent
- * writers, against the ungrouped write path; alternating A B A B, medians.
+ * writers, against the ungrouped write path; 4 rounds, alternating which goes first, medians.
  */
 async function appendRate(db: Db, inst: Instance, dialect: string): Promise<AppendFigures> {
   const actor = inst.system({ protocol: 'cli' }, 'bench');
   const record = { grouped: (input: AuditInput) => recordEvent(db, systemClock, input), ungrouped: (input: AuditInput) => ungroupedRecord(db, input) };
   const runs: Record<'grouped' | 'ungrouped', { one: number[]; sixteen: number[] }> = { grouped: { one: [], sixteen: [] }, ungrouped: { one: [], sixteen: [] } };
   const s0 = groupCommitStats(db);
-  for (let round = 0; round < 2; round++) {
-    for (const mode of ['grouped', 'ungrouped'] as const) {
+  for (let round = 0; round < 4; round++) {
+    // A B B A A B B A: neither side always goes first.
+    for (const mode of round % 2 === 0 ? (['grouped', 'ungrouped'] as const) : (['ungrouped', 'grouped'] as const)) {
       const one = Math.max(16, Math.round(APPENDS / 8));
       let t0 = performance.now();
       for (let i = 0; i < one; i++) await record[mode]({ action: 'bench.append', outcome: 'success', actor, detail: { i } });
