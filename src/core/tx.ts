@@ -11,8 +11,9 @@
  * inside ONE database transaction and committed together:
  *
  *   BEGIN; lock the head;
- *     SAVEPOINT m; <caller 1's fn>; RELEASE m      (on error: ROLLBACK TO m; RELEASE m)
- *     SAVEPOINT m; <caller 2's fn>; RELEASE m
+ *     <caller 1's fn>                              (on error: ROLLBACK, the others start anew)
+ *     SAVEPOINT m; <caller 2's fn>; RELEASE m      (on error: ROLLBACK TO m; RELEASE m)
+ *     SAVEPOINT m; <caller 3's fn>; RELEASE m
  *     …
  *   COMMIT
  *
@@ -21,7 +22,8 @@
  *   durable has returned; if that COMMIT fails, every caller in the group is rejected and none of
  *   their changes exist.
  * - A caller whose fn throws is rejected with that error and its changes (rows and events) are
- *   rolled back to its savepoint; the others in the group are not affected. Its events never
+ *   rolled back (to its savepoint, or the whole transaction when it is the first); the others in
+ *   the group are not affected. Its events never
  *   existed for the chain: the head is rolled back with them.
  * - Callers run strictly one at a time, in arrival order, each seeing the changes of those
  *   before it (as if each had committed before the next took the lock). `now` is read when a
@@ -119,6 +121,17 @@ async function commitGroup(db: Db, q: Queue): Promise<void> {
   const sp = trx as unknown as ControlledTransaction<Database, ['m']>;
   const done: { m: Member; value: unknown }[] = [];
   let broken: unknown;
+  // The first caller needs no savepoint: if it fails, nothing else is in the transaction yet,
+  // so the whole transaction is rolled back (and the others start a new one). A lone writer
+  // thus pays exactly what it paid before grouping.
+  const first = q.waiting.shift()!;
+  try {
+    done.push({ m: first, value: await first.run(trx) });
+  } catch (err) {
+    await trx.rollback().execute().catch(() => undefined);
+    first.reject(err);
+    return;
+  }
   while (q.waiting.length && done.length < MAX_GROUP) {
     const m = q.waiting.shift()!;
     try {
@@ -154,16 +167,12 @@ async function commitGroup(db: Db, q: Queue): Promise<void> {
     }
     done.push({ m, value });
   }
-  if (broken === undefined && done.length) {
+  if (broken === undefined) {
     try {
       await trx.commit().execute();
     } catch (e) {
       broken = e;
     }
-  } else if (broken === undefined) {
-    // Every caller failed: nothing to commit.
-    await trx.rollback().execute().catch(() => undefined);
-    return;
   }
   if (broken !== undefined) {
     if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => undefined);

@@ -42,7 +42,8 @@ for (const dialect of DIALECTS) {
       const start = await head();
       const stats0 = groupCommitStats(o.db);
       const N = 40;
-      const fails = (i: number) => i % 5 === 2;
+      // The first caller of the group (no savepoint of its own) and callers in the middle fail.
+      const fails = (i: number) => i === 0 || i % 5 === 2;
       const settled = await Promise.allSettled(
         Array.from({ length: N }, (_, i) =>
           writeTx(o.db, systemClock, async (s) => {
