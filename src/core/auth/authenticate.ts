@@ -25,6 +25,7 @@ import { lockdownOf } from '../ops/lockdown.js';
 import { alertsOf } from '../ops/alerts.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 import { createMfa, issueChallenge, mfaActive, type MfaChallenge } from './mfa.js';
+import { countFailedSignIn } from './lockout.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
@@ -118,15 +119,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     }
     const ok = await hasher.verify(user.password_hash, password);
     if (!ok) {
-      const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
-      await writeTx(db, clock, async (s) => {
-        await s.trx
-          .updateTable('users')
-          .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
-          .where('id', '=', user.id)
-          .execute();
-        await s.audit({ action: 'auth.login', outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'password', reason: 'wrong password', ...(lock ? { lockedOut: true } : {}) } });
-      });
+      await countFailedSignIn(deps, user, ctx, 'auth.login', { method: 'password', reason: 'wrong password' });
       throw bad();
     }
     const why = await refusal(deps, user, now);

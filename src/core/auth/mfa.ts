@@ -35,6 +35,7 @@ import type { Principal, RequestContext } from '../principal.js';
 import { recordEvent, writeTx, type WriteScope } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
+import { countFailedSignIn } from './lockout.js';
 import { requireAdmin } from '../admin/require-admin.js';
 import { assertPrincipal } from '../files/guard.js';
 import { base32Of, checkTotp, newRecoveryCodes, newTotpSecret, normaliseCode, normaliseRecoveryCode, openTotpSecret, recoveryHash, sealTotpSecret, totpUri, type TotpCheck } from './totp.js';
@@ -164,23 +165,14 @@ export async function issueChallenge(deps: CoreDeps, user: UserRow, first: First
 }
 
 export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext, method: string) => Principal, refusal: (u: UserRow, now: number) => Promise<string | undefined>, refusedError: (why: string | undefined) => CoreError) {
-  const { db, clock, settings } = deps;
+  const { db, clock } = deps;
 
   const failure = (ctx: RequestContext, user: Pick<UserRow, 'id' | 'login' | 'org_id'> | undefined, login: string, reason: string, extra: Record<string, unknown> = {}) =>
     recordEvent(db, clock, { action: 'auth.login', outcome: 'failure', ctx, claimedLogin: login.slice(0, 64), claimedUserId: user?.id, orgId: user?.org_id ?? null, detail: { method: 'totp', reason, ...extra } });
 
   /** Counts a failed code like a failed password (lockout) and records it. */
-  async function countFailure(ctx: RequestContext, user: UserRow, reason: string, action: string, extra: Record<string, unknown>) {
-    const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
-    await writeTx(db, clock, async (s) => {
-      await s.trx
-        .updateTable('users')
-        .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
-        .where('id', '=', user.id)
-        .execute();
-      await s.audit({ action, outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: 'totp', reason, ...extra, ...(lock ? { lockedOut: true } : {}) } });
-    });
-  }
+  const countFailure = (ctx: RequestContext, user: UserRow, reason: string, action: string, extra: Record<string, unknown>) =>
+    countFailedSignIn(deps, user, ctx, action, { method: 'totp', reason, ...extra });
 
   /**
    * The TOTP factor of a user whose first factor was verified (and refusal() passed). Returns the
