@@ -127,11 +127,43 @@ for (const dialect of DIALECTS) {
       for (const x of ['mfa.enrol:success:web', 'mfa.confirm:failure:web', 'mfa.confirm:success:web', 'mfa.disable:failure:web', 'mfa.disable:success:web', 'mfa.enrol:denied:http', 'mfa.recovery:success:web']) assert.ok(ev.includes(x), `${x} in ${ev.join()}`);
     });
 
+    it('administrators manage a user\'s two-factor sign-in over the API; partners cannot', async () => {
+      await s.t.user('olga', { org: 'Acme' });
+      await s.t.user('root2', { role: 'admin' });
+      const admin = bearer(await tokenFor(s.t, 'root2'));
+      const partner = bearer(await tokenFor(s.t, 'noah'));
+      const base = '/api/v1/admin/users/olga/mfa';
+      assert.equal((await call('POST', base, undefined, undefined, partner)).status, 403);
+      assert.equal((await call('GET', base, undefined, undefined, admin)).body.state, 'off');
+      const e = await call('POST', base, undefined, undefined, admin);
+      assert.equal(e.status, 201);
+      assert.equal(e.headers.get('cache-control'), 'no-store');
+      assert.equal(e.body.state, 'pending');
+      assert.match(String(e.body.uri), /^otpauth:\/\/totp\//);
+      const olgaSecret = String(e.body.secret);
+      assert.equal((await login('olga', TEST_PASSWORD)).status, 200, 'pending: sign-in unchanged');
+      assert.equal((await call('POST', `${base}/confirm`, undefined, { code: '12345x' }, admin)).status, 400);
+      const ok = await call('POST', `${base}/confirm`, undefined, { code: codeAt(olgaSecret, Date.now() - STEP) }, admin);
+      assert.equal(ok.body.state, 'active');
+      assert.equal((await login('olga', TEST_PASSWORD)).body.error?.code, 'MFA_REQUIRED');
+      const codes = await call('POST', `${base}/recovery-codes`, undefined, undefined, admin);
+      assert.equal(codes.status, 201);
+      assert.equal((codes.body.codes as string[]).length, 10);
+      assert.equal((await call('GET', base, undefined, undefined, admin)).body.recoveryCodes, 10);
+      const off = await call('DELETE', base, undefined, undefined, admin);
+      assert.equal(off.body.state, 'off');
+      assert.equal((await login('olga', TEST_PASSWORD)).status, 200, 'off again: password alone');
+      const ledger = (await s.t.core.audit.events(s.t.system, { login: 'root2', limit: 1000 })).map((ev) => ev.action);
+      for (const a of ['mfa.enrol', 'mfa.confirm', 'mfa.recovery', 'mfa.disable']) assert.ok(ledger.includes(a), `${a} recorded`);
+    });
+
     it('documents the routes and the otp field in the OpenAPI document', async () => {
       const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }>> };
       assert.ok(doc.paths['/api/v1/me/mfa']?.get && doc.paths['/api/v1/me/mfa']?.post && doc.paths['/api/v1/me/mfa']?.delete);
       assert.ok(doc.paths['/api/v1/me/mfa/confirm']?.post);
       assert.ok(doc.paths['/api/v1/me/mfa/recovery-codes']?.post);
+      assert.ok(doc.paths['/api/v1/admin/users/{login}/mfa']?.post);
+      assert.ok(doc.paths['/api/v1/admin/users/{login}/mfa/confirm']?.post);
       assert.ok(doc.paths['/api/v1/auth/login']!.post!.requestBody!.content['application/json']!.schema.properties.otp);
     });
   });

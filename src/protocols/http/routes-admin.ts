@@ -5,6 +5,7 @@
  *   GET/POST        /api/v1/admin/orgs                 GET/PATCH /api/v1/admin/orgs/:ref (id or name)
  *   GET(?org=)/POST /api/v1/admin/users                GET/PATCH /api/v1/admin/users/:login
  *   GET/POST        /api/v1/admin/users/:login/keys    DELETE    /api/v1/admin/users/:login/keys/:id
+ *   GET/POST/DELETE /api/v1/admin/users/:login/mfa     POST      /api/v1/admin/users/:login/mfa/{confirm,recovery-codes}
  *   GET/POST        /api/v1/admin/folders
  *   GET(?path=&subject=)/PUT/DELETE /api/v1/admin/grants
  *   GET             /api/v1/admin/audit/verify
@@ -18,7 +19,7 @@ import { LOCKDOWN_MODES, SWITCHABLE, type Core, type Grant, type LockdownState, 
 import { CoreError } from '../../core/errors.js';
 import { principalOf } from './auth.js';
 import { entryJson } from './routes-fs.js';
-import { DigitsQuery, PathString, Str, withErrors } from './schemas.js';
+import { DigitsQuery, MfaCodeBody, MfaEnrolmentSchema, MfaRecoveryCodesSchema, MfaStatusSchema, mfaEnrolmentOut, mfaStatusOut, PathString, Str, withErrors } from './schemas.js';
 
 const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -240,6 +241,47 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
       await admin.keys.remove(principalOf(req), req.params.login, req.params.id);
       return reply.code(204).send(null);
     },
+  );
+
+  // Two-factor sign-in of a user (the same core calls as `sluice user mfa …`)
+  r.get('/api/v1/admin/users/:login/mfa', { schema: { summary: "A user's two-factor sign-in: off, pending or active", tags: ['admin'], params: LoginParam, response: withErrors({ 200: MfaStatusSchema }) } }, async (req) =>
+    mfaStatusOut(await admin.mfa.status(principalOf(req), req.params.login)),
+  );
+  r.post(
+    '/api/v1/admin/users/:login/mfa',
+    {
+      schema: {
+        summary: 'Enrol a user in two-factor sign-in: a new TOTP secret, shown once',
+        description: 'The user is pending (sign-in unchanged) until POST …/mfa/confirm with a first code from their authenticator. Starting again replaces a pending secret; refused (409) while active.',
+        tags: ['admin'],
+        params: LoginParam,
+        response: withErrors({ 201: MfaEnrolmentSchema }),
+      },
+    },
+    async (req, reply) => {
+      const e = await admin.mfa.enable(principalOf(req), req.params.login);
+      reply.header('cache-control', 'no-store');
+      return reply.code(201).send(mfaEnrolmentOut(e));
+    },
+  );
+  r.post(
+    '/api/v1/admin/users/:login/mfa/confirm',
+    { schema: { summary: "Confirm a user's enrolment with a first code: from now on their sign-in needs a code", description: "Ends the user's web sessions.", tags: ['admin'], params: LoginParam, body: MfaCodeBody, response: withErrors({ 200: MfaStatusSchema }) } },
+    async (req) => mfaStatusOut(await admin.mfa.confirm(principalOf(req), req.params.login, req.body.code)),
+  );
+  r.post(
+    '/api/v1/admin/users/:login/mfa/recovery-codes',
+    { schema: { summary: 'New recovery codes for a user (shown once; only while two-factor sign-in is active)', tags: ['admin'], params: LoginParam, response: withErrors({ 201: MfaRecoveryCodesSchema }) } },
+    async (req, reply) => {
+      const c = await admin.mfa.recoveryCodes(principalOf(req), req.params.login);
+      reply.header('cache-control', 'no-store');
+      return reply.code(201).send({ login: c.login, codes: [...c.codes] });
+    },
+  );
+  r.delete(
+    '/api/v1/admin/users/:login/mfa',
+    { schema: { summary: "Turn a user's two-factor sign-in off (secret and recovery codes are forgotten)", tags: ['admin'], params: LoginParam, response: withErrors({ 200: MfaStatusSchema }) } },
+    async (req) => mfaStatusOut(await admin.mfa.disable(principalOf(req), req.params.login)),
   );
 
   // Folders

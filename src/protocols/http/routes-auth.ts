@@ -18,7 +18,7 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Core } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { principalOf, requestContext, sameOrigin, type CookieSettings } from './auth.js';
-import { Str, UserSummarySchema, withErrors } from './schemas.js';
+import { MfaCodeBody as CodeBody, MfaEnrolmentSchema, MfaStatusSchema, mfaEnrolmentOut, mfaStatusOut as statusOut, Str, UserSummarySchema, withErrors } from './schemas.js';
 
 export interface AuthRouteDeps {
   readonly core: Core;
@@ -98,24 +98,6 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     },
   });
 
-  const MfaStatusSchema = Type.Object({
-    login: Type.String(),
-    state: Type.Union([Type.Literal('off'), Type.Literal('pending'), Type.Literal('active')]),
-    changedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    recoveryCodes: Type.Integer({ minimum: 0, description: 'unused recovery codes' }),
-  });
-  const MfaEnrolmentSchema = Type.Object({
-    login: Type.String(),
-    state: Type.Literal('pending'),
-    changedAt: Type.String({ format: 'date-time' }),
-    recoveryCodes: Type.Integer({ minimum: 0 }),
-    secret: Type.String({ description: 'the secret in base32 (shown once)' }),
-    uri: Type.String({ description: 'otpauth:// URI for a QR code (shown once)' }),
-  });
-  const CodeBody = Type.Object({ code: Str(16, 'the current 6-digit code') }, { additionalProperties: false });
-  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  const statusOut = (s: { login: string; state: 'off' | 'pending' | 'active'; changedAt: number | null; recoveryCodes: number }) => ({ login: s.login, state: s.state, changedAt: iso(s.changedAt), recoveryCodes: s.recoveryCodes });
-
   r.route({
     method: 'GET',
     url: '/api/v1/me/mfa',
@@ -135,7 +117,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     handler: async (request, reply) => {
       const e = await core.account.mfa.start(principalOf(request));
       reply.header('cache-control', 'no-store');
-      return reply.code(201).send({ login: e.login, state: 'pending' as const, changedAt: new Date(e.changedAt ?? Date.now()).toISOString(), recoveryCodes: 0, secret: e.secret, uri: e.uri });
+      return reply.code(201).send(mfaEnrolmentOut(e));
     },
   });
 

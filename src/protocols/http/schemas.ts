@@ -71,3 +71,37 @@ export const DigitsQuery = (description: string) => Type.String({ pattern: '^[0-
 export function withErrors<T extends Record<string, TSchema>>(responses: T): T & typeof errorResponses {
   return { ...responses, ...errorResponses };
 }
+
+// --- two-factor sign-in (own: /api/v1/me/mfa; administrators: /api/v1/admin/users/:login/mfa) ---
+export const MfaStatusSchema = Type.Object({
+  login: Type.String(),
+  state: Type.Union([Type.Literal('off'), Type.Literal('pending'), Type.Literal('active')]),
+  changedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  recoveryCodes: Type.Integer({ minimum: 0, description: 'unused recovery codes' }),
+});
+export const MfaEnrolmentSchema = Type.Object({
+  login: Type.String(),
+  state: Type.Literal('pending'),
+  changedAt: Type.String({ format: 'date-time' }),
+  recoveryCodes: Type.Integer({ minimum: 0 }),
+  secret: Type.String({ description: 'the secret in base32 (shown once)' }),
+  uri: Type.String({ description: 'otpauth:// URI for a QR code (shown once)' }),
+});
+export const MfaRecoveryCodesSchema = Type.Object({ login: Type.String(), codes: Type.Array(Type.String()) });
+export const MfaCodeBody = Type.Object({ code: Str(16, 'the current 6-digit code') }, { additionalProperties: false });
+
+const isoOrNull = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+export const mfaStatusOut = (s: { login: string; state: 'off' | 'pending' | 'active'; changedAt: number | null; recoveryCodes: number }) => ({
+  login: s.login,
+  state: s.state,
+  changedAt: isoOrNull(s.changedAt),
+  recoveryCodes: s.recoveryCodes,
+});
+export const mfaEnrolmentOut = (e: { login: string; changedAt: number | null; secret: string; uri: string }) => ({
+  login: e.login,
+  state: 'pending' as const,
+  changedAt: new Date(e.changedAt ?? Date.now()).toISOString(),
+  recoveryCodes: 0,
+  secret: e.secret,
+  uri: e.uri,
+});
