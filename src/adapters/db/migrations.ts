@@ -289,6 +289,18 @@ const m008: Migration = {
   },
 };
 
+/**
+ * Ledger lookups the 007 indexes do not serve, which scanned the whole table: by the recorded
+ * login (a deleted user has no id left to look up) and by organisation alone. Same shape as
+ * 007, ending in seq, so a page's seqs come from the index alone.
+ */
+const m009: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('audit_login_ts_seq').on('audit_events').columns(['actor_login', 'ts', 'seq']).execute();
+    await db.schema.createIndex('audit_org_ts_seq').on('audit_events').columns(['org_id', 'ts', 'seq']).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -298,6 +310,7 @@ export const migrations: Record<string, Migration> = {
   '006_totp': m006,
   '007_ledger_query_indexes': m007,
   '008_totp_recovery': m008,
+  '009_ledger_login_org_indexes': m009,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -85,20 +85,29 @@ const FILE_ACTIONS = ['file.read', 'file.read.end', 'file.write', 'file.delete',
 const SCOPE_COLUMNS = ['seq', 'ts', 'actor_id', 'actor_login', 'org_id', 'protocol', 'remote_addr', 'action', 'target_path', 'file_id', 'sha256', 'bytes', 'outcome', 'detail'] as const;
 type ScopeEvent = Pick<AuditEventRow, (typeof SCOPE_COLUMNS)[number]>;
 
+/** Rows fetched per statement when the scope's events are read by seq. */
+const FETCH_BATCH = 2000;
+
 /**
- * Events in the window by any of the addresses or users (OR), oldest first. One range scan of
- * the (remote_addr, ts) or (actor_id, ts) index per filter, unsorted and unpaged: paging by seq
- * over those indexes re-read the whole rest of the window for every page (quadratic in the
- * events found); the merged result is sorted here.
+ * Events in the window by any of the addresses or users (OR), oldest first, streamed. Two steps:
+ * the seqs from the (remote_addr, ts, seq) and (actor_id, ts, seq) indexes alone (an index-only
+ * range scan per filter: no row read, no sort of rows), then the rows in seq order, a batch at a
+ * time, by primary key — each table page is visited once, in order, and only a batch is held in
+ * memory. Reading all matching rows in one statement instead made PostgreSQL pick a parallel
+ * scan of the time index and held every row of a busy user's month at once.
  */
-async function matchingEvents(db: Db, f: z.output<typeof scopeInput>, userIds: string[]): Promise<ScopeEvent[]> {
-  const out = new Map<number, ScopeEvent>();
-  const base = () => db.selectFrom('audit_events').select(SCOPE_COLUMNS).where('ts', '>=', f.from).where('ts', '<', f.to);
+async function* matchingEvents(db: Db, f: z.output<typeof scopeInput>, userIds: string[]): AsyncGenerator<ScopeEvent> {
+  const base = () => db.selectFrom('audit_events').select('seq').where('ts', '>=', f.from).where('ts', '<', f.to);
   const queries: ReturnType<typeof base>[] = [];
   for (const ip of f.ips ?? []) queries.push(base().where('remote_addr', '=', ip));
   for (let i = 0; i < userIds.length; i += 500) queries.push(base().where('actor_id', 'in', userIds.slice(i, i + 500)));
-  for (const q of queries) for (const r of await q.execute()) out.set(Number(r.seq), r);
-  return [...out.values()].sort((a, b) => Number(a.seq) - Number(b.seq));
+  const found = new Set<number>();
+  for (const q of queries) for (const r of await q.execute()) found.add(Number(r.seq));
+  const seqs = Float64Array.from(found).sort();
+  for (let i = 0; i < seqs.length; i += FETCH_BATCH) {
+    const batch = Array.from(seqs.subarray(i, i + FETCH_BATCH));
+    yield* await db.selectFrom('audit_events').select(SCOPE_COLUMNS).where('seq', 'in', batch).orderBy('seq').execute();
+  }
 }
 
 export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeInput): Promise<IncidentScope> {
@@ -128,31 +137,50 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     tokenIds.push(row.id);
     userIds.add(row.user_id);
   }
-  let events = await matchingEvents(db, f, [...userIds]);
   // Only tokens named: keep the events made with those tokens (their owners' other sessions are not in scope).
-  if (tokenIds.length && !f.ips?.length && !f.users?.length && !f.orgs?.length) {
-    const wanted = new Set(tokenIds);
-    events = events.filter((e) => wanted.has((JSON.parse(e.detail) as { token?: string }).token ?? ''));
-  }
+  const wantedTokens = tokenIds.length && !f.ips?.length && !f.users?.length && !f.orgs?.length ? new Set(tokenIds) : undefined;
 
-  // Actors.
+  // One pass over the events in seq order: actors, and file activity grouped per file and kind.
   const actors = new Map<string, { login: string | null; userId: string | null; addresses: Set<string>; events: number; failedLogins: number }>();
-  for (const e of events) {
+  type Acc = { fileId: string | null; path: string; sha256: string | null; orgId: string | null; bytes: number; first: number; last: number; by: Set<string>; addrs: Set<string>; protos: Set<string>; events: number[]; complete: boolean };
+  const groups = { read: new Map<string, Acc>(), write: new Map<string, Acc>(), delete: new Map<string, Acc>() };
+  // Successful reads by seq: what their end records and the no-end fallback need of them.
+  const readsBySeq = new Map<number, { bytes: number | null; detail: string }>();
+  // End records whose file has no read group yet (its read lies before the window and a later
+  // read in the window makes the group): applied after the pass, as if all reads came first.
+  const endsLater: ScopeEvent[] = [];
+  const applyEnd = (e: ScopeEvent, g: Acc) => {
+    const d = JSON.parse(e.detail) as { read?: number; complete?: boolean };
+    const start = d.read !== undefined ? readsBySeq.get(d.read) : undefined;
+    g.bytes += Number(e.bytes ?? 0);
+    g.events.push(Number(e.seq));
+    const whole = start ? !(JSON.parse(start.detail) as { range?: unknown }).range : false;
+    if (whole && d.complete) g.complete = true;
+  };
+  let count = 0;
+  let firstSeq: number | null = null;
+  let lastSeq: number | null = null;
+  for await (const e of matchingEvents(db, f, [...userIds])) {
+    if (wantedTokens && !wantedTokens.has((JSON.parse(e.detail) as { token?: string }).token ?? '')) continue;
+    count++;
+    firstSeq ??= Number(e.seq);
+    lastSeq = Number(e.seq);
     const k = e.actor_id ?? `anon:${e.actor_login ?? e.remote_addr ?? '?'}`;
     const a = actors.get(k) ?? { login: e.actor_login, userId: e.actor_id, addresses: new Set<string>(), events: 0, failedLogins: 0 };
     a.events++;
     if (e.remote_addr) a.addresses.add(e.remote_addr);
     if (e.action.startsWith('auth.') && e.outcome === 'failure') a.failedLogins++;
     actors.set(k, a);
-  }
 
-  // File activity, grouped per file and kind.
-  type Acc = { fileId: string | null; path: string; sha256: string | null; orgId: string | null; bytes: number; first: number; last: number; by: Set<string>; addrs: Set<string>; protos: Set<string>; events: number[]; complete: boolean };
-  const groups = { read: new Map<string, Acc>(), write: new Map<string, Acc>(), delete: new Map<string, Acc>() };
-  const readsBySeq = new Map<number, ScopeEvent>();
-  for (const e of events) {
     if (!FILE_ACTIONS.includes(e.action)) continue;
-    if (e.action === 'file.read' && e.outcome === 'success') readsBySeq.set(Number(e.seq), e);
+    if (e.action === 'file.read.end') {
+      // Bytes actually handed out, and whether a whole-file read completed.
+      const g = groups.read.get(e.file_id ?? e.target_path ?? '?');
+      if (g) applyEnd(e, g);
+      else endsLater.push(e);
+      continue;
+    }
+    if (e.action === 'file.read' && e.outcome === 'success') readsBySeq.set(Number(e.seq), { bytes: e.bytes === null ? null : Number(e.bytes), detail: e.detail });
     const kind = e.action === 'file.read' ? 'read' : e.action === 'file.write' ? 'write' : e.action === 'file.delete' ? 'delete' : undefined;
     if (!kind || e.outcome !== 'success') continue;
     const key = e.file_id ?? e.target_path ?? '?';
@@ -165,17 +193,9 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     if (kind !== 'read') g.bytes += Number(e.bytes ?? 0);
     groups[kind].set(key, g);
   }
-  // Bytes actually handed out, and whether a whole-file read completed, from the end records.
-  for (const e of events) {
-    if (e.action !== 'file.read.end') continue;
-    const d = JSON.parse(e.detail) as { read?: number; complete?: boolean };
-    const start = d.read !== undefined ? readsBySeq.get(d.read) : undefined;
+  for (const e of endsLater) {
     const g = groups.read.get(e.file_id ?? e.target_path ?? '?');
-    if (!g) continue;
-    g.bytes += Number(e.bytes ?? 0);
-    g.events.push(Number(e.seq));
-    const whole = start ? !(JSON.parse(start.detail) as { range?: unknown }).range : false;
-    if (whole && d.complete) g.complete = true;
+    if (g) applyEnd(e, g);
   }
   // A read with no end record (server stopped mid-transfer) counts what was granted.
   for (const g of groups.read.values()) if (g.bytes === 0) g.bytes = g.events.map((s) => readsBySeq.get(s)).reduce((n, r) => n + Number(r?.bytes ?? 0), 0);
@@ -251,8 +271,6 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     })
     .sort((a, b) => b.bytesRead - a.bytesRead || (a.org ?? '').localeCompare(b.org ?? ''));
 
-  const firstSeq = events.length ? Number(events[0]!.seq) : null;
-  const lastSeq = events.length ? Number(events.at(-1)!.seq) : null;
   const cp = lastSeq === null ? undefined : await db.selectFrom('audit_checkpoints').selectAll().where('seq', '>=', lastSeq).orderBy('seq').limit(1).executeTakeFirst();
   const result: IncidentScope = {
     generatedAt: iso(deps.clock.now()),
@@ -264,7 +282,7 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     deletes,
     organisations,
     totals: {
-      events: events.length,
+      events: count,
       filesRead: reads.length,
       bytesRead: reads.reduce((n, r) => n + r.bytes, 0),
       filesWritten: writes.length,
@@ -273,6 +291,6 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     },
     ledger: { firstSeq, lastSeq, checkpoint: cp ? { seq: Number(cp.seq), hash: cp.hash, keyId: cp.key_id, signature: cp.signature, time: iso(Number(cp.ts)) } : null },
   };
-  await recordEvent(db, deps.clock, { action: 'incident.scope', outcome: 'success', actor: p, detail: { filters: result.filters, window: result.window, events: events.length } });
+  await recordEvent(db, deps.clock, { action: 'incident.scope', outcome: 'success', actor: p, detail: { filters: result.filters, window: result.window, events: count } });
   return result;
 }
