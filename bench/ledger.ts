@@ -232,6 +232,10 @@ async function runDialect(dialect: 'sqlite' | 'postgres', url?: string): Promise
       const heaviest = w.users[w.byActivity[0]!]!;
       const byUser = await timed(40, (i) => inst.core.audit.events(sys, { login: (i === 0 ? heaviest : w.users[byWeight()]!).login, ...window(7, i), limit: 1000 }));
       const byFile = await timed(40, () => inst.core.audit.events(sys, { fileId: w.fileIds(Math.floor(r() * w.files)), limit: 1000 }));
+      // By a login no user has (deleted, or guessed by an attacker: only the recorded login is
+      // left), and by organisation alone (no user named); windowed and not (the oldest page).
+      const byLogin = await timed(20, (i) => inst.core.audit.events(sys, { login: `admin${i % 50}`, ...window(7, i), limit: 1000 }));
+      const byOrg = await timed(20, (i) => inst.core.audit.events(sys, { orgId: (i === 0 ? heaviest : w.users[byWeight()]!).orgId, ...(i % 4 === 3 ? {} : window(7, i)), limit: 1000 }));
       const scopeIp = await timed(10, (i) => {
         const u = w.users[byWeight()]!;
         const ip = i === 0 ? w.natIps[0]! : u.ips[Math.floor(r() * u.ips.length)]!;
@@ -245,6 +249,8 @@ async function runDialect(dialect: 'sqlite' | 'postgres', url?: string): Promise
       });
       out.push(row(`w9-user-${dialect}`, `audit by user, 7-day window, ${ev} events (${dialect})`, byUser.stats, 100, sizes(byUser.results)));
       out.push(row(`w9-file-${dialect}`, `audit by file, ${ev} events (${dialect})`, byFile.stats, 100, sizes(byFile.results)));
+      out.push(row(`w9-login-${dialect}`, `audit by recorded login (no such user), 7-day window, ${ev} events (${dialect})`, byLogin.stats, 100, sizes(byLogin.results)));
+      out.push(row(`w9-org-${dialect}`, `audit by organisation, 7-day window or none, ${ev} events (${dialect})`, byOrg.stats, 100, sizes(byOrg.results)));
       out.push(row(`w9-scope-ip-${dialect}`, `incident scope, one address, 30 days, ${ev} events (${dialect})`, scopeIp.stats, 5000, sizes(scopeIp.results)));
       out.push(row(`w9-scope-user-${dialect}`, `incident scope, one user, 30 days, ${ev} events (${dialect})`, scopeUser.stats, 5000, sizes(scopeUser.results)));
     }
