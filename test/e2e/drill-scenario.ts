@@ -23,6 +23,7 @@ import { Client as SshClient, type SFTPWrapper } from 'ssh2';
 import { loadConfig } from '../../src/config/config.js';
 import { openInstance } from '../../src/app/instance.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { opensshOptions } from '../helpers/openssh.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
@@ -275,7 +276,7 @@ async function drill(
 
   t = Date.now();
   const sftpBatch = sftpTargets.map((p) => `-get "${p}" "${path.join(loot, 'sftp' + p.replaceAll('/', '_'))}"`).join('\n') + '\n';
-  const sftpRun = runProcess(tools.sftp, ['-b', '-', '-P', String(sftpPort), ...sshOptions(knownHosts, attackerKey.file), '-o', `BindAddress=${attacker.ip}`, `p07@127.0.0.1`], sftpBatch);
+  const sftpRun = runProcess(tools.sftp, ['-b', '-', '-P', String(sftpPort), ...opensshOptions(knownHosts, attackerKey.file), '-o', `BindAddress=${attacker.ip}`, `p07@127.0.0.1`], sftpBatch);
   const httpGot = new Map<string, Buffer>();
   const httpStatus = new Map<number, number>();
   // The HTTP side joins once the SFTP client has its first file (SSH setup takes longer than a
@@ -640,19 +641,6 @@ async function sshKeygen(keygen: string, dir: string, name: string): Promise<{ f
   return { file, publicLine: fs.readFileSync(`${file}.pub`, 'utf8').trim() };
 }
 
-function sshOptions(knownHosts: string, key: string): string[] {
-  return [
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'IdentityAgent=none',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'LogLevel=ERROR',
-    '-i', key,
-  ];
-}
 
 /** An SFTP session with the ssh2 client (stays open), the host key checked against the server's. */
 function sftpSession(port: number, user: string, privateKey: Buffer, hostKeys: ReadonlySet<string>, localAddress?: string): Promise<{ sftp: SFTPWrapper; end(): void }> {

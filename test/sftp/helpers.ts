@@ -16,6 +16,7 @@ import type { TestDialect } from '../helpers/dialects.js';
 import { tempDir, type TempDir } from '../helpers/dialects.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { requireTool } from './tools.js';
+import { opensshOptions } from '../helpers/openssh.js';
 
 export interface SftpServed {
   readonly t: TestInstance;
@@ -136,18 +137,7 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: R
 
 /** OpenSSH client options: our known_hosts only, keys only (no agent, no password prompts). */
 export function sshOptions(s: SftpServed, key: ClientKey | undefined, extra: string[] = []): string[] {
-  return [
-    '-o', `UserKnownHostsFile=${s.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'IdentityAgent=none',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'LogLevel=ERROR',
-    ...(key ? ['-i', key.file] : ['-o', 'PubkeyAuthentication=no']),
-    ...extra,
-  ];
+  return opensshOptions(s.knownHosts, key?.file, extra);
 }
 
 /** `sftp -b -` with the commands on stdin; fails on the first failing command (batch mode). */
