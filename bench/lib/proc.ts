@@ -45,17 +45,24 @@ interface Stat {
   readonly cpuSeconds: number;
 }
 
-function readStat(pid: number): Stat | null {
+/**
+ * The fields of /proc/PID/stat after the command name, or null if the process is gone. "pid
+ * (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
+ * [0]=state [1]=ppid … [11]=utime [12]=stime [13]=cutime [14]=cstime (fields 14–17 of proc(5)).
+ */
+function statFields(pid: number): string[] | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
-  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // After comm: [0]=state [1]=ppid … [11]=utime [12]=stime (fields 14 and 15 of proc(5)).
-  return { ppid: Number(f[1]), cpuSeconds: (Number(f[11]) + Number(f[12])) / clockTicks() };
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+function readStat(pid: number): Stat | null {
+  const f = statFields(pid);
+  return f ? { ppid: Number(f[1]), cpuSeconds: (Number(f[11]) + Number(f[12])) / clockTicks() } : null;
 }
 
 /** User + system CPU seconds of one process so far, or null if it is gone. */
@@ -228,14 +235,8 @@ export function startSampler(rootPid: number, opts: { intervalMs?: number; treeE
  * too short-lived for a sampler to see, once they were reaped.
  */
 export function readCpuWithReapedSeconds(pid: number): number | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks();
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks() : null;
 }
 
 /**
