@@ -31,9 +31,10 @@ import { ensureCommands, run } from './lib/exec.js';
 import { makeRandomFile, selfSignedCert, tempDir } from './lib/fixtures.js';
 import { freePort, request, waitForUrl } from './lib/net.js';
 import { isAlive, processTree, readRssBytes, startSampler, type SampleResult } from './lib/proc.js';
+import { logTransfer, runRounds, transferFigures, type TransferRun } from './lib/ab-rounds.js';
 import { emitResults, type WorkloadResult } from './lib/result.js';
 import { startSluice, SluiceUnavailable, type Sluice } from './lib/sluice.js';
-import { envInt, envSize, fmt, formatBytes, GiB, max, MB, median } from './lib/stats.js';
+import { envInt, envSize, fmt, formatBytes, GiB, MB } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
 
 export type HttpWorkload = 'w5' | 'w6';
@@ -62,14 +63,7 @@ interface Server {
   checkUpload(body: string): void;
 }
 
-interface Run {
-  readonly server: 'sluice' | 'nginx';
-  readonly round: number;
-  readonly mbps: number;
-  readonly seconds: number;
-  readonly cpuSeconds: number;
-  readonly peakRssMB: number;
-}
+type Run = TransferRun<'sluice' | 'nginx'>;
 
 const nowIso = () => new Date().toISOString().slice(11, 19);
 const defaultLog = (msg: string) => process.stderr.write(`[http ${nowIso()}] ${msg}\n`);
@@ -279,24 +273,12 @@ export async function runHttpBench(opts: HttpBenchOptions = {}): Promise<Workloa
       cpuSeconds: s.cpuSeconds,
       peakRssMB: s.peakRssBytes / MB,
     };
-    log(`${w} round ${round} ${srv.name.padEnd(6)} ${fmt(out.mbps, 1).padStart(7)} MB/s  ${fmt(out.seconds, 2)} s  cpu ${fmt(out.cpuSeconds, 2)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB`);
+    logTransfer(log, w, out);
     return out;
   };
 
-  const results: WorkloadResult[] = [];
-  for (const w of workloads) {
-    const runs: Run[] = [];
-    let error = sluiceError;
-    try {
-      for (let round = 1; round <= rounds; round++) for (const srv of servers) runs.push(await transfer(srv, w, round));
-    } catch (e) {
-      error = (e as Error).message;
-      log(`${w} failed: ${error}`);
-      if (sluice && !isAlive(sluice.pid)) log(`Sluice exited; its log:\n${sluice.logTail()}`);
-    }
-    results.push(summarise(w, runs, size, rounds, error, { cipher, curlVersion, nginxVersion: nginx.version, sluiceMode: sluice?.mode ?? null, idleRssMB }));
-  }
-  return results;
+  const done = await runRounds(workloads, rounds, servers, transfer, { log, sluice, sluiceError });
+  return done.map(({ w, runs, error }) => summarise(w, runs, size, rounds, error, { cipher, curlVersion, nginxVersion: nginx.version, sluiceMode: sluice?.mode ?? null, idleRssMB }));
 }
 
 function summarise(
@@ -307,15 +289,9 @@ function summarise(
   error: string | undefined,
   env: { cipher: string; curlVersion: string; nginxVersion: string; sluiceMode: string | null; idleRssMB: { sluiceAtStart: number | null; sluice: number | null; nginx: number } },
 ): WorkloadResult {
-  const of = (s: 'sluice' | 'nginx') => runs.filter((r) => r.server === s);
-  const sl = of('sluice');
-  const ng = of('nginx');
-  const med = (rs: readonly Run[], f: (r: Run) => number) => (rs.length === rounds ? median(rs.map(f)) : null);
-  const sluice = med(sl, (r) => r.mbps);
-  const peer = med(ng, (r) => r.mbps);
-  const ratio = sluice !== null && peer !== null ? sluice / peer : null;
-  const rss = sl.length ? max(sl.map((r) => r.peakRssMB)) : null;
-  const gib = size / GiB;
+  const f = transferFigures(runs, rounds, size, 'nginx');
+  const { sluice, peer, ratio } = f;
+  const rss = f.sluicePeakRssMB;
   const pass = ratio === null || rss === null ? null : ratio >= TARGET_RATIO && rss < RSS_LIMIT_MB;
   return {
     id: w,
@@ -336,14 +312,14 @@ function summarise(
       rounds,
       client: `${env.curlVersion}; HTTP/1.1; TLS 1.3 ${env.cipher}`,
       sluiceMode: env.sluiceMode,
-      sluiceCpuSecondsPerGiB: med(sl, (r) => r.cpuSeconds / gib),
-      nginxCpuSecondsPerGiB: med(ng, (r) => r.cpuSeconds / gib),
+      sluiceCpuSecondsPerGiB: f.sluiceCpuSecondsPerGiB,
+      nginxCpuSecondsPerGiB: f.peerCpuSecondsPerGiB,
       sluiceStartRssMB: env.idleRssMB.sluiceAtStart,
       sluiceIdleRssMB: env.idleRssMB.sluice,
-      nginxPeakRssMB: ng.length ? max(ng.map((r) => r.peakRssMB)) : null,
+      nginxPeakRssMB: f.peerPeakRssMB,
       nginxIdleRssMB: env.idleRssMB.nginx,
-      sluiceSecondsMedian: med(sl, (r) => r.seconds),
-      nginxSecondsMedian: med(ng, (r) => r.seconds),
+      sluiceSecondsMedian: f.sluiceSecondsMedian,
+      nginxSecondsMedian: f.peerSecondsMedian,
       runs,
     },
   };

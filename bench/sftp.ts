@@ -36,9 +36,10 @@ import { ensureCommands, run, which } from './lib/exec.js';
 import { makeRandomFile, tempDir } from './lib/fixtures.js';
 import { freePort, request } from './lib/net.js';
 import { isAlive, processTree, readRssBytes, sleep, startSampler, type SampleResult } from './lib/proc.js';
+import { logTransfer, runRounds, transferFigures, type TransferRun } from './lib/ab-rounds.js';
 import { emitResults, type WorkloadResult } from './lib/result.js';
 import { startSluice, SluiceUnavailable, type Sluice } from './lib/sluice.js';
-import { envInt, envSize, fmt, formatBytes, GiB, max, MB, median } from './lib/stats.js';
+import { envInt, envSize, fmt, formatBytes, GiB, MB } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
 
 export type SftpWorkload = 'w1' | 'w2';
@@ -60,14 +61,7 @@ interface Server {
   removeUpload(): Promise<void>;
 }
 
-interface Run {
-  readonly server: 'sluice' | 'sshd';
-  readonly round: number;
-  readonly mbps: number;
-  readonly seconds: number;
-  readonly cpuSeconds: number;
-  readonly peakRssMB: number;
-}
+type Run = TransferRun<'sluice' | 'sshd'>;
 
 const nowIso = () => new Date().toISOString().slice(11, 19);
 const defaultLog = (msg: string) => process.stderr.write(`[sftp ${nowIso()}] ${msg}\n`);
@@ -292,24 +286,12 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
       if (got !== bigSha) throw new Error(`${srv.name} w2: stored sha256 ${got}, expected ${bigSha}`);
     }
     const out: Run = { server: srv.name, round, mbps: size / seconds / MB, seconds, cpuSeconds: s.cpuSeconds, peakRssMB: s.peakRssBytes / MB };
-    log(`${w} round ${round} ${srv.name.padEnd(6)} ${fmt(out.mbps, 1).padStart(7)} MB/s  ${fmt(out.seconds, 2)} s  cpu ${fmt(out.cpuSeconds, 2)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB`);
+    logTransfer(log, w, out);
     return out;
   };
 
-  const results: WorkloadResult[] = [];
-  for (const w of workloads) {
-    const runs: Run[] = [];
-    let error = sluiceError;
-    try {
-      for (let round = 1; round <= rounds; round++) for (const srv of servers) runs.push(await transfer(srv, w, round));
-    } catch (e) {
-      error = (e as Error).message;
-      log(`${w} failed: ${error}`);
-      if (sluice && !isAlive(sluice.pid)) log(`Sluice exited; its log:\n${sluice.logTail()}`);
-    }
-    results.push(summarise(w, runs, size, rounds, error, { cipher, clientVersion, sshdVersion: sshd.version, sluiceMode: sluice?.mode ?? null, idleRssMB }));
-  }
-  return results;
+  const done = await runRounds(workloads, rounds, servers, transfer, { log, sluice, sluiceError });
+  return done.map(({ w, runs, error }) => summarise(w, runs, size, rounds, error, { cipher, clientVersion, sshdVersion: sshd.version, sluiceMode: sluice?.mode ?? null, idleRssMB }));
 }
 
 function summarise(
@@ -320,15 +302,9 @@ function summarise(
   error: string | undefined,
   env: { cipher: string; clientVersion: string; sshdVersion: string; sluiceMode: string | null; idleRssMB: { sluiceAtStart: number | null; sluice: number | null; sshd: number } },
 ): WorkloadResult {
-  const of = (s: 'sluice' | 'sshd') => runs.filter((r) => r.server === s);
-  const sl = of('sluice');
-  const pe = of('sshd');
-  const med = (rs: readonly Run[], f: (r: Run) => number) => (rs.length === rounds ? median(rs.map(f)) : null);
-  const sluice = med(sl, (r) => r.mbps);
-  const peer = med(pe, (r) => r.mbps);
-  const ratio = sluice !== null && peer !== null ? sluice / peer : null;
-  const rss = sl.length ? max(sl.map((r) => r.peakRssMB)) : null;
-  const gib = size / GiB;
+  const f = transferFigures(runs, rounds, size, 'sshd');
+  const { sluice, peer, ratio } = f;
+  const rss = f.sluicePeakRssMB;
   const pass = ratio === null || rss === null ? null : ratio >= TARGET_RATIO && rss < RSS_LIMIT_MB;
   return {
     id: w,
@@ -349,13 +325,13 @@ function summarise(
       rounds,
       client: `${env.clientVersion} sftp -c ${env.cipher}, key authentication`,
       sluiceMode: env.sluiceMode,
-      sluiceCpuSecondsPerGiB: med(sl, (r) => r.cpuSeconds / gib),
-      sshdCpuSecondsPerGiB: med(pe, (r) => r.cpuSeconds / gib),
+      sluiceCpuSecondsPerGiB: f.sluiceCpuSecondsPerGiB,
+      sshdCpuSecondsPerGiB: f.peerCpuSecondsPerGiB,
       sluiceStartRssMB: env.idleRssMB.sluiceAtStart,
       sluiceIdleRssMB: env.idleRssMB.sluice,
-      sshdPeakRssMB: pe.length ? max(pe.map((r) => r.peakRssMB)) : null,
-      sluiceSecondsMedian: med(sl, (r) => r.seconds),
-      sshdSecondsMedian: med(pe, (r) => r.seconds),
+      sshdPeakRssMB: f.peerPeakRssMB,
+      sluiceSecondsMedian: f.sluiceSecondsMedian,
+      sshdSecondsMedian: f.peerSecondsMedian,
       runs,
     },
   };

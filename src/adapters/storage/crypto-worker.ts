@@ -15,10 +15,9 @@
 
  */
 import { createHash, type Hash, type KeyObject } from 'node:crypto';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { openRunInPlace, sealRunInPlace, type OpenedRun } from './segment-crypto.js';
+import { collectYoung } from '../../runtime/young-gc.js';
 
 export type CryptoRequest =
   | { readonly t: 'begin'; readonly id: number; readonly key: KeyObject; readonly hash: boolean }
@@ -49,28 +48,6 @@ interface Stream {
 }
 
 const streams = new Map<number, Stream>();
-
-/**
- * Memory. cipher.update has no in-place form: every segment costs a fresh 64 KiB buffer, copied
- * into the run and then dead. V8 frees such buffers only when it collects the small objects holding
- * them, and left alone does so about every 32 MB of them: the worker would keep that much garbage
- * resident. Collecting the young generation after every run keeps it to one run's worth, at a
- * fraction of a millisecond per run on the worker's tiny heap (and the memory is reused at once
- * rather than returned to the kernel and faulted in again, which freeing larger batches causes).
- * The collector comes from V8's --expose-gc, switched on just long enough to create one context
- * that has it; if that is refused, the worker runs as before, with more memory.
- */
-const collectYoung = ((): (() => void) | undefined => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc: unknown = vm.runInNewContext('gc');
-    v8.setFlagsFromString('--no-expose-gc');
-    if (typeof gc !== 'function') return undefined;
-    return () => (gc as (opts: { type: string }) => void)({ type: 'minor' });
-  } catch {
-    return undefined;
-  }
-})();
 
 
 function handle(req: CryptoRequest): { reply: CryptoReply; transfer: ArrayBuffer[] } | null {
@@ -105,6 +82,16 @@ if (port !== null) {
       out = { reply: { id: req.id, error: err instanceof Error ? err.message : String(err) }, transfer: [] };
     }
     if (out !== null) port.postMessage(out.reply, out.transfer);
+    /**
+     * Memory. cipher.update has no in-place form: every segment costs a fresh 64 KiB buffer, copied
+     * into the run and then dead. V8 frees such buffers only when it collects the small objects holding
+     * them, and left alone does so about every 32 MB of them: the worker would keep that much garbage
+     * resident. Collecting the young generation after every run keeps it to one run's worth, at a
+     * fraction of a millisecond per run on the worker's tiny heap (and the memory is reused at once
+     * rather than returned to the kernel and faulted in again, which freeing larger batches causes).
+     * The collector is runtime/young-gc.ts; where it is not available the worker runs as before, with
+     * more memory.
+     */
     if (req.t === 'seal' || req.t === 'open') collectYoung?.();
   });
 }

@@ -73,18 +73,8 @@ export async function discardBlob(deps: CoreDeps, key: BlobKey): Promise<void> {
 export async function sweepBlobs(deps: CoreDeps, staleMs = 24 * 3600_000): Promise<{ removed: number; temp: number }> {
   const now = deps.clock.now();
   const rows = await deps.db.selectFrom('blob_pending').selectAll().execute();
-  let removed = 0;
-  for (const r of rows) {
-    const mine = r.kind === 'delete' || r.node_id === deps.settings.nodeId || now - Number(r.created_at) > staleMs;
-    if (!mine) continue;
-    const used = await deps.db.selectFrom('files').select('id').where('blob_key', '=', r.blob_key).executeTakeFirst();
-    if (used) {
-      await deps.db.deleteFrom('blob_pending').where('blob_key', '=', r.blob_key).execute();
-      continue;
-    }
-    await discardBlob(deps, r.blob_key as BlobKey);
-    removed++;
-  }
+  const mine = rows.filter((r) => r.kind === 'delete' || r.node_id === deps.settings.nodeId || now - Number(r.created_at) > staleMs);
+  const removed = await discardUnreferenced(deps, mine);
   const temp = await deps.store.sweepTemp();
   return { removed, temp };
 }
@@ -97,6 +87,14 @@ export async function sweepBlobs(deps: CoreDeps, staleMs = 24 * 3600_000): Promi
 export async function sweepDeferred(deps: CoreDeps): Promise<number> {
   if (await backupLeaseActive(deps)) return 0;
   const rows = await deps.db.selectFrom('blob_pending').select('blob_key').where('kind', '=', 'delete').execute();
+  return discardUnreferenced(deps, rows);
+}
+
+/**
+ * For each pending blob: a file still points at it → only the pending row goes; otherwise the
+ * blob is discarded (and its row with it). Returns how many blobs were discarded.
+ */
+async function discardUnreferenced(deps: CoreDeps, rows: readonly { blob_key: string }[]): Promise<number> {
   let removed = 0;
   for (const r of rows) {
     const used = await deps.db.selectFrom('files').select('id').where('blob_key', '=', r.blob_key).executeTakeFirst();

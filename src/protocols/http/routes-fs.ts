@@ -28,7 +28,7 @@ import { etagOf, fsTarget, noneMatch, parseRange } from './fs-path.js';
 import type { Metrics } from './metrics.js';
 import { DigitsQuery, ListSchema, PathString, Str, UploadResultSchema, withErrors } from './schemas.js';
 import { DOWNLOAD_CSP } from './security-headers.js';
-import { collectYoung } from './young-gc.js';
+import { collectYoung } from '../../runtime/young-gc.js';
 
 export const FS_PREFIX = '/api/v1/fs';
 

@@ -36,7 +36,7 @@ import { fsRoutes } from './routes-fs.js';
 import { opsRoutes } from './routes-ops.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
-import { collectYoung } from './young-gc.js';
+import { collectYoung } from '../../runtime/young-gc.js';
 
 /** How often an idle young-generation collection runs (see "Memory at rest" below). */
 const IDLE_GC_MS = 5_000;

@@ -1,7 +1,8 @@
 /**
- * Collections of V8's young generation on demand, for the two moments the HTTP front end knows
- * about and V8's own heuristics do not (see routes-fs.ts, request bodies, and server.ts, memory at
- * rest). A young collection costs about a millisecond on this heap.
+ * Collections of V8's young generation on demand, for moments the code knows about and V8's own
+ * heuristics do not: the HTTP front end (routes-fs.ts, request bodies; server.ts, memory at rest)
+ * and the crypto worker (after each run: storage/crypto-worker.ts). A young collection costs about
+ * a millisecond on the main heap, a fraction of that on a worker's.
  *
  * The collector is V8's own `gc`, which only --expose-gc makes reachable: the flag is switched on
  * just long enough to create one context that has it and switched off again at once, so no other
