@@ -131,7 +131,7 @@ async function seedDirectory(db: Kysely<Database>, w: SeedWorld, orgs: number): 
         const meta = r() < 0.3 ? { records: 1 + Math.floor(r() * 5000), categories: ['health'] } : {};
         return {
           id: w.fileIds(f), folder_id: uid('a000', org), name: `f${f}.csv`, name_key: `f${f}.csv`, size, sha256: createHash('sha256').update(`file ${f}`).digest('hex'),
-          blob_key: uid('b000', f), org_id: uid('8000', 0x200000 + org), uploaded_by: null, uploaded_by_login: null, created_at: t, modified_at: t, metadata: JSON.stringify(meta),
+          blob_key: uid('b000', f), org_id: uid('8000', 0x200000 + org), uploaded_by: null, uploaded_by_login: null, created_at: t, modified_at: t, metadata: JSON.stringify(meta), stored_inline: 0,
         };
       })).execute();
     }

@@ -100,6 +100,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     settings: {
       nodeId: config.nodeId,
       maxUploadBytes: config.maxUploadBytes,
+      inlineMaxBytes: config.inlineMaxBytes,
       sessionTtlMs: config.sessionTtl,
       lockoutThreshold: config.lockoutThreshold,
       lockoutDurationMs: config.lockoutDuration,

@@ -49,6 +49,13 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ SLUICE_STORAGE: 's3' }), /not available/);
   });
 
+  it('keeps at most one encrypted segment (64K) of a small file in the database', () => {
+    assert.equal(loadConfig({}).inlineMaxBytes, 65536);
+    assert.equal(loadConfig({ SLUICE_INLINE_MAX_BYTES: '0' }).inlineMaxBytes, 0);
+    assert.equal(loadConfig({ SLUICE_INLINE_MAX_BYTES: '16K' }).inlineMaxBytes, 16384);
+    assert.throws(() => loadConfig({ SLUICE_INLINE_MAX_BYTES: '65537' }), /SLUICE_INLINE_MAX_BYTES[\s\S]*at most 64K/);
+  });
+
   it('parses sizes, durations and listen addresses', () => {
     assert.equal(parseSize('10K'), 10240);
     assert.equal(parseSize('1.5M'), 1572864);

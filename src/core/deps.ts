@@ -13,6 +13,12 @@ import type { Keyring } from '../ports/keyring.js';
 export interface CoreSettings {
   readonly nodeId: string;
   readonly maxUploadBytes: number;
+  /**
+   * Files up to this size (at most SMALL_OBJECT_BYTES) are sealed in memory and stored in the
+   * database with their file row (blob_inline) instead of the blob store; 0 turns that off.
+   * Absent: SMALL_OBJECT_BYTES.
+   */
+  readonly inlineMaxBytes?: number | undefined;
   readonly sessionTtlMs: number;
   readonly lockoutThreshold: number;
   readonly lockoutDurationMs: number;

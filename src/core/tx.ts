@@ -33,8 +33,17 @@
  *   caller in it is rejected.
  * - fn must not start another writeTx and wait for it (that would wait for itself, as it
  *   always did on the lock).
+ *
+ * Relaxed commits ({ durable: false }). Only for events whose loss on a power failure (not on a
+ * process crash) is acceptable: they are committed without waiting for the disk (SQLite
+ * synchronous=NORMAL for that commit, set before BEGIN as SQLite requires; PostgreSQL
+ * synchronous_commit=off for the transaction), and become durable with the next durable commit
+ * (the log is written in order). A group takes the durability of its first caller: a relaxed
+ * group admits only relaxed callers, a durable one admits all (they gain durability). Every
+ * other guarantee above holds. MUST NOT be used for an event that has to be on disk before the
+ * caller acts on it (a read's event before its first byte, a change's event).
  */
-import type { ControlledTransaction, Transaction } from 'kysely';
+import { PostgresAdapter, sql, type ControlledTransaction, type Kysely, type Transaction } from 'kysely';
 import type { Database, Db } from '../ports/db-schema.js';
 import type { Clock } from '../ports/clock.js';
 import { appendEvent, type AuditInput } from './audit/ledger.js';
@@ -46,6 +55,7 @@ export interface WriteScope {
 }
 
 interface Member {
+  readonly durable: boolean;
   readonly run: (trx: Transaction<Database>) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -63,11 +73,17 @@ interface Queue {
 const MAX_GROUP = 64;
 const queues = new WeakMap<Db, Queue>();
 
-export function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<T>): Promise<T> {
+export interface TxOptions {
+  /** false: a relaxed commit (see above). Default true. */
+  readonly durable?: boolean;
+}
+
+export function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<T>, opts: TxOptions = {}): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let q = queues.get(db);
     if (!q) queues.set(db, (q = { waiting: [], draining: false, commits: 0, members: 0 }));
     q.waiting.push({
+      durable: opts.durable !== false,
       run: (trx) => {
         const now = clock.now();
         return fn({ trx, now, audit: (input) => appendEvent(trx, now, input) });
@@ -80,8 +96,8 @@ export function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<
 }
 
 /** Records one event on its own (denials, failed logins, reads). Committed when it returns. */
-export function recordEvent(db: Db, clock: Clock, input: AuditInput): Promise<number> {
-  return writeTx(db, clock, (s) => s.audit(input));
+export function recordEvent(db: Db, clock: Clock, input: AuditInput, opts?: TxOptions): Promise<number> {
+  return writeTx(db, clock, (s) => s.audit(input), opts);
 }
 
 /** How many groups were committed on `db` and how many callers they held (tests, benchmark). */
@@ -99,8 +115,26 @@ async function drain(db: Db, q: Queue): Promise<void> {
   }
 }
 
-/** Runs one group: begin + lock, the waiting callers each in a savepoint, commit, then settle. */
+const isPostgres = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/** Runs one group; a relaxed one on SQLite with the connection's safety level lowered around it. */
 async function commitGroup(db: Db, q: Queue): Promise<void> {
+  if (q.waiting[0]!.durable || isPostgres(db)) return runGroup(db, q);
+  // The pragma may not change inside a transaction, and it is the connection's: the connection is
+  // held from before BEGIN until the level is back at FULL, so no other statement runs relaxed.
+  await db.connection().execute(async (c) => {
+    await sql`pragma synchronous = normal`.execute(c);
+    try {
+      await runGroup(c, q);
+    } finally {
+      await sql`pragma synchronous = full`.execute(c);
+    }
+  });
+}
+
+/** Runs one group: begin + lock, the waiting callers each in a savepoint, commit, then settle. */
+async function runGroup(db: Kysely<Database>, q: Queue): Promise<void> {
+  const durable = q.waiting[0]!.durable;
   let trx: ControlledTransaction<Database>;
   try {
     trx = await db.startTransaction().execute();
@@ -112,6 +146,7 @@ async function commitGroup(db: Db, q: Queue): Promise<void> {
   // savepoint would be released with it.
   try {
     await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+    if (!durable && isPostgres(db)) await sql`set local synchronous_commit = off`.execute(trx);
   } catch (e) {
     await trx.rollback().execute().catch(() => undefined);
     q.waiting.shift()!.reject(e);
@@ -133,6 +168,8 @@ async function commitGroup(db: Db, q: Queue): Promise<void> {
     return;
   }
   while (q.waiting.length && done.length < MAX_GROUP) {
+    // A relaxed group ends before the next durable caller: that one starts a durable group.
+    if (!durable && q.waiting[0]!.durable) break;
     const m = q.waiting.shift()!;
     try {
       await trx.savepoint('m').execute();

@@ -44,6 +44,14 @@ export interface SealedPut {
   readonly sha256: string;
 }
 
+/** A small object sealed in memory: its plaintext size and SHA-256, and the sealed bytes. */
+export interface SealedBytes extends SealedPut {
+  readonly sealed: Buffer;
+}
+
+/** The largest plaintext seal() accepts: one AEAD segment (64 KiB). */
+export const SMALL_OBJECT_BYTES = 64 * 1024;
+
 /**
  * The encrypted view of a BlobStore that the core uses. Every object is encrypted with its own
  * data key (chunked AEAD); the data key is wrapped by a key-encryption key from the keyring.
@@ -59,6 +67,13 @@ export interface SealedPut {
 export interface SealedStore {
   put(key: BlobKey, source: AsyncIterable<Uint8Array>, opts?: { signal?: AbortSignal }): Promise<SealedPut>;
   get(key: BlobKey, size: number, range?: ByteRange): Promise<Readable>;
+  /**
+   * Seals a small object (at most SMALL_OBJECT_BYTES of plaintext) in memory, in the same format
+   * as put, for storage outside the inner store. MUST NOT keep `parts` or the result.
+   */
+  seal(key: BlobKey, parts: readonly Uint8Array[]): SealedBytes;
+  /** Opens what seal returned, with every check get makes (INTEGRITY on any mismatch). */
+  open(key: BlobKey, sealed: Buffer, size: number, range?: ByteRange): Promise<Readable>;
   delete(key: BlobKey): Promise<void>;
   keys(): AsyncIterable<BlobKey>;
   sweepTemp(): Promise<number>;

@@ -90,6 +90,14 @@ export interface FileTable {
   created_at: number;
   modified_at: number;
   metadata: string; // JSON object
+  /** 1: the sealed bytes are in blob_inline (small files), 0: in the blob store under blob_key. */
+  stored_inline: number;
+}
+
+/** Small files' sealed bytes (same SLC1 format as in the blob store), base64, committed with their file row. */
+export interface BlobInlineTable {
+  blob_key: string;
+  sealed: string;
 }
 
 export interface GrantTable {
@@ -201,6 +209,7 @@ export interface Database {
   tokens: TokenTable;
   sessions: SessionTable;
   blob_pending: BlobPendingTable;
+  blob_inline: BlobInlineTable;
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointTable;

@@ -89,7 +89,10 @@ for (const dialect of DIALECTS) {
         await t.core.files.upload(alice, p, chunks(body), { metadata: { records: i } });
         files.set(p, body);
       }
-      const report = Buffer.from('Abrechnung Q4;Versicherte;4711\n'.repeat(2000));
+      const report = Buffer.from('Abrechnung Q4;Versicherte;4711\n'.repeat(3000)); // > 64 KiB: in the blob store
+      const small = Buffer.from('Abrechnung klein;Versicherte;4712\n'.repeat(20)); // kept in the database
+      await t.core.files.upload(t.system, '/beta/out/small.csv', chunks(small));
+      files.set('/beta/out/small.csv', small);
       await t.core.files.upload(t.system, '/beta/out/report.csv', chunks(report));
       files.set('/beta/out/report.csv', report);
       await t.core.canaries.plant(t.system, '/beta/out/canary.csv', 'bait');
@@ -125,9 +128,10 @@ for (const dialect of DIALECTS) {
     });
 
     it('backs up while files are deleted, replaced and uploaded; the lease keeps the snapshot complete', async () => {
-      const deleted = '/acme/in/f0.bin';
+      // f4 (65,537 bytes) lives in the blob store; the files up to 64 KiB are kept in the database.
+      const deleted = '/acme/in/f4.bin';
       const replaced = '/acme/in/f6.bin';
-      const deletedKey = (await raw.db.selectFrom('files').select('blob_key').where('name', '=', 'f0.bin').executeTakeFirstOrThrow()).blob_key;
+      const deletedKey = (await raw.db.selectFrom('files').select('blob_key').where('name', '=', 'f4.bin').executeTakeFirstOrThrow()).blob_key;
       // An upload already running when the backup starts, finishing whenever it does.
       const slow = randomBytes(3_000_000);
       const running = t.core.files.upload(alice, '/acme/in/running.bin', (async function* () {
@@ -157,7 +161,10 @@ for (const dialect of DIALECTS) {
       });
       await running;
       assert.deepEqual(stages, ['database', 'blobs', 'keys', 'done']);
-      assert.equal(r.blobs.count, r.tables.find((x) => x.name === 'files')!.rows);
+      // Every file's bytes are in the backup: a blob file each, or (small files) a blob_inline row.
+      const inlineRows = r.tables.find((x) => x.name === 'blob_inline')!.rows;
+      assert.ok(inlineRows >= 4, `${inlineRows} small files kept inline`);
+      assert.equal(r.blobs.count + inlineRows, r.tables.find((x) => x.name === 'files')!.rows);
       assert.equal(progressed, r.blobs.bytes);
       assert.ok(r.blobs.plaintextBytes >= [...files.values()].reduce((n, b) => n + b.length, 0));
       // After the backup: lease gone, deferred deletion done.
@@ -172,6 +179,12 @@ for (const dialect of DIALECTS) {
       const keysEnc = fs.readFileSync(path.join(backupDir, 'keys.enc'));
       assert.ok(!keysEnc.includes('PRIVATE KEY') && !keysEnc.includes('kek-'), 'keys.enc is encrypted');
       for (const f of walk(path.join(backupDir, 'blobs'))) assert.ok(!fs.readFileSync(f).includes('Abrechnung'), 'blobs stay ciphertext');
+      const inlineExport = walk(path.join(backupDir, 'db')).find((f) => path.basename(f).startsWith('blob_inline'));
+      assert.ok(inlineExport, 'small files travel in the database export');
+      for (const line of fs.readFileSync(inlineExport, 'utf8').split('\n').filter(Boolean)) {
+        const sealed = Buffer.from((JSON.parse(line) as { sealed: string }).sealed, 'base64');
+        assert.ok(sealed.subarray(0, 4).equals(Buffer.from('SLC1')) && !sealed.includes('Abrechnung'), 'inline blobs stay ciphertext');
+      }
       const manifest = JSON.parse(fs.readFileSync(path.join(backupDir, 'manifest.json'), 'utf8')) as { source: { dialect: string }; tables: { name: string; rows: number }[]; ledger: { headSeq: number } };
       assert.equal(manifest.source.dialect, dialect);
       assert.equal(manifest.tables.find((x) => x.name === 'settings')!.rows, 0, 'the lease is not exported');
@@ -326,6 +339,12 @@ for (const dialect of DIALECTS) {
         const key = async (name: string) => (await rdb.db.selectFrom('files').select('blob_key').where('name', '=', name).executeTakeFirstOrThrow()).blob_key;
         const damagedKey = await key('f7.bin');
         const missingKey = await key('report.csv');
+        // A small file kept in the database, one byte of its sealed bytes flipped there.
+        const inlineKey = await key('small.csv');
+        const row = await rdb.db.selectFrom('blob_inline').select('sealed').where('blob_key', '=', inlineKey).executeTakeFirstOrThrow();
+        const sealed = Buffer.from(row.sealed, 'base64');
+        sealed[sealed.length - 40]! ^= 0x01;
+        await rdb.db.updateTable('blob_inline').set({ sealed: sealed.toString('base64') }).where('blob_key', '=', inlineKey).execute();
         await rdb.close();
         flipByte(blobPath(dataDir, damagedKey), 2_000_000);
         fs.rmSync(blobPath(dataDir, missingKey));
@@ -335,10 +354,10 @@ for (const dialect of DIALECTS) {
         let progress = 0;
         const v = await inst.core.backup.verify(sys, { onProgress: (ph, d) => ph === 'blobs' && (progress = d) });
         assert.equal(v.ok, false);
-        assert.deepEqual(v.counts, { missing: 1, corrupt: 1, orphans: 1 });
+        assert.deepEqual(v.counts, { missing: 1, corrupt: 2, orphans: 1 });
         assert.equal(v.missing[0]!.path, '/beta/out/report.csv');
-        assert.equal(v.corrupt[0]!.blobKey, damagedKey);
-        assert.match(v.corrupt[0]!.reason, /damaged or altered/);
+        assert.deepEqual(v.corrupt.map((c) => c.blobKey).sort(), [damagedKey, inlineKey].sort());
+        for (const c of v.corrupt) assert.match(c.reason, /damaged or altered/);
         assert.deepEqual(v.orphans, ['01234567-89ab-7def-8123-456789abcdef']);
         assert.equal(v.ledger.ok, true);
         assert.ok(progress > 0);

@@ -94,6 +94,25 @@ for (const dialect of DIALECTS) {
       assert.equal((await verifyLedger(o.db)).ok, true);
     });
 
+    it('relaxed and durable callers never share a relaxed commit; the connection is durable again after', async () => {
+      const start = await head();
+      const stats0 = groupCommitStats(o.db);
+      // Queue order: relaxed, relaxed, durable, relaxed. The first group (relaxed) must stop
+      // before the durable caller, which then starts a durable group that may take the last one.
+      const kinds = [false, false, true, false];
+      const seqs = await Promise.all(kinds.map((durable, i) => recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { i, durable } }, { durable })));
+      const stats1 = groupCommitStats(o.db);
+      assert.deepEqual(seqs, [start + 1, start + 2, start + 3, start + 4]);
+      assert.equal(stats1.commits - stats0.commits, 2, 'one relaxed group, then one durable group');
+      for (let i = 0; i < kinds.length; i++) assert.equal(((await detailOf(seqs[i]!)) as { i?: number } | undefined)?.i, i);
+      if (dialect === 'sqlite') {
+        // SQLite has one connection: a level left at NORMAL would make every later commit relaxed.
+        const level = await sql<{ synchronous: number }>`pragma synchronous`.execute(o.db);
+        assert.equal(level.rows[0]?.synchronous, 2, 'synchronous is FULL again');
+      }
+      assert.equal((await verifyLedger(o.db)).ok, true);
+    });
+
     it('16 concurrent writers: every append lands once, in groups, and the chain verifies', async () => {
       const start = await head();
       const stats0 = groupCommitStats(o.db);

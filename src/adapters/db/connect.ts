@@ -9,6 +9,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from '../../ports/db-schema.js';
 import { migrationProvider } from './migrations.js';
+import { withStatementCache } from './sqlite-statements.js';
 import { assertSchemaCurrent, currentRole, grantServiceRole, schemaIsCurrent } from './roles.js';
 import { CoreError } from '../../core/errors.js';
 
@@ -54,7 +55,7 @@ export async function openDatabase(opts: { url?: string | undefined; sqlitePath:
     } catch {
       /* best effort */
     }
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     dialect = 'sqlite';
   }
   if (opts.migrate !== false) await migrate(db);

@@ -301,6 +301,23 @@ const m009: Migration = {
   },
 };
 
+/**
+ * Small files in the database. A file of at most one AEAD segment (64 KiB) is sealed in memory and
+ * its sealed bytes (base64 text: portable, and a backup exports them like any other row) are
+ * inserted in the same transaction as its file row: one durable commit makes it visible, with no
+ * file to create, fsync and rename in the blob store and no blob_pending row.
+ */
+const m010: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('blob_inline')
+      .addColumn('blob_key', 'text', (c) => c.primaryKey())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.alterTable('files').addColumn('stored_inline', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -311,6 +328,7 @@ export const migrations: Record<string, Migration> = {
   '007_ledger_query_indexes': m007,
   '008_totp_recovery': m008,
   '009_ledger_login_org_indexes': m009,
+  '010_small_files_inline': m010,
 };
 
 export const migrationProvider: MigrationProvider = {

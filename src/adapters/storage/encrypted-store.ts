@@ -58,7 +58,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
-import type { BlobKey, BlobStore, ByteRange, SealedPut, SealedStore } from '../../ports/blob-store.js';
+import type { BlobKey, BlobStore, ByteRange, SealedBytes, SealedPut, SealedStore } from '../../ports/blob-store.js';
 import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
 import { adoptIoBuffer, assertBlobKey, assertChunk, chunksOf, IO_CHUNK_BYTES, isIoBuffer, recycleIoBuffer, releasable, releaseChunk, resolveRange, takeIoBuffer } from './common.js';
@@ -206,7 +206,47 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     return { seal: (buf, len, index, final) => channel.seal(buf, len, index, final), close: () => channel.close() };
   }
 
-  async function get(key: BlobKey, size: number, range?: ByteRange): Promise<Readable> {
+  /**
+   * Seals a small object in memory (at most one segment), for storage outside the inner store
+   * (the core keeps such objects in its database). Same format and key wrapping as put.
+   */
+  function seal(key: BlobKey, parts: readonly Uint8Array[]): SealedBytes {
+    assertBlobKey(key);
+    let size = 0;
+    for (const p of parts) size += p.byteLength;
+    if (size > SEGMENT_BYTES) throw new CoreError('INTERNAL', 'object too large to seal in memory');
+    const kek = keyring.current();
+    const rawKey = randomBytes(DATA_KEY_BYTES);
+    const header = sealHeader(kek, key, rawKey);
+    const dataKey = createSecretKey(rawKey);
+    rawKey.fill(0);
+    const sealed = Buffer.allocUnsafe(HEADER_BYTES + sealedRunLength(size));
+    header.copy(sealed, 0);
+    const body = sealed.subarray(HEADER_BYTES);
+    let at = 0;
+    for (const p of parts) {
+      body.set(p, at);
+      at += p.byteLength;
+    }
+    const hash = createHash('sha256');
+    const n = sealRunInPlace(dataKey, body, size, 0, true, hash);
+    if (HEADER_BYTES + n !== sealedLength(size)) throw new CoreError('INTERNAL', 'sealed object has an unexpected size');
+    return { size, sha256: hash.digest('hex'), sealed };
+  }
+
+  function get(key: BlobKey, size: number, range?: ByteRange): Promise<Readable> {
+    return openSealed(key, size, range, innerGet);
+  }
+
+  /** Opens sealed bytes the caller holds (from seal), with every check get makes. */
+  function open(key: BlobKey, sealed: Buffer, size: number, range?: ByteRange): Promise<Readable> {
+    return openSealed(key, size, range, (_k, r) => {
+      if (r.start >= sealed.length) return Promise.reject(integrity(new Error('object shorter than its size implies')));
+      return Promise.resolve(Readable.from([sealed.subarray(r.start, Math.min(r.end + 1, sealed.length))], { objectMode: false }));
+    });
+  }
+
+  async function openSealed(key: BlobKey, size: number, range: ByteRange | undefined, fetch: (key: BlobKey, range: ByteRange) => Promise<Readable>): Promise<Readable> {
     assertBlobKey(key);
     if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INTERNAL', 'invalid object size');
     const r = resolveRange(range, size);
@@ -221,10 +261,7 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
 
     // The header and the body are fetched in parallel: the header's size is fixed, so the body's
     // offset is known without reading it first.
-    const [h, b] = await Promise.allSettled([
-      innerGet(key, { start: 0, end: HEADER_BYTES - 1 }),
-      innerGet(key, { start: bodyStart, end: bodyEnd }),
-    ]);
+    const [h, b] = await Promise.allSettled([fetch(key, { start: 0, end: HEADER_BYTES - 1 }), fetch(key, { start: bodyStart, end: bodyEnd })]);
     if (h.status === 'rejected' || b.status === 'rejected') {
       if (h.status === 'fulfilled') h.value.destroy();
       if (b.status === 'fulfilled') b.value.destroy();
@@ -267,6 +304,8 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
   return Object.freeze({
     put,
     get,
+    seal,
+    open,
     delete: (key: BlobKey) => inner.delete(key),
     keys: () => inner.keys(),
     sweepTemp: () => inner.sweepTemp(),

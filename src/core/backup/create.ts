@@ -245,7 +245,7 @@ async function exportTables(deps: CoreDeps, ports: BackupPorts, db: CoreDeps['db
           if (spec.name === 'files') {
             const size = Number(row.size);
             plaintextBytes += size;
-            blobTotal += ports.storedSize ? ports.storedSize(size) : size;
+            if (Number(row.stored_inline) !== 1) blobTotal += ports.storedSize ? ports.storedSize(size) : size;
           } else if (spec.name === 'audit_head' && row.id === 1) {
             ledger = { headSeq: Number(row.seq), headHash: String(row.hash), checkpoints: 0 };
           } else if (spec.name === 'audit_checkpoints') {
@@ -370,7 +370,9 @@ async function copyBlobs(ports: BackupPorts, dir: string, total: number, opts: B
     while (!failure) {
       const r = await files.next();
       if (r.done) return;
-      const row = JSON.parse(r.value) as { blob_key?: unknown; size?: unknown };
+      const row = JSON.parse(r.value) as { blob_key?: unknown; size?: unknown; stored_inline?: unknown };
+      // A small file's sealed bytes are a blob_inline row: exported with the database already.
+      if (Number(row.stored_inline) === 1) continue;
       const key = String(row.blob_key);
       if (!BLOB_KEY_RE.test(key)) {
         problems.push(`a file row names an invalid blob key`);

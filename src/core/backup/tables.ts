@@ -28,6 +28,8 @@ export const TABLES = [
   { name: 'ssh_keys', key: ['id'] },
   { name: 'folders', key: ['id'], parent: 'parent_id' },
   { name: 'files', key: ['id'] },
+  // Small files' sealed bytes travel with the database, not as blob files (files.stored_inline).
+  { name: 'blob_inline', key: ['blob_key'] },
   { name: 'grants', key: ['id'] },
   { name: 'tokens', key: ['id'] },
   { name: 'sessions', key: ['id_hash'] },

@@ -15,6 +15,7 @@ import { requireAdmin } from '../admin/require-admin.js';
 import { recordEvent } from '../tx.js';
 import { alertsOf } from '../ops/alerts.js';
 import { verifyLedger, type VerifyResult } from '../audit/ledger.js';
+import { readStored } from '../files/blobs.js';
 
 export interface StorageProblem {
   readonly fileId: string;
@@ -64,7 +65,7 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
   let done = 0;
   opts.onProgress?.('blobs', 0, totalBytes);
 
-  type FileRef = { id: string; folder_id: string; name: string; size: number; sha256: string; blob_key: string };
+  type FileRef = { id: string; folder_id: string; name: string; size: number; sha256: string; blob_key: string; stored_inline: number };
   const stillCurrent = async (f: FileRef) => !!(await deps.db.selectFrom('files').select('id').where('id', '=', f.id).where('blob_key', '=', f.blob_key).executeTakeFirst());
 
   async function check(f: FileRef): Promise<void> {
@@ -72,7 +73,7 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
     const problem = (reason: string): StorageProblem => ({ fileId: f.id, path: pathOf(f.folder_id, f.name), blobKey: f.blob_key, reason });
     let read = 0;
     try {
-      const stream = await deps.store.get(f.blob_key as BlobKey, size);
+      const stream = await readStored(deps, f);
       const hash = createHash('sha256');
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         hash.update(chunk);
@@ -108,7 +109,7 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
   let last = '';
   const workers = Math.max(1, Math.min(16, opts.concurrency ?? 4));
   for (;;) {
-    const page = (await deps.db.selectFrom('files').select(['id', 'folder_id', 'name', 'size', 'sha256', 'blob_key']).where('id', '>', last).orderBy('id').limit(PAGE).execute()) as FileRef[];
+    const page = (await deps.db.selectFrom('files').select(['id', 'folder_id', 'name', 'size', 'sha256', 'blob_key', 'stored_inline']).where('id', '>', last).orderBy('id').limit(PAGE).execute()) as FileRef[];
     if (page.length === 0) break;
     let next = 0;
     await Promise.all(

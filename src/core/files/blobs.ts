@@ -19,8 +19,52 @@
  * - A lease that is not refreshed (the backup crashed) expires; deferred deletions then proceed
  *   at the next sweep.
  */
-import type { BlobKey } from '../../ports/blob-store.js';
+import type { Readable } from 'node:stream';
+import type { Transaction } from 'kysely';
+import { SMALL_OBJECT_BYTES, type BlobKey, type ByteRange } from '../../ports/blob-store.js';
+import type { Database } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
+import { CoreError } from '../errors.js';
+
+/** Where a file's bytes are: the fields of its row that say so. */
+export interface StoredRef {
+  readonly blob_key: string;
+  readonly size: number | string;
+  readonly stored_inline: number | string;
+}
+
+/** The size up to which uploads are kept in the database (settings.inlineMaxBytes, capped at one segment). */
+export function inlineLimit(deps: CoreDeps): number {
+  return Math.min(deps.settings.inlineMaxBytes ?? SMALL_OBJECT_BYTES, SMALL_OBJECT_BYTES);
+}
+
+/**
+ * The plaintext of a stored file (or a range of it), from the database for a small file kept
+ * inline, from the blob store otherwise; every integrity check of the encrypted store applies.
+ * A missing inline row is NOT_FOUND, like a missing blob.
+ */
+export async function readStored(deps: CoreDeps, f: StoredRef, range?: ByteRange): Promise<Readable> {
+  const size = Number(f.size);
+  if (Number(f.stored_inline) !== 1) return deps.store.get(f.blob_key as BlobKey, size, range);
+  const row = await deps.db.selectFrom('blob_inline').select('sealed').where('blob_key', '=', f.blob_key).executeTakeFirst();
+  if (!row) throw new CoreError('NOT_FOUND', 'blob not found');
+  return deps.store.open(f.blob_key as BlobKey, Buffer.from(row.sealed, 'base64'), size, range);
+}
+
+/**
+ * Unlinks the bytes of a file whose row `trx` deletes. MUST run in the transaction that deletes
+ * the row. An inline blob goes with it (same transaction: a backup snapshot holds both or
+ * neither); a blob in the store is listed in blob_pending as 'delete' and its key returned: the
+ * caller passes it to discardBlob once the transaction has committed.
+ */
+export async function unlinkStored(trx: Transaction<Database>, now: number, nodeId: string, f: StoredRef): Promise<BlobKey | undefined> {
+  if (Number(f.stored_inline) === 1) {
+    await trx.deleteFrom('blob_inline').where('blob_key', '=', f.blob_key).execute();
+    return undefined;
+  }
+  await trx.insertInto('blob_pending').values({ blob_key: f.blob_key, kind: 'delete', node_id: nodeId, created_at: now }).execute();
+  return f.blob_key as BlobKey;
+}
 
 /** Prefix of backup lease rows in `settings`. */
 export const BACKUP_LEASE_PREFIX = 'backup.lease.';

@@ -9,7 +9,8 @@ import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import { baseName, isRoot, parentOf } from '../paths.js';
 import { recordEvent } from '../tx.js';
-import type { ByteRange, BlobKey } from '../../ports/blob-store.js';
+import type { ByteRange } from '../../ports/blob-store.js';
+import { readStored } from './blobs.js';
 import type { CoreDeps } from '../deps.js';
 import { failed, guard, parseFor } from './guard.js';
 import { budgetsOf } from '../ops/budgets.js';
@@ -68,7 +69,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
     detail: range ? { range: [range.start, range.end], size } : { size },
   });
   await canariesOf(deps).onRead(p, file.id, info.path);
-  const source = await deps.store.get(file.blob_key as BlobKey, size, range ?? undefined);
+  const source = await readStored(deps, file, range ?? undefined);
   let sent = 0;
   // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode
   // before the front end reads it.
@@ -104,7 +105,9 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
       fileId: file.id,
       bytes: sent,
       detail: { read: seq, complete: sent === length },
-    })
+      // Relaxed: the read itself was committed durably before the first byte; this only adds how
+      // many bytes went out, and waiting for the disk here would hold up the next request.
+    }, { durable: false })
       .catch((e) => deps.log.error({ err: e }, 'could not record the end of a download'))
       .finally(settle);
   };

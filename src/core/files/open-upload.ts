@@ -5,7 +5,7 @@
  * either the old file or the new one, never a partial one: the blob is listed in blob_pending
  * until the commit, and start-up removes pending blobs that never committed.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
@@ -15,7 +15,7 @@ import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
-import { discardBlob } from './blobs.js';
+import { discardBlob, inlineLimit, unlinkStored } from './blobs.js';
 import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 
 export interface UploadOptions {
@@ -64,43 +64,112 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
   if (metadata.length > 16_384) throw new CoreError('INVALID_INPUT', 'metadata too large');
 
   const blobKey = uuidv7() as BlobKey;
-  await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.nodeId, created_at: deps.clock.now() }).execute();
-
-  const pass = new PassThrough({ highWaterMark: 1 << 20 });
-  const abortCtl = new AbortController();
+  // A small upload is held in memory and, at finish, sealed and committed with its file row
+  // (blob_inline): one durable commit, nothing in the blob store. Once it grows past the inline
+  // limit (or declares a larger size) it spills into the store: the blob is listed in
+  // blob_pending first, then streamed.
+  const inlineMax = inlineLimit(deps);
+  let held: Uint8Array[] | null = opts.expectedSize === undefined || opts.expectedSize <= inlineMax ? [] : null;
+  let spilled: Spill | undefined;
   let received = 0;
-  async function* limited(src: Readable): AsyncGenerator<Uint8Array> {
-    for await (const chunk of src) {
-      received += (chunk as Buffer).length;
-      if (received > maxBytes) throw tooLarge(maxBytes);
-      if (received > room) throw overQuota();
-      yield chunk as Buffer;
-    }
+
+  async function spill(): Promise<Spill> {
+    await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.nodeId, created_at: deps.clock.now() }).execute();
+    const pass = new PassThrough({ highWaterMark: 1 << 20 });
+    const abortCtl = new AbortController();
+    const sp: Spill = { pass, abortCtl, put: deps.store.put(blobKey, pass, { signal: abortCtl.signal }), error: undefined };
+    sp.put.catch((e: unknown) => {
+      sp.error = e;
+      pass.destroy();
+    });
+    for (const c of held ?? []) pass.write(c);
+    held = null;
+    return sp;
   }
-  let putError: unknown;
-  const put = deps.store.put(blobKey, limited(pass), { signal: abortCtl.signal });
-  put.catch((e) => {
-    putError = e;
-    pass.destroy();
-  });
+  if (held === null) spilled = await spill();
+
   let state: 'open' | 'finishing' | 'done' = 'open';
   const lockdown = lockdownOf(deps);
   let checkedAt = Date.now();
 
+  // Held chunks are simply dropped (a lender's release hook is optional: the buffer is collected).
+  const release = () => {
+    held = null;
+  };
   const cleanup = async (reason: string, err: CoreError) => {
     state = 'done';
-    abortCtl.abort();
-    pass.destroy();
-    await put.catch(() => undefined);
-    await discardBlob(deps, blobKey);
+    release();
+    if (spilled) {
+      spilled.abortCtl.abort();
+      spilled.pass.destroy();
+      await spilled.put.catch(() => undefined);
+      await discardBlob(deps, blobKey);
+    }
     return failed(deps, p, 'file.write', vp, err, { reason, received });
   };
+
+  /** The file row (and, for a small file, its sealed bytes) committed with its ledger event. */
+  async function commit(sealed: { size: number; sha256: string }, inline: string | undefined): Promise<EntryInfo> {
+    const res = await writeTx(deps.db, deps.clock, async (s) => {
+      const f = await s.trx.selectFrom('folders').selectAll().where('id', '=', folder!.id).executeTakeFirst();
+      if (!f) throw new CoreError('NOT_FOUND', 'folder was removed during the upload');
+      if (await findChildFolder(s.trx, f.id, name)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
+      const old = await findFileIn(s.trx, f.id, name);
+      if (f.org_id) {
+        const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', f.org_id).executeTakeFirst();
+        if (org && org.quota_bytes !== null) {
+          const used = await s.trx.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', f.org_id).executeTakeFirst();
+          const after = Number(used?.used ?? 0) - (old && old.org_id === f.org_id ? Number(old.size) : 0) + sealed.size;
+          if (after > Number(org.quota_bytes)) throw overQuota();
+        }
+      }
+      let drop: BlobKey | undefined;
+      if (old) {
+        await s.trx.deleteFrom('files').where('id', '=', old.id).execute();
+        drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, old);
+      }
+      const row = {
+        id: uuidv7(),
+        folder_id: f.id,
+        name,
+        name_key: nameKey(name),
+        size: sealed.size,
+        sha256: sealed.sha256,
+        blob_key: blobKey,
+        org_id: f.org_id,
+        uploaded_by: p.userId,
+        uploaded_by_login: p.login,
+        created_at: s.now,
+        modified_at: s.now,
+        metadata,
+        stored_inline: inline === undefined ? 0 : 1,
+      };
+      await s.trx.insertInto('files').values(row).execute();
+      if (inline === undefined) await s.trx.deleteFrom('blob_pending').where('blob_key', '=', blobKey).execute();
+      else await s.trx.insertInto('blob_inline').values({ blob_key: blobKey, sealed: inline }).execute();
+      await s.audit({
+        action: 'file.write',
+        outcome: 'success',
+        actor: p,
+        orgId: f.org_id,
+        targetPath: formatPath(vp),
+        fileId: row.id,
+        sha256: row.sha256,
+        bytes: row.size,
+        detail: old ? { replaced: old.id } : {},
+      });
+      return { info: fileInfo(row, parent), drop };
+    });
+    state = 'done';
+    if (res.drop) await discardBlob(deps, res.drop);
+    return res.info;
+  }
 
   return {
     path: formatPath(vp),
     async write(chunk) {
       if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
-      if (putError) throw await cleanup('rejected', asCore(putError));
+      if (spilled?.error) throw await cleanup('rejected', asCore(spilled.error));
       // A lockdown or kill switch also stops uploads already running (checked every RUNNING_CHECK_MS).
       const now = Date.now();
       if (now - checkedAt >= RUNNING_CHECK_MS) {
@@ -111,72 +180,48 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
           throw await cleanup('lockdown', asCore(e));
         }
       }
-      if (!pass.write(chunk)) {
-        await drainOrClose(pass);
-        if (putError) throw await cleanup('rejected', asCore(putError));
+      received += chunk.byteLength;
+      if (received > maxBytes) throw await cleanup('rejected', tooLarge(maxBytes));
+      if (received > room) throw await cleanup('rejected', overQuota());
+      if (held !== null) {
+        held.push(chunk);
+        if (received <= inlineMax) return;
+        spilled = await spill();
+        return;
+      }
+      const sp = spilled!;
+      if (!sp.pass.write(chunk)) {
+        await drainOrClose(sp.pass);
+        if (sp.error) throw await cleanup('rejected', asCore(sp.error));
       }
     },
     async finish() {
       if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
       state = 'finishing';
-      pass.end();
+      if (held !== null) {
+        let sealed;
+        try {
+          sealed = deps.store.seal(blobKey, held);
+        } catch (e) {
+          throw await cleanup('rejected', asCore(e));
+        }
+        release();
+        try {
+          return await commit(sealed, sealed.sealed.toString('base64'));
+        } catch (e) {
+          throw await cleanup('commit failed', asCore(e));
+        }
+      }
+      const sp = spilled!;
+      sp.pass.end();
       let sealed;
       try {
-        sealed = await put;
+        sealed = await sp.put;
       } catch (e) {
         throw await cleanup('rejected', asCore(e));
       }
       try {
-        const info = await writeTx(deps.db, deps.clock, async (s) => {
-          const f = await s.trx.selectFrom('folders').selectAll().where('id', '=', folder.id).executeTakeFirst();
-          if (!f) throw new CoreError('NOT_FOUND', 'folder was removed during the upload');
-          if (await findChildFolder(s.trx, f.id, name)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
-          const old = await findFileIn(s.trx, f.id, name);
-          if (f.org_id) {
-            const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', f.org_id).executeTakeFirst();
-            if (org && org.quota_bytes !== null) {
-              const used = await s.trx.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', f.org_id).executeTakeFirst();
-              const after = Number(used?.used ?? 0) - (old && old.org_id === f.org_id ? Number(old.size) : 0) + sealed.size;
-              if (after > Number(org.quota_bytes)) throw overQuota();
-            }
-          }
-          if (old) {
-            await s.trx.deleteFrom('files').where('id', '=', old.id).execute();
-            await s.trx.insertInto('blob_pending').values({ blob_key: old.blob_key, kind: 'delete', node_id: deps.settings.nodeId, created_at: s.now }).execute();
-          }
-          const row = {
-            id: uuidv7(),
-            folder_id: f.id,
-            name,
-            name_key: nameKey(name),
-            size: sealed.size,
-            sha256: sealed.sha256,
-            blob_key: blobKey,
-            org_id: f.org_id,
-            uploaded_by: p.userId,
-            uploaded_by_login: p.login,
-            created_at: s.now,
-            modified_at: s.now,
-            metadata,
-          };
-          await s.trx.insertInto('files').values(row).execute();
-          await s.trx.deleteFrom('blob_pending').where('blob_key', '=', blobKey).execute();
-          await s.audit({
-            action: 'file.write',
-            outcome: 'success',
-            actor: p,
-            orgId: f.org_id,
-            targetPath: formatPath(vp),
-            fileId: row.id,
-            sha256: row.sha256,
-            bytes: row.size,
-            detail: old ? { replaced: old.id } : {},
-          });
-          return { info: fileInfo(row, parent), oldBlob: old?.blob_key };
-        });
-        state = 'done';
-        if (info.oldBlob) await discardBlob(deps, info.oldBlob as BlobKey);
-        return info.info;
+        return await commit(sealed, undefined);
       } catch (e) {
         throw await cleanup('commit failed', asCore(e));
       }
@@ -186,6 +231,14 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
       await cleanup(reason, new CoreError('ABORTED', 'upload aborted'));
     },
   };
+}
+
+/** An upload streaming into the blob store. */
+interface Spill {
+  readonly pass: PassThrough;
+  readonly abortCtl: AbortController;
+  readonly put: Promise<{ size: number; sha256: string }>;
+  error: unknown;
 }
 
 /** Uploads a whole stream (HTTP PUT, CLI). Aborts cleanly if the source fails or ends early. */

@@ -2,12 +2,11 @@ import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import { baseName, formatPath, isRoot, parentOf } from '../paths.js';
 import { writeTx } from '../tx.js';
-import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
-import { discardBlob } from './blobs.js';
+import { discardBlob, unlinkStored } from './blobs.js';
 import { findChildFolder, findFileIn, findFolder, keysOf } from './resolve.js';
 
 export interface RemoveOptions {
@@ -49,9 +48,9 @@ export async function remove(deps: CoreDeps, p: Principal, path: string, opts: R
       const file = pf ? await findFileIn(s.trx, pf.id, name) : undefined;
       if (!file) throw new CoreError('NOT_FOUND', 'not found');
       await s.trx.deleteFrom('files').where('id', '=', file.id).execute();
-      await s.trx.insertInto('blob_pending').values({ blob_key: file.blob_key, kind: 'delete', node_id: deps.settings.nodeId, created_at: s.now }).execute();
+      const drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, file);
       await s.audit({ action, outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(vp), fileId: file.id, sha256: file.sha256, bytes: Number(file.size) });
-      return file.blob_key as BlobKey;
+      return drop;
     });
     if (blob) await discardBlob(deps, blob);
   } catch (e) {

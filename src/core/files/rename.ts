@@ -7,7 +7,7 @@ import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
-import { discardBlob } from './blobs.js';
+import { discardBlob, unlinkStored } from './blobs.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, folderInfo, keysOf, pathHash, type EntryInfo } from './resolve.js';
 
 export interface RenameOptions {
@@ -73,12 +73,12 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
       if (!file) throw new CoreError('NOT_FOUND', 'not found');
       if (await findChildFolder(s.trx, dp.id, newName)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
       const clash = await findFileIn(s.trx, dp.id, newName);
-      let drop: string | undefined;
-      if (clash && clash.id !== file.id) {
+      let drop: BlobKey | undefined;
+      const replaces = !!clash && clash.id !== file.id;
+      if (clash && replaces) {
         if (!opts.overwrite) throw new CoreError('ALREADY_EXISTS', 'a file with this name exists');
         await s.trx.deleteFrom('files').where('id', '=', clash.id).execute();
-        await s.trx.insertInto('blob_pending').values({ blob_key: clash.blob_key, kind: 'delete', node_id: deps.settings.nodeId, created_at: s.now }).execute();
-        drop = clash.blob_key;
+        drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, clash);
       }
       if (dp.org_id !== file.org_id && dp.org_id) {
         const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', dp.org_id).executeTakeFirst();
@@ -88,11 +88,11 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
         }
       }
       await s.trx.updateTable('files').set({ folder_id: dp.id, name: newName, name_key: nameKey(newName), org_id: dp.org_id, modified_at: s.now }).where('id', '=', file.id).execute();
-      await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(src), fileId: file.id, sha256: file.sha256, detail: { to: formatPath(dst), type: 'file', ...(clash && drop ? { replaced: clash.id } : {}) } });
+      await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(src), fileId: file.id, sha256: file.sha256, detail: { to: formatPath(dst), type: 'file', ...(clash && replaces ? { replaced: clash.id } : {}) } });
       const moved = await s.trx.selectFrom('files').selectAll().where('id', '=', file.id).executeTakeFirstOrThrow();
       return { info: fileInfo(moved, dstParent), drop };
     });
-    if (res.drop) await discardBlob(deps, res.drop as BlobKey);
+    if (res.drop) await discardBlob(deps, res.drop);
     return res.info;
   } catch (e) {
     if (e instanceof CoreError && e.code !== 'INTERNAL') throw await failed(deps, p, 'entry.rename', src, e, { to: formatPath(dst) });
