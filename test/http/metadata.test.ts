@@ -24,7 +24,7 @@ for (const dialect of DIALECTS) {
       const w = scope.writes.find((x) => x.path === p);
       return w ? [w.dataSubjects, w.dataCategories] : undefined;
     };
-    const blobFiles = (): number => fs.readdirSync(path.join(s.t.dataDir, 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+    const blobFiles = (): number => { const dir = path.join(s.t.dataDir, 'blobs'); return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0; };
 
     before(async () => {
       s = await serve(dialect);
