@@ -3,7 +3,7 @@
  * types: every query is built by the query builder with bound parameters. Timestamps are
  * milliseconds since the epoch; booleans are 0/1; JSON columns are text.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { ColumnType, Kysely, Selectable } from 'kysely';
 
 export const ROOT_FOLDER_ID = '00000000-0000-7000-8000-000000000000';
 /** prev_hash of the first ledger event. */
@@ -19,6 +19,8 @@ export interface OrgTable {
   betriebsnummer: string | null;
   contacts: string; // JSON array of {name?, email, role?}
   quota_bytes: number | null;
+  /** Bytes of the organisation's files, kept by the transactions that add, remove or move them (core/files/usage.ts). */
+  used_bytes: ColumnType<number, number | undefined, number>;
   /** Download budget overrides for the organisation scope (null: the configured default). */
   budget_files: number | null;
   budget_bytes: number | null;

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { DIALECTS } from '../helpers/dialects.js';
 import { testInstance, TEST_PASSWORD, type TestInstance } from '../helpers/instance.js';
 import type { Principal } from '../../src/core/index.js';
+import { openDatabase } from '../../src/adapters/db/connect.js';
+import { paths } from '../../src/app/instance.js';
 
 async function* bytes(n: number, fill = 1) {
   const chunk = 64 * 1024;
@@ -45,6 +47,43 @@ for (const dialect of DIALECTS) {
       const rejected = [x, y].find((r) => r.status === 'rejected') as PromiseRejectedResult;
       assert.equal(rejected.reason.code, 'QUOTA_EXCEEDED');
       await t.core.files.remove(carol, x.status === 'fulfilled' ? '/small/in/x' : '/small/in/y');
+    });
+
+    it("keeps each organisation's used bytes equal to the sum of its files, and checks the quota on a move", async () => {
+      await t.core.admin.orgs.create(t.system, { name: 'Other', quotaBytes: 1_000_000 });
+      await t.core.admin.folders.create(t.system, '/other/in', { org: 'Other' });
+      const { db, close } = await openDatabase({ url: t.config.databaseUrl, sqlitePath: paths(t.config).sqlite });
+      try {
+        const usage = async () => {
+          const orgs = await t.core.admin.orgs.list(t.system);
+          const sums = await db.selectFrom('files').select(['org_id', (eb) => eb.fn.sum<number | string>('size').as('s')]).groupBy('org_id').execute();
+          const summed = new Map(sums.map((r) => [r.org_id, Number(r.s)]));
+          for (const o of orgs) assert.equal(o.usedBytes, summed.get(o.id) ?? 0, `usage of ${o.name}`);
+          return Object.fromEntries(orgs.map((o) => [o.name, o.usedBytes]));
+        };
+        const base = (await usage()).Small!;
+        await t.core.files.upload(carol, '/small/in/u1', bytes(300_000)); // in the store
+        await t.core.files.upload(carol, '/small/in/u2', bytes(1_000)); // inline
+        assert.equal((await usage()).Small, base + 301_000);
+        await t.core.files.upload(carol, '/small/in/u1', bytes(200_000)); // replaced
+        assert.equal((await usage()).Small, base + 201_000);
+        // Moved to another organisation: counted there, and only if it fits its quota.
+        await t.core.files.rename(t.system, '/small/in/u1', '/other/in/u1');
+        assert.deepEqual([(await usage()).Small, (await usage()).Other], [base + 1_000, 200_000]);
+        await t.core.files.upload(t.system, '/other/in/big', bytes(799_500)); // 500 bytes left
+        await assert.rejects(t.core.files.rename(t.system, '/small/in/u2', '/other/in/u2'), { code: 'QUOTA_EXCEEDED' });
+        await t.core.files.upload(carol, '/small/in/u3', bytes(150_000));
+        await assert.rejects(t.core.files.rename(t.system, '/small/in/u3', '/other/in/u3'), { code: 'QUOTA_EXCEEDED' });
+        // Overwriting a file of the destination frees its bytes first.
+        await t.core.files.rename(t.system, '/small/in/u3', '/other/in/u1', { overwrite: true });
+        assert.deepEqual([(await usage()).Small, (await usage()).Other], [base + 1_000, 949_500]);
+        await t.core.files.remove(carol, '/small/in/u2');
+        await t.core.files.remove(t.system, '/other/in/u1');
+        await t.core.files.remove(t.system, '/other/in/big');
+        assert.deepEqual([(await usage()).Small, (await usage()).Other], [base, 0]);
+      } finally {
+        await close();
+      }
     });
 
     it('concurrent uploads of one name: the last complete one wins, never mixed', async () => {

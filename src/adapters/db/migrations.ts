@@ -2,7 +2,7 @@
  * Schema migrations. They run unchanged on SQLite and PostgreSQL: only the schema builder is
  * used, with portable column types (text, integer, bigint).
  */
-import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type ExpressionBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 import { GENESIS_HASH, ROOT_FOLDER_ID, ROOT_PATH_HASH } from '../../ports/db-schema.js';
 
@@ -318,6 +318,25 @@ const m010: Migration = {
   },
 };
 
+/**
+ * Storage used per organisation as a counter (core/files/usage.ts): the quota check at every
+ * upload read a sum over all of the organisation's files. Existing usage is summed once here.
+ */
+const m011: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('orgs').addColumn('used_bytes', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db
+      .updateTable('orgs')
+      .set((eb: ExpressionBuilder<any, 'orgs'>) => ({
+        used_bytes: eb
+          .selectFrom('files')
+          .select((f: ExpressionBuilder<any, 'files'>) => f.fn.coalesce(f.fn.sum('files.size'), f.lit(0)).as('used'))
+          .whereRef('files.org_id', '=', 'orgs.id'),
+      }))
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -329,6 +348,7 @@ export const migrations: Record<string, Migration> = {
   '008_totp_recovery': m008,
   '009_ledger_login_org_indexes': m009,
   '010_small_files_inline': m010,
+  '011_org_usage_counter': m011,
 };
 
 export const migrationProvider: MigrationProvider = {

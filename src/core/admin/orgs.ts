@@ -20,7 +20,8 @@ export interface Org {
   readonly betriebsnummer: string | null;
   readonly contacts: readonly Contact[];
   readonly quotaBytes: number | null;
-  readonly usedBytes?: number;
+  /** Bytes of the organisation's files (what its quota counts). */
+  readonly usedBytes: number;
   /** Download budget of the organisation per window (null: the configured default). */
   readonly budgetFiles: number | null;
   readonly budgetBytes: number | null;
@@ -59,6 +60,7 @@ export const toOrg = (r: OrgRow): Org => ({
   betriebsnummer: r.betriebsnummer,
   contacts: JSON.parse(r.contacts) as Contact[],
   quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+  usedBytes: Number(r.used_bytes),
   budgetFiles: r.budget_files === null ? null : Number(r.budget_files),
   budgetBytes: r.budget_bytes === null ? null : Number(r.budget_bytes),
   status: r.status as Org['status'],
@@ -86,6 +88,7 @@ export function createOrgAdmin(deps: CoreDeps) {
         betriebsnummer: v.betriebsnummer ?? null,
         contacts: JSON.stringify(v.contacts ?? []),
         quota_bytes: v.quotaBytes ?? null,
+        used_bytes: 0,
         budget_files: v.budgetFiles ?? null,
         budget_bytes: v.budgetBytes ?? null,
         status: 'active',
@@ -100,9 +103,7 @@ export function createOrgAdmin(deps: CoreDeps) {
     async list(p: Principal): Promise<Org[]> {
       await requireAdmin(deps, p, 'org.list');
       const rows = await db.selectFrom('orgs').selectAll().orderBy('name_key').execute();
-      const used = await db.selectFrom('files').select(['org_id', (eb) => eb.fn.sum<number | string>('size').as('used')]).groupBy('org_id').execute();
-      const byOrg = new Map(used.map((u) => [u.org_id, Number(u.used)]));
-      return rows.map((r) => ({ ...toOrg(r), usedBytes: byOrg.get(r.id) ?? 0 }));
+      return rows.map(toOrg);
     },
     async get(p: Principal, ref: string): Promise<Org> {
       await requireAdmin(deps, p, 'org.get');

@@ -16,6 +16,7 @@ import type { CoreDeps } from '../deps.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 import { discardBlob, inlineLimit, unlinkStored } from './blobs.js';
+import { countFile, quotaRoom } from './usage.js';
 import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 
 export interface UploadOptions {
@@ -34,14 +35,6 @@ export interface UploadHandle {
   abort(reason?: string): Promise<void>;
 }
 
-async function quotaRoom(deps: CoreDeps, orgId: string | null, replacedSize: number): Promise<number> {
-  if (!orgId) return Infinity;
-  const org = await deps.db.selectFrom('orgs').select('quota_bytes').where('id', '=', orgId).executeTakeFirst();
-  if (!org || org.quota_bytes === null) return Infinity;
-  const used = await deps.db.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', orgId).executeTakeFirst();
-  return Number(org.quota_bytes) - Number(used?.used ?? 0) + replacedSize;
-}
-
 export async function openUpload(deps: CoreDeps, p: Principal, path: string, opts: UploadOptions = {}): Promise<UploadHandle> {
   const vp = await parseFor(deps, p, 'file.write', path);
   if (isRoot(vp)) throw await refusedPath(deps, p, 'file.write', path, new CoreError('INVALID_PATH', 'a file needs a name'));
@@ -55,7 +48,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
   }
   const existing = await findFileIn(deps.db, folder.id, name);
   const maxBytes = deps.settings.maxUploadBytes;
-  const room = await quotaRoom(deps, folder.org_id, existing && existing.org_id === folder.org_id ? Number(existing.size) : 0);
+  const room = (await quotaRoom(deps.db, folder.org_id)) + (existing && existing.org_id === folder.org_id ? Number(existing.size) : 0);
   if (opts.expectedSize !== undefined) {
     if (opts.expectedSize > maxBytes) throw await failed(deps, p, 'file.write', vp, tooLarge(maxBytes));
     if (opts.expectedSize > room) throw await failed(deps, p, 'file.write', vp, overQuota());
@@ -115,17 +108,12 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
       if (!f) throw new CoreError('NOT_FOUND', 'folder was removed during the upload');
       if (await findChildFolder(s.trx, f.id, name)) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
       const old = await findFileIn(s.trx, f.id, name);
-      if (f.org_id) {
-        const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', f.org_id).executeTakeFirst();
-        if (org && org.quota_bytes !== null) {
-          const used = await s.trx.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', f.org_id).executeTakeFirst();
-          const after = Number(used?.used ?? 0) - (old && old.org_id === f.org_id ? Number(old.size) : 0) + sealed.size;
-          if (after > Number(org.quota_bytes)) throw overQuota();
-        }
-      }
+      const room = (await quotaRoom(s.trx, f.org_id)) + (old && old.org_id === f.org_id ? Number(old.size) : 0);
+      if (sealed.size > room) throw overQuota();
       let drop: BlobKey | undefined;
       if (old) {
         await s.trx.deleteFrom('files').where('id', '=', old.id).execute();
+        await countFile(s.trx, old.org_id, -Number(old.size));
         drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, old);
       }
       const row = {
@@ -145,6 +133,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
         stored_inline: inline === undefined ? 0 : 1,
       };
       await s.trx.insertInto('files').values(row).execute();
+      await countFile(s.trx, f.org_id, sealed.size);
       if (inline === undefined) await s.trx.deleteFrom('blob_pending').where('blob_key', '=', blobKey).execute();
       else await s.trx.insertInto('blob_inline').values({ blob_key: blobKey, sealed: inline }).execute();
       await s.audit({

@@ -7,6 +7,7 @@ import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { discardBlob, unlinkStored } from './blobs.js';
+import { countFile } from './usage.js';
 import { findChildFolder, findFileIn, findFolder, keysOf } from './resolve.js';
 
 export interface RemoveOptions {
@@ -48,6 +49,7 @@ export async function remove(deps: CoreDeps, p: Principal, path: string, opts: R
       const file = pf ? await findFileIn(s.trx, pf.id, name) : undefined;
       if (!file) throw new CoreError('NOT_FOUND', 'not found');
       await s.trx.deleteFrom('files').where('id', '=', file.id).execute();
+      await countFile(s.trx, file.org_id, -Number(file.size));
       const drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, file);
       await s.audit({ action, outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(vp), fileId: file.id, sha256: file.sha256, bytes: Number(file.size) });
       return drop;

@@ -8,6 +8,7 @@ import { decide } from '../access/decide.js';
 import { loadView } from '../access/view.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { discardBlob, unlinkStored } from './blobs.js';
+import { countFile, quotaRoom } from './usage.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, folderInfo, keysOf, pathHash, type EntryInfo } from './resolve.js';
 
 export interface RenameOptions {
@@ -78,14 +79,14 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
       if (clash && replaces) {
         if (!opts.overwrite) throw new CoreError('ALREADY_EXISTS', 'a file with this name exists');
         await s.trx.deleteFrom('files').where('id', '=', clash.id).execute();
+        await countFile(s.trx, clash.org_id, -Number(clash.size));
         drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, clash);
       }
-      if (dp.org_id !== file.org_id && dp.org_id) {
-        const org = await s.trx.selectFrom('orgs').select('quota_bytes').where('id', '=', dp.org_id).executeTakeFirst();
-        if (org && org.quota_bytes !== null) {
-          const used = await s.trx.selectFrom('files').select((eb) => eb.fn.sum<number | string | null>('size').as('used')).where('org_id', '=', dp.org_id).executeTakeFirst();
-          if (Number(used?.used ?? 0) + Number(file.size) > Number(org.quota_bytes)) throw new CoreError('QUOTA_EXCEEDED', 'the organisation storage quota would be exceeded');
-        }
+      if (dp.org_id !== file.org_id) {
+        // The file's bytes move to the destination's organisation and count against its quota.
+        if (Number(file.size) > (await quotaRoom(s.trx, dp.org_id))) throw new CoreError('QUOTA_EXCEEDED', 'the organisation storage quota would be exceeded');
+        await countFile(s.trx, file.org_id, -Number(file.size));
+        await countFile(s.trx, dp.org_id, Number(file.size));
       }
       await s.trx.updateTable('files').set({ folder_id: dp.id, name: newName, name_key: nameKey(newName), org_id: dp.org_id, modified_at: s.now }).where('id', '=', file.id).execute();
       await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(src), fileId: file.id, sha256: file.sha256, detail: { to: formatPath(dst), type: 'file', ...(clash && replaces ? { replaced: clash.id } : {}) } });

@@ -53,17 +53,19 @@ interface Scope {
   readonly limits: BudgetLimits;
 }
 
-async function usage(s: WriteScope, scope: string, bucket: number, windowMs: number): Promise<{ files: number; bytes: number }> {
-  const rows = await s.trx.selectFrom('budget_usage').select(['bucket', 'files', 'bytes']).where('scope', '=', scope).where('bucket', 'in', [bucket, bucket - windowMs]).execute();
+/** Sliding-window usage of each scope, read in one statement. */
+async function usageOf(s: WriteScope, scopes: readonly string[], bucket: number, windowMs: number): Promise<Map<string, { files: number; bytes: number }>> {
+  const rows = await s.trx.selectFrom('budget_usage').select(['scope', 'bucket', 'files', 'bytes']).where('scope', 'in', scopes).where('bucket', 'in', [bucket, bucket - windowMs]).execute();
   const weight = 1 - (s.now - bucket) / windowMs; // part of the previous bucket still inside the window
-  let files = 0;
-  let bytes = 0;
+  const out = new Map(scopes.map((k) => [k, { files: 0, bytes: 0 }]));
   for (const r of rows) {
+    const u = out.get(r.scope);
+    if (!u) continue;
     const w = Number(r.bucket) === bucket ? 1 : weight;
-    files += Number(r.files) * w;
-    bytes += Number(r.bytes) * w;
+    u.files += Number(r.files) * w;
+    u.bytes += Number(r.bytes) * w;
   }
-  return { files, bytes };
+  return out;
 }
 
 async function add(s: WriteScope, scope: string, bucket: number, files: number, bytes: number): Promise<void> {
@@ -105,8 +107,9 @@ export function createBudgets(deps: CoreDeps) {
           return { blocked: sc, newTrip: undefined };
         }
         const bucket = Math.floor(s.now / settings.windowMs) * settings.windowMs;
+        const used = await usageOf(s, scopes.map((x) => x.key), bucket, settings.windowMs);
         for (const sc of scopes) {
-          const u = await usage(s, sc.key, bucket, settings.windowMs);
+          const u = used.get(sc.key)!;
           const files = u.files + (countsFile ? 1 : 0);
           const total = u.bytes + bytes;
           if (files > sc.limits.files || total > sc.limits.bytes) {

@@ -69,7 +69,7 @@ const OrgOut = Type.Object({
   betriebsnummer: Nullable(Type.String()),
   contacts: Type.Array(Type.Object({ name: Type.Optional(Type.String()), email: Type.String(), role: Type.Optional(Type.String()) })),
   quotaBytes: Nullable(Type.Integer()),
-  usedBytes: Type.Optional(Type.Integer()),
+  usedBytes: Type.Integer({ description: 'bytes of the organisation\'s files, what its quota counts' }),
   budgetFiles: Nullable(Type.Integer()),
   budgetBytes: Nullable(Type.Integer()),
   status: Type.String(),
