@@ -39,7 +39,15 @@ if (process.env.STATEMENTS) {
   }
 }
 
-const t = await testInstance('sqlite');
+// Budgets out of the way: N files are downloaded by one user within the hour.
+const t = await testInstance('sqlite', {
+  SLUICE_BUDGET_USER_FILES: '100000000',
+  SLUICE_BUDGET_ORG_FILES: '100000000',
+  SLUICE_BUDGET_GLOBAL_FILES: '100000000',
+  SLUICE_BUDGET_USER_BYTES: '1000T',
+  SLUICE_BUDGET_ORG_BYTES: '1000T',
+  SLUICE_BUDGET_GLOBAL_BYTES: '1000T',
+});
 await t.core.admin.orgs.create(t.system, { name: 'Acme' });
 await t.core.admin.folders.create(t.system, '/acme/in', { org: 'Acme' });
 const user = await t.user('alice', { org: 'Acme' });
@@ -71,6 +79,7 @@ async function down(i: number) {
   lap('end recorded', t0);
 }
 
+{ const m = process.memoryUsage(); console.log(`  at start: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB`); }
 for (let i = 0; i < 50; i++) {
   await up(1e6 + i);
   await down(1e6 + i);
@@ -94,6 +103,8 @@ for (const [name, fn] of [['upload', up], ['download', down]] as const) {
     const { profile } = await session.post('Profiler.stop');
     fs.writeFileSync(`${PROFILE}-${name}.cpuprofile`, JSON.stringify(profile));
   }
+  const mem = process.memoryUsage();
+  console.log(`  memory after ${name}: RSS ${(mem.rss / 1e6).toFixed(0)} MB, heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, external ${(mem.external / 1e6).toFixed(0)} MB`);
   console.log(`${name}: ${(ms / N).toFixed(2)} ms/file wall, ${((c.user + c.system) / 1000 / N).toFixed(2)} ms/file CPU (${N} files of ${SIZE} bytes)`);
   console.log(`  phases: ${[...phases].map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ')} ms/file`);
   for (const [k, e] of [...spent].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
@@ -101,4 +112,5 @@ for (const [name, fn] of [['upload', up], ['download', down]] as const) {
   }
 }
 session.disconnect();
+if (globalThis.gc) { globalThis.gc(); await new Promise((r) => setTimeout(r, 500)); globalThis.gc(); const m = process.memoryUsage(); console.log(`  after gc: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB, external ${(m.external / 1e6).toFixed(0)} MB, arrayBuffers ${(m.arrayBuffers / 1e6).toFixed(0)} MB`); }
 await t.cleanup();

@@ -65,7 +65,11 @@ export function printable(raw: string): string {
   return cut === raw ? out : out + '…';
 }
 
-export async function guard(deps: CoreDeps, p: Principal, action: FileAction, folder: VPath, target: VPath | string): Promise<AccessView> {
+/**
+ * `view`: the principal's view already loaded by this same operation (never one kept from an
+ * earlier operation: a grant change takes effect on the next operation).
+ */
+export async function guard(deps: CoreDeps, p: Principal, action: FileAction, folder: VPath, target: VPath | string, view?: AccessView): Promise<AccessView> {
   assertPrincipal(p);
   try {
     await lockdownOf(deps).check(p, opKindOf(action));
@@ -73,7 +77,7 @@ export async function guard(deps: CoreDeps, p: Principal, action: FileAction, fo
     await recordEvent(deps.db, deps.clock, { action, outcome: 'denied', actor: p, targetPath: typeof target === 'string' ? target : formatPath(target), detail: { reason: 'lockdown' } });
     throw e;
   }
-  const view = await loadView(deps.db, p);
+  view ??= await loadView(deps.db, p);
   const d = decide(p, view, action, keysOf(folder));
   if (!d.allow) {
     await recordEvent(deps.db, deps.clock, {

@@ -22,7 +22,7 @@ export async function statPath(deps: CoreDeps, p: Principal, path: string | VPat
     if (folder) return folderInfo(folder);
   }
   const parent = parentOf(vp);
-  await guard(deps, p, 'file.stat', parent, vp);
+  await guard(deps, p, 'file.stat', parent, vp, view);
   const folder = await findFolder(deps.db, parent);
   const file = folder ? await findFileIn(deps.db, folder.id, baseName(vp)) : undefined;
   if (!file) throw new CoreError('NOT_FOUND', 'not found');
