@@ -68,9 +68,13 @@ async function usageOf(s: WriteScope, scopes: readonly string[], bucket: number,
   return out;
 }
 
-async function add(s: WriteScope, scope: string, bucket: number, files: number, bytes: number): Promise<void> {
-  const r = await s.trx.updateTable('budget_usage').set((eb) => ({ files: eb('files', '+', files), bytes: eb('bytes', '+', bytes) })).where('scope', '=', scope).where('bucket', '=', bucket).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) await s.trx.insertInto('budget_usage').values({ scope, bucket, files, bytes }).execute();
+/** Counts a read in every scope: one upsert for all of them. */
+async function addAll(s: WriteScope, scopes: readonly string[], bucket: number, files: number, bytes: number): Promise<void> {
+  await s.trx
+    .insertInto('budget_usage')
+    .values(scopes.map((scope) => ({ scope, bucket, files, bytes })))
+    .onConflict((oc) => oc.columns(['scope', 'bucket']).doUpdateSet((eb) => ({ files: eb('budget_usage.files', '+', eb.ref('excluded.files')), bytes: eb('budget_usage.bytes', '+', eb.ref('excluded.bytes')) })))
+    .execute();
 }
 
 export function createBudgets(deps: CoreDeps) {
@@ -121,7 +125,7 @@ export function createBudgets(deps: CoreDeps) {
             return { blocked: sc, newTrip: detail };
           }
         }
-        for (const sc of scopes) await add(s, sc.key, bucket, countsFile ? 1 : 0, bytes);
+        await addAll(s, scopes.map((x) => x.key), bucket, countsFile ? 1 : 0, bytes);
         return { seq: await s.audit(event) };
       });
       if ('seq' in result && result.seq !== undefined) return result.seq;
