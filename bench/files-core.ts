@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import SQLite from 'better-sqlite3';
 import { testInstance } from '../test/helpers/instance.js';
+import { BUDGETS_OFF } from './lib/budgets.js';
 
 const N = Number(process.env.N ?? 300);
 const SIZE = Number(process.env.SIZE ?? 10_240);
@@ -40,14 +41,7 @@ if (process.env.STATEMENTS) {
 }
 
 // Budgets out of the way: N files are downloaded by one user within the hour.
-const t = await testInstance('sqlite', {
-  SLUICE_BUDGET_USER_FILES: '100000000',
-  SLUICE_BUDGET_ORG_FILES: '100000000',
-  SLUICE_BUDGET_GLOBAL_FILES: '100000000',
-  SLUICE_BUDGET_USER_BYTES: '1000T',
-  SLUICE_BUDGET_ORG_BYTES: '1000T',
-  SLUICE_BUDGET_GLOBAL_BYTES: '1000T',
-});
+const t = await testInstance('sqlite', { ...BUDGETS_OFF });
 await t.core.admin.orgs.create(t.system, { name: 'Acme' });
 await t.core.admin.folders.create(t.system, '/acme/in', { org: 'Acme' });
 const user = await t.user('alice', { org: 'Acme' });

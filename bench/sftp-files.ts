@@ -43,6 +43,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ssh2 from 'ssh2';
+import { BUDGETS_OFF } from './lib/budgets.js';
 import { cleanupDir, deadline, runCleanup } from './lib/cleanup.js';
 import { ensureCommands, run } from './lib/exec.js';
 import { makeRandomFile, tempDir } from './lib/fixtures.js';
@@ -417,19 +418,11 @@ async function makeWorld(dir: string, cipher: string, log: (m: string) => void):
   let sluiceError: string | undefined;
   try {
     // Download budgets would (by design) trip on W3's 10,000 downloads: raised for the benchmark.
-    const huge = '1000000000';
     const prof = process.env.BENCH_SLUICE_PROF;
     sluice = await startSluice({
       dir,
       log,
-      env: {
-        SLUICE_BUDGET_USER_FILES: huge,
-        SLUICE_BUDGET_ORG_FILES: huge,
-        SLUICE_BUDGET_GLOBAL_FILES: huge,
-        SLUICE_BUDGET_USER_BYTES: '1000T',
-        SLUICE_BUDGET_ORG_BYTES: '1000T',
-        SLUICE_BUDGET_GLOBAL_BYTES: '1000T',
-      },
+      env: { ...BUDGETS_OFF },
       ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {}),
     });
     const s = sluice;

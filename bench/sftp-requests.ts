@@ -7,21 +7,12 @@
  *   node --import tsx bench/sftp-requests.ts        N=500 files of SIZE=10240 bytes
  */
 import { serveSftp } from '../test/sftp/helpers.js';
+import { BUDGETS_OFF } from './lib/budgets.js';
 import { connect, FX, OPEN, RawSftp, str, T, userKey, WRITE_NEW, type Reply } from '../test/sftp/raw.js';
 
 const N = Number(process.env.N ?? 500);
 const SIZE = Number(process.env.SIZE ?? 10_240);
-const huge = '100000000';
-const s = await serveSftp('sqlite', {
-  env: {
-    SLUICE_BUDGET_USER_FILES: huge,
-    SLUICE_BUDGET_ORG_FILES: huge,
-    SLUICE_BUDGET_GLOBAL_FILES: huge,
-    SLUICE_BUDGET_USER_BYTES: '1000T',
-    SLUICE_BUDGET_ORG_BYTES: '1000T',
-    SLUICE_BUDGET_GLOBAL_BYTES: '1000T',
-  },
-});
+const s = await serveSftp('sqlite', { env: { ...BUDGETS_OFF } });
 const { t } = s;
 await t.core.admin.folders.create(t.system, '/box');
 await t.user('lena', { org: 'Box' });
