@@ -55,6 +55,25 @@ for (const dialect of DIALECTS) {
       assert.ok(!fs.readFileSync(files[0]!).includes('Abrechnung'));
     });
 
+    it('records every page of a listing in the ledger, continued ones too', async () => {
+      await t.core.admin.folders.create(t.system, '/acme/inbox/paged');
+      for (const n of ['a', 'b', 'c']) await t.core.files.upload(alice, `/acme/inbox/paged/${n}`, chunks(n));
+      const before = (await t.core.audit.events(t.system, { action: 'folder.list' })).length;
+      const first = await t.core.files.list(alice, '/acme/inbox/paged', { limit: 2 });
+      assert.ok(first.next);
+      const second = await t.core.files.list(alice, '/acme/inbox/paged', { cursor: first.next, limit: 2 });
+      assert.deepEqual([...first.entries, ...second.entries].map((e) => e.name), ['a', 'b', 'c']);
+      assert.equal(second.next, undefined);
+      const events = (await t.core.audit.events(t.system, { action: 'folder.list' })).slice(before);
+      assert.deepEqual(
+        events.map((e) => [e.login, e.path, e.detail.entries, e.detail.more, e.detail.continued]),
+        [
+          ['alice', '/acme/inbox/paged', 2, true, undefined],
+          ['alice', '/acme/inbox/paged', 1, undefined, true],
+        ],
+      );
+    });
+
     it('shows ancestors only as the way to granted folders', async () => {
       const root = await t.core.files.list(alice, '/');
       assert.deepEqual(root.entries.map((e) => e.name), ['acme']);

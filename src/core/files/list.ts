@@ -1,8 +1,9 @@
 import { CoreError } from '../errors.js';
 import { isAdmin, type Principal } from '../principal.js';
-import { formatPath } from '../paths.js';
+import { formatPath, type VPath } from '../paths.js';
 import { recordEvent } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
+import type { AccessView } from '../access/view.js';
 import { guard, parseFor } from './guard.js';
 import { fileInfo, findFolder, folderInfo, keysOf, type EntryInfo } from './resolve.js';
 
@@ -48,15 +49,28 @@ export async function listFolder(deps: CoreDeps, p: Principal, path: string, opt
   if (!folder) {
     throw new CoreError('NOT_FOUND', 'folder not found');
   }
-  const limit = Math.min(Math.max(1, Math.floor(opts.limit ?? DEFAULT_PAGE)), MAX_PAGE);
   const cursor = decodeCursor(opts.cursor);
+  const page = await pageOf(deps, p, vp, view, folder.id, cursor, Math.min(Math.max(1, Math.floor(opts.limit ?? DEFAULT_PAGE)), MAX_PAGE));
+  // Every page is recorded, the names it showed counted: a listing continued with a cursor (which a
+  // client can forge) is as visible in the ledger as its first page. Continuation pages commit
+  // without waiting for the disk, so paging through a huge folder does not cost a flush per page.
+  await recordEvent(
+    deps.db,
+    deps.clock,
+    { action: 'folder.list', outcome: 'success', actor: p, targetPath: page.path, detail: { entries: page.entries.length, ...(cursor ? { continued: true } : {}), ...(page.next ? { more: true } : {}) } },
+    cursor ? { durable: false } : undefined,
+  );
+  return page;
+}
+
+async function pageOf(deps: CoreDeps, p: Principal, vp: VPath, view: AccessView, folderId: string, cursor: Cursor | undefined, limit: number): Promise<ListPage> {
   const keys = keysOf(vp);
   const perms = view.effective(keys);
   const seeAll = isAdmin(p) || perms.has('list') || perms.has('manage');
   const entries: EntryInfo[] = [];
 
   if (!cursor || cursor.t === 'd') {
-    let q = deps.db.selectFrom('folders').selectAll().where('parent_id', '=', folder.id).orderBy('name_key').limit(limit + 1);
+    let q = deps.db.selectFrom('folders').selectAll().where('parent_id', '=', folderId).orderBy('name_key').limit(limit + 1);
     if (cursor) q = q.where('name_key', '>', cursor.k);
     const rows = await q.execute();
     for (const r of rows.slice(0, limit)) if (seeAll || view.childVisible(keys, r.name_key)) entries.push(folderInfo(r));
@@ -68,7 +82,7 @@ export async function listFolder(deps: CoreDeps, p: Principal, path: string, opt
   if (seeAll) {
     const room = limit - entries.length;
     if (room <= 0) return { path: formatPath(vp), entries, next: encodeCursor({ t: 'f', k: '' }) };
-    let q = deps.db.selectFrom('files').selectAll().where('folder_id', '=', folder.id).orderBy('name_key').limit(room + 1);
+    let q = deps.db.selectFrom('files').selectAll().where('folder_id', '=', folderId).orderBy('name_key').limit(room + 1);
     if (cursor?.t === 'f' && cursor.k !== '') q = q.where('name_key', '>', cursor.k);
     const rows = await q.execute();
     for (const r of rows.slice(0, room)) entries.push(fileInfo(r, vp));
@@ -76,6 +90,5 @@ export async function listFolder(deps: CoreDeps, p: Principal, path: string, opt
       return { path: formatPath(vp), entries, next: encodeCursor({ t: 'f', k: rows[room - 1]!.name_key }) };
     }
   }
-  if (!cursor) await recordEvent(deps.db, deps.clock, { action: 'folder.list', outcome: 'success', actor: p, targetPath: formatPath(vp), detail: { entries: entries.length } });
   return { path: formatPath(vp), entries };
 }
