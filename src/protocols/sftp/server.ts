@@ -35,6 +35,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Core, MfaChallenge, Principal, RequestContext, SignInStep } from '../../core/index.js';
 import { createMetrics, type Metrics } from '../http/metrics.js';
+import { createByteBudget } from './byte-budget.js';
 import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
 import { DISCONNECT_REASON, sshRefusal } from './codec.js';
 
@@ -57,6 +58,10 @@ export interface SftpLimits extends SessionLimits {
   /** Connections waiting for a pre-auth slot (in total; per address it is maxConnectionsPerIp). */
   readonly maxQueued: number;
   readonly maxSessionsPerConnection: number;
+  /** Written bytes waiting for the core, all sessions together (input pauses beyond). */
+  readonly maxPendingWriteBytesTotal: number;
+  /** Out-of-order write bytes held, all sessions together (such writes fail beyond). */
+  readonly maxHeldWriteBytesTotal: number;
 }
 
 export const DEFAULT_LIMITS: SftpLimits = Object.freeze({
@@ -69,6 +74,8 @@ export const DEFAULT_LIMITS: SftpLimits = Object.freeze({
   maxPreAuthPerIp: 8,
   maxQueued: 2048,
   maxSessionsPerConnection: 10,
+  maxPendingWriteBytesTotal: 256 * 1024 * 1024,
+  maxHeldWriteBytesTotal: 256 * 1024 * 1024,
 });
 
 export interface SftpServerOptions {
@@ -85,6 +92,8 @@ export interface SftpServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   /** Open connections. */
   readonly connections: number;
+  /** Bytes of client writes held now, all sessions together: waiting for the core, and out of order. */
+  readonly heldWriteBytes: { readonly pending: number; readonly outOfOrder: number };
   /**
    * Stops accepting, ends idle connections at once and lets connections with open files finish
    * for up to `graceMs`; then ends the rest (their unfinished uploads are aborted).
@@ -150,6 +159,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
   const limits: SftpLimits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
   const m = sftpMetrics(metrics.registry);
+  const budgets = { pending: createByteBudget(limits.maxPendingWriteBytesTotal), held: createByteBudget(limits.maxHeldWriteBytesTotal) };
   if (opts.hostKeys.length === 0) throw new Error('the SFTP server needs at least one host key');
 
   const ssh = new ssh2.Server({ hostKeys: hostKeyEntries(opts.hostKeys), algorithms: ALGORITHMS as ssh2.Algorithms, ident: 'Sluice' });
@@ -392,7 +402,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
           if (info.name !== 'sftp' || started || closing) return no();
           started = true;
           const channel = ok();
-          const s = new SftpSession(channel, { core, principal: p, log: log.child({ user: p.login }), metrics, limits, socket: conn.socket });
+          const s = new SftpSession(channel, { core, principal: p, log: log.child({ user: p.login }), metrics, limits, socket: conn.socket, budgets });
           conn.sessions.add(s);
           channel.once('close', () => conn.sessions.delete(s));
         });
@@ -414,6 +424,9 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     },
     get connections() {
       return conns.size;
+    },
+    get heldWriteBytes() {
+      return { pending: budgets.pending.used, outOfOrder: budgets.held.used };
     },
     async close(graceMs = 30_000) {
       closing = true;

@@ -25,6 +25,7 @@ import { BadMessage, DataPackets, encode, Framer, OPEN_FLAGS, Reader, REQ, S_IFD
 import { DownloadFile } from './download.js';
 import { toSftpError } from './status.js';
 import { UploadFile } from './upload.js';
+import type { ByteBudget } from './byte-budget.js';
 
 export interface SessionLimits {
   /** Largest SFTP packet accepted (and advertised in limits@openssh.com). */
@@ -80,6 +81,12 @@ export interface SessionDeps {
    * so packets of a 255 KiB DATA reply leave in one writev.
    */
   readonly socket?: { cork(): void; uncork(): void; prependListener?(event: 'data', listener: () => void): unknown } | undefined;
+  /**
+   * The server's bounds across all sessions (byte-budget.ts): `pending`, written bytes waiting
+   * for the core (input pauses while it is full); `held`, out-of-order writes held ahead of
+   * sequence (such a write fails while it is full).
+   */
+  readonly budgets?: { readonly pending: ByteBudget; readonly held: ByteBudget } | undefined;
 }
 
 type Handle =
@@ -195,8 +202,11 @@ export class SftpSession {
   private blocked(): boolean {
     const l = this.deps.limits;
     // The channel's own high-water mark (its SSH window, 2 MiB) bounds queued output.
-    return this.inflight >= l.maxInflight || this.pendingWriteBytes >= l.maxPendingWriteBytes || this.channel.writableNeedDrain;
+    return this.inflight >= l.maxInflight || this.pendingWriteBytes >= l.maxPendingWriteBytes || this.channel.writableNeedDrain || !!this.deps.budgets?.pending.full();
   }
+
+  /** Resumes input once the server's pending-write budget has room again (see pump). */
+  private readonly wake = () => this.pump();
 
   private pump(): void {
     if (this.closed) return;
@@ -212,6 +222,8 @@ export class SftpSession {
       throw e;
     }
     const block = this.blocked();
+    // Paused on the server-wide budget: other sessions' bytes free it, so ask to be woken.
+    if (block && this.deps.budgets?.pending.full()) this.deps.budgets.pending.onRoom(this.wake);
     if (block && !this.paused) {
       this.paused = true;
       this.channel.pause();
@@ -363,11 +375,14 @@ export class SftpSession {
         // for the core within maxPendingWriteBytes (input pauses beyond); if the core refuses
         // them later (quota, size), the next WRITE or the CLOSE gets the error.
         this.pendingWriteBytes += data.length;
+        const budget = this.deps.budgets?.pending;
+        budget?.take(data.length);
         taken
           .then(() => this.deps.metrics.bytesIn.inc({ protocol: 'sftp' }, data.length))
           .catch(() => undefined)
           .finally(() => {
             this.pendingWriteBytes -= data.length;
+            budget?.release(data.length);
             this.pump();
           });
         this.ok(id);
@@ -537,7 +552,7 @@ export class SftpSession {
       if (existing && !(flags & OPEN_FLAGS.TRUNC)) throw unsupported('changing part of a file is not supported: open it with truncation and upload it whole');
     }
     const up = await core.files.openUpload(p, path);
-    const file = new UploadFile(up, limits.maxHeldWriteBytes);
+    const file = new UploadFile(up, limits.maxHeldWriteBytes, this.deps.budgets?.held);
     let handle: Buffer;
     try {
       handle = this.newHandle({ kind: 'write', file, chain: Promise.resolve(), opened: Date.now() });
@@ -595,6 +610,7 @@ export class SftpSession {
   close(why: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.deps.budgets?.pending.forget(this.wake);
     for (const w of this.drainWaiters.splice(0)) w();
     let aborted = 0;
     for (const h of this.handles.values()) {

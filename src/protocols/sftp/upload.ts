@@ -13,6 +13,7 @@
  */
 import type { EntryInfo, UploadHandle } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
+import type { ByteBudget } from './byte-budget.js';
 
 export class UploadFile {
   /** Offset after every byte queued to the core so far. */
@@ -27,9 +28,11 @@ export class UploadFile {
   private failure: CoreError | undefined;
   private state: 'open' | 'closing' | 'done' = 'open';
 
+  /** `heldBudget`: the server's bound on held bytes across all files (byte-budget.ts). */
   constructor(
     private readonly up: UploadHandle,
     private readonly maxHeldBytes: number,
+    private readonly heldBudget?: ByteBudget,
   ) {}
 
   get path(): string {
@@ -64,6 +67,7 @@ export class UploadFile {
       for (let next = this.held.get(this.queuedEnd); next !== undefined; next = this.held.get(this.queuedEnd)) {
         this.held.delete(this.queuedEnd);
         this.heldBytes -= next.length;
+        this.heldBudget?.release(next.length);
         void this.enqueue(next).catch(() => undefined);
       }
       return p;
@@ -74,6 +78,9 @@ export class UploadFile {
     if (this.held.has(offset)) return this.fail(new CoreError('INVALID_INPUT', 'overlapping writes'));
     if (this.heldBytes + data.length > this.maxHeldBytes) {
       return this.fail(new CoreError('TOO_LARGE', `writes arrived too far out of order (more than ${this.maxHeldBytes} bytes ahead of the next expected offset ${this.queuedEnd})`));
+    }
+    if (this.heldBudget && !this.heldBudget.tryTake(data.length)) {
+      return this.fail(new CoreError('UNAVAILABLE', 'the server holds too many out-of-order writes right now: upload again, with fewer requests in flight'));
     }
     this.held.set(offset, data);
     this.heldBytes += data.length;
@@ -93,6 +100,7 @@ export class UploadFile {
         // The core cleaned up its side already; remember why for every later call.
         this.failure ??= e instanceof CoreError ? e : new CoreError('INTERNAL', 'upload failed', { cause: e });
         this.state = 'done';
+        this.dropHeld();
         throw this.failure;
       }
     });
@@ -134,9 +142,15 @@ export class UploadFile {
 
   private async abortCore(reason: string): Promise<void> {
     this.state = 'done';
-    this.held.clear();
-    this.heldBytes = 0;
+    this.dropHeld();
     await this.chain;
     await this.up.abort(reason).catch(() => undefined);
+  }
+
+  /** Forgets the writes held ahead of sequence, and gives their bytes back to the server's budget. */
+  private dropHeld(): void {
+    this.heldBudget?.release(this.heldBytes);
+    this.held.clear();
+    this.heldBytes = 0;
   }
 }
