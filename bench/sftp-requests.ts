@@ -6,19 +6,14 @@
  *
  *   node --import tsx bench/sftp-requests.ts        N=500 files of SIZE=10240 bytes
  */
-import { serveSftp } from '../test/sftp/helpers.js';
+import { boxUser, serveSftp } from '../test/sftp/helpers.js';
 import { BUDGETS_OFF } from './lib/budgets.js';
-import { connect, FX, OPEN, RawSftp, str, T, userKey, WRITE_NEW, type Reply } from '../test/sftp/raw.js';
+import { connect, FX, OPEN, RawSftp, str, T, WRITE_NEW, type Reply } from '../test/sftp/raw.js';
 
 const N = Number(process.env.N ?? 500);
 const SIZE = Number(process.env.SIZE ?? 10_240);
 const s = await serveSftp('sqlite', { env: { ...BUDGETS_OFF } });
-const { t } = s;
-await t.core.admin.folders.create(t.system, '/box');
-await t.user('lena', { org: 'Box' });
-await t.core.admin.grants.set(t.system, 'lena', '/box', 'all');
-const key = userKey();
-await t.core.admin.keys.add(t.system, 'lena', key.publicLine);
+const key = await boxUser(s, 'lena');
 const c = await RawSftp.open(await connect(s.port, 'lena', { key }));
 
 const times = new Map<string, number[]>();

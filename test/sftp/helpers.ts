@@ -17,6 +17,7 @@ import { tempDir, type TempDir } from '../helpers/dialects.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { requireTool } from './tools.js';
 import { opensshOptions } from '../helpers/openssh.js';
+import { userKey, type UserKey } from './raw.js';
 
 export interface SftpServed {
   readonly t: TestInstance;
@@ -144,4 +145,20 @@ export function sshOptions(s: SftpServed, key: ClientKey | undefined, extra: str
 export function sftpBatch(s: SftpServed, user: string, key: ClientKey | undefined, commands: string[], extra: string[] = [], cwd?: string): Promise<RunResult> {
   const sftp = requireTool('sftp', 'openssh-client');
   return run(sftp, ['-b', '-', '-P', String(s.port), ...sshOptions(s, key, extra), `${user}@127.0.0.1`], { input: commands.join('\n') + '\n', timeoutMs: 120_000, ...(cwd ? { cwd } : {}) });
+}
+
+/**
+ * A partner `login` of organisation Box with every right on the folder /box, signing in with a
+ * fresh ssh2 key (returned).
+ */
+export async function boxUser(s: SftpServed, login: string): Promise<UserKey> {
+  const { t } = s;
+  await t.core.admin.folders.create(t.system, '/box').catch((e: { code?: string }) => {
+    if (e.code !== 'ALREADY_EXISTS') throw e;
+  });
+  await t.user(login, { org: 'Box' });
+  await t.core.admin.grants.set(t.system, login, '/box', 'all');
+  const key = userKey();
+  await t.core.admin.keys.add(t.system, login, key.publicLine);
+  return key;
 }

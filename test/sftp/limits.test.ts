@@ -15,8 +15,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import type ssh2 from 'ssh2';
 import { blobCount, eventually } from '../http/helpers.js';
-import { serveSftp, sftpBatch, sshKeygen, type ClientKey, type SftpServed } from './helpers.js';
-import { connect, FX, OPEN, RawSftp, str, T, u32, userKey, WRITE_NEW, type UserKey } from './raw.js';
+import { boxUser, serveSftp, sftpBatch, sshKeygen, type ClientKey, type SftpServed } from './helpers.js';
+import { connect, FX, OPEN, RawSftp, str, T, u32, WRITE_NEW, type UserKey } from './raw.js';
 
 async function* bytes(b: Buffer) {
   yield b;
@@ -59,11 +59,7 @@ describe('sftp limits (sqlite)', () => {
   before(async () => {
     s = await serveSftp('sqlite', { limits });
     const { t } = s;
-    await t.core.admin.folders.create(t.system, '/box');
-    await t.user('lena', { org: 'Box' });
-    await t.core.admin.grants.set(t.system, 'lena', '/box', 'all');
-    key = userKey();
-    await t.core.admin.keys.add(t.system, 'lena', key.publicLine);
+    key = await boxUser(s, 'lena');
     cliKey = await sshKeygen(s.dir, 'lena');
     await t.core.admin.keys.add(t.system, 'lena', cliKey.publicLine);
     await t.core.files.upload(t.system, '/box/hello.txt', bytes(Buffer.from('hello\n')));
@@ -199,12 +195,7 @@ describe('sftp write budgets across sessions (sqlite)', () => {
   const KiB = 1024;
   before(async () => {
     s = await serveSftp('sqlite', { limits: { maxHeldWriteBytesTotal: 300 * KiB, maxPendingWriteBytesTotal: 256 * KiB } });
-    const { t } = s;
-    await t.core.admin.folders.create(t.system, '/box');
-    await t.user('mia', { org: 'Box' });
-    await t.core.admin.grants.set(t.system, 'mia', '/box', 'all');
-    key = userKey();
-    await t.core.admin.keys.add(t.system, 'mia', key.publicLine);
+    key = await boxUser(s, 'mia');
   });
   after(async () => {
     await s?.close();

@@ -11,8 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type ssh2 from 'ssh2';
 import { blobCount, eventually, ledger } from '../http/helpers.js';
-import { serveSftp, type SftpServed } from './helpers.js';
-import { connect, FX, OPEN, R, RawSftp, str, T, u32, u64, userKey, WRITE_NEW, type UserKey } from './raw.js';
+import { boxUser, serveSftp, type SftpServed } from './helpers.js';
+import { connect, FX, OPEN, R, RawSftp, str, T, u32, u64, WRITE_NEW, type UserKey } from './raw.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 async function* bytes(b: Buffer) {
@@ -98,12 +98,7 @@ describe('sftp protocol and transport (sqlite)', () => {
 
   before(async () => {
     s = await serveSftp('sqlite', { limits });
-    const { t } = s;
-    await t.core.admin.folders.create(t.system, '/box');
-    await t.user('dora', { org: 'Box' });
-    await t.core.admin.grants.set(t.system, 'dora', '/box', 'all');
-    key = userKey();
-    await t.core.admin.keys.add(t.system, 'dora', key.publicLine);
+    key = await boxUser(s, 'dora');
     client = await connect(s.port, 'dora', { key });
     sftp = await RawSftp.open(client);
   });
