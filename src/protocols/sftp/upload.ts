@@ -67,8 +67,11 @@ export class UploadFile {
       for (let next = this.held.get(this.queuedEnd); next !== undefined; next = this.held.get(this.queuedEnd)) {
         this.held.delete(this.queuedEnd);
         this.heldBytes -= next.length;
-        this.heldBudget?.release(next.length);
-        void this.enqueue(next).catch(() => undefined);
+        // Still in memory until the core has taken them: counted in the server's budget till then.
+        const n = next.length;
+        void this.enqueue(next)
+          .catch(() => undefined)
+          .finally(() => this.heldBudget?.release(n));
       }
       return p;
     }
