@@ -2,11 +2,31 @@
  * `sluice serve`: opens the instance, recovers interrupted uploads, starts the front ends, and
  * on SIGTERM/SIGINT stops accepting, lets running transfers drain (bounded), then closes.
  */
+import os from 'node:os';
 import type { Config } from '../config/config.js';
 import { openInstance, paths } from './instance.js';
 import { initHostKeys, loadHostKeys } from './host-keys.js';
 import { buildHttpServer, createMetrics } from '../protocols/http/server.js';
-import { createSftpServer } from '../protocols/sftp/server.js';
+import { createSftpServer, DEFAULT_LIMITS, type SftpLimits } from '../protocols/sftp/server.js';
+import { startSftpProcesses } from './sftp-processes.js';
+
+/** The SFTP limits the configuration sets (the rest are the server's defaults). */
+export function sftpLimits(config: Config): SftpLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    maxConnections: config.sftpMaxConnections,
+    maxConnectionsPerIp: config.sftpMaxConnectionsPerIp,
+    maxPreAuthPerIp: config.sftpMaxPreauthPerIp,
+    loginGraceMs: config.sftpLoginGrace,
+  };
+}
+
+/** SFTP worker processes to start: SLUICE_SFTP_PROCESSES, "auto" meaning one per core (none on one core). */
+export function sftpProcessCount(config: Config): number {
+  if (config.sftpProcesses !== 'auto') return config.sftpProcesses;
+  const cores = os.availableParallelism();
+  return cores > 1 ? cores : 0;
+}
 
 export async function runServer(config: Config): Promise<void> {
   const inst = await openInstance(config);
@@ -19,18 +39,15 @@ export async function runServer(config: Config): Promise<void> {
   // One metrics registry for both front ends (HTTP serves it at /metrics).
   const metrics = createMetrics();
   const http = await buildHttpServer({ core: inst.core, config, log, metrics });
-  const sftp = createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey),
-    limits: {
-      maxConnections: config.sftpMaxConnections,
-      maxConnectionsPerIp: config.sftpMaxConnectionsPerIp,
-      maxPreAuthPerIp: config.sftpMaxPreauthPerIp,
-      loginGraceMs: config.sftpLoginGrace,
-    },
-  });
+  const limits = sftpLimits(config);
+  const processes = sftpProcessCount(config);
+  const sftp = processes > 0
+    ? await startSftpProcesses({ config, log, metrics, limits, count: processes })
+    : createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey), limits });
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
   const sftpAt = await sftp.listen(config.sftpListen.host, config.sftpListen.port);
   const scheme = config.tlsCert ? 'https' : 'http';
-  log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, sftp: `${sftpAt.host}:${sftpAt.port}`, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
+  log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, sftp: `${sftpAt.host}:${sftpAt.port}`, sftpProcesses: processes, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
   // Sign the ledger head periodically (and once more at shutdown), sending it to the sinks.
   const checkpoint = () => inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
   const ticker = setInterval(checkpoint, config.auditCheckpointInterval);

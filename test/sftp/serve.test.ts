@@ -2,6 +2,10 @@
  * `sluice serve` runs SFTP next to HTTP: a partner onboarded with the CLI (`sluice key add`)
  * moves a file with OpenSSH's sftp, verifying the host key against `sluice status`; SIGTERM
  * stops both. A data directory from before SFTP gets its host keys at its first serve.
+ *
+ * SFTP sessions run in two worker processes (SLUICE_SFTP_PROCESSES=2): the connection limit is
+ * still counted for the whole server, /metrics includes what the workers counted, a worker killed
+ * with SIGKILL is replaced and the service goes on, and SIGTERM stops every process.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +21,35 @@ import { requireTool } from './tools.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** The child processes of `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function waitFor<T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -44,6 +77,7 @@ describe('sluice serve with SFTP', () => {
       SLUICE_SFTP_LISTEN: `127.0.0.1:${await freePort()}`,
       // The connection limits are settings: a small one here, checked below.
       SLUICE_SFTP_MAX_CONNECTIONS_PER_IP: '3',
+      SLUICE_SFTP_PROCESSES: '2',
     };
   });
   after(async () => {
@@ -109,9 +143,36 @@ describe('sluice serve with SFTP', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha(fs.readFileSync(path.join(dir.path, 'back.csv'))), sha(content));
 
+    // Two SFTP worker processes; the sign-in happened in one of them, and /metrics shows it.
+    const workers = childrenOf(server.pid!);
+    assert.equal(workers.length, 2, 'two SFTP worker processes');
+    const metricsText = async () => {
+      const res = await fetch(`http://${env.SLUICE_HTTP_LISTEN}/metrics`);
+      assert.equal(res.status, 200);
+      return res.text();
+    };
+    const authOk = (text: string) => Number(/^sluice_sftp_auth_total\{method="publickey",outcome="success"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const before = await metricsText();
+    assert.ok(authOk(before) >= 1, `the workers' sign-ins are in /metrics:\n${before.split('\n').filter((l) => l.includes('sftp')).join('\n')}`);
+    assert.match(before, /^sluice_bytes_in_total\{protocol="sftp"\} 3145733$/m, 'bytes uploaded through a worker');
+
+    // A worker killed outright is replaced; sessions go on.
+    process.kill(workers[0]!, 'SIGKILL');
+    await waitFor('the killed worker to be replaced', () => {
+      const now = childrenOf(server!.pid!);
+      return now.length === 2 && !now.includes(workers[0]!) && now;
+    });
+    for (let i = 0; i < 3; i++) {
+      const again = await run(sftp, sftpArgs, { input: `cd /praxis/inbox\nget report.csv back${i}.csv\n`, cwd: dir.path, timeoutMs: 60_000 });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(sha(fs.readFileSync(path.join(dir.path, `back${i}.csv`))), sha(content));
+    }
+    const all = childrenOf(server.pid!);
+
     server.kill('SIGTERM');
     const [code] = (await once(server, 'exit')) as [number | null];
     assert.equal(code, 0, `exit code after SIGTERM; stderr: ${stderr}`);
+    for (const pid of all) await waitFor(`worker ${pid} to exit`, () => !alive(pid), 10_000);
     const ls = await sluice(['file', 'ls', '/praxis/inbox', '--json']);
     assert.match(ls.stdout, /report\.csv/);
   });

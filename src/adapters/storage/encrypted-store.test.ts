@@ -413,13 +413,16 @@ for (const mode of MODES) {
 describe('encrypted store: crypto workers', () => {
   const isInternal = (e: unknown) => e instanceof CoreError && e.code === 'INTERNAL';
   /** Terminates the pool's workers, as a crash would. */
-  const killWorkers = (pool: CryptoPool) =>
-    Promise.all(
-      pool.workers().map(async (w) => {
-        w.ref(); // an idle worker is unref'd: keep the loop alive until it has exited
-        return w.terminate();
-      }),
-    );
+  const killWorkers = async (pool: CryptoPool) => {
+    // The pool refs and unrefs its workers as answers come in, so ref'ing the worker here could be
+    // undone before it has exited: a timer keeps the event loop alive until then.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await Promise.all(pool.workers().map((w) => w.terminate()));
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
 
   test('small objects and ranges stay on the calling thread: no worker is started', async () => {
     const pool = createCryptoPool({ size: 1 });

@@ -3,7 +3,7 @@
  * servers in one process (tests, HTTP + SFTP) do not collide. Pass one Metrics object to every
  * front end that should report into the same /metrics.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -13,6 +13,22 @@ export interface Metrics {
   readonly bytesOut: Counter<'protocol'>;
   readonly transfers: Counter<'direction' | 'outcome'>;
   readonly errors: Counter<'code'>;
+  /**
+   * Metrics of other processes of this server (SFTP worker processes: app/sftp-processes.ts), as
+   * Registry.getMetricsAsJSON() gives them; renderMetrics merges them into this registry's.
+   */
+  readonly peers: { collect: (() => Promise<unknown[][]>) | undefined };
+}
+
+/**
+ * The text /metrics serves: this registry's metrics, merged with the peers' when there are any
+ * (counters and histograms are summed; prom-client's aggregators decide for the process metrics).
+ */
+export async function renderMetrics(m: Metrics): Promise<string> {
+  const peers = m.peers.collect ? await m.peers.collect() : [];
+  if (peers.length === 0) return m.registry.metrics();
+  const own = await m.registry.getMetricsAsJSON();
+  return AggregatorRegistry.aggregate([own, ...(peers as (typeof own)[])]).metrics();
 }
 
 export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): Metrics {
@@ -33,5 +49,6 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
     bytesOut: new Counter({ name: 'sluice_bytes_out_total', help: 'File bytes sent (downloads) by protocol', labelNames: ['protocol'], registers }),
     transfers: new Counter({ name: 'sluice_transfers_total', help: 'File transfers by direction (upload, download) and outcome (success, failure, aborted)', labelNames: ['direction', 'outcome'], registers }),
     errors: new Counter({ name: 'sluice_errors_total', help: 'Error responses by error code', labelNames: ['code'], registers }),
+    peers: { collect: undefined },
   };
 }

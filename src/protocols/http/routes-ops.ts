@@ -13,7 +13,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { Config } from '../../config/config.js';
 import type { Core } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
-import type { Metrics } from './metrics.js';
+import { renderMetrics, type Metrics } from './metrics.js';
 import { withErrors } from './schemas.js';
 
 const isLoopbackAddr = (a: string | undefined) => !!a && (a === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(a));
@@ -54,7 +54,7 @@ export async function opsRoutes(app: FastifyInstance, deps: { core: Core; config
         if (p.role !== 'admin') throw new CoreError('PERMISSION_DENIED', 'administrator rights required');
       }
       reply.header('content-type', metrics.registry.contentType);
-      return reply.send(await metrics.registry.metrics());
+      return reply.send(await renderMetrics(metrics));
     },
   );
 }

@@ -22,22 +22,21 @@
  *   `maxAuthAttempts` failures (wrong codes included) the connection is cut.
  * - Only session channels with the sftp subsystem: shell, exec, pty, env, X11, agent forwarding,
  *   port forwarding (direct-tcpip, tcpip-forward, streamlocal) are refused.
- * - Admission: at most `maxPreAuth` connections (and `maxPreAuthPerIp` from one address) are in
- *   the key exchange / authentication phase at once; further ones wait in a bounded queue (no
- *   CPU spent on them), and each must authenticate within `loginGraceMs` of connecting. Totals:
- *   `maxConnections`, `maxConnectionsPerIp`; `maxSessionsPerConnection` channels per connection.
+ * - Admission (admission.ts): connection totals, per-address limits, the bounded pre-auth queue
+ *   and the login grace time, counted in one place for the whole server; each connection must
+ *   authenticate within its grace time and may open `maxSessionsPerConnection` channels.
  * - Sockets have TCP_NODELAY (small status replies must not wait for Nagle).
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ClientInfo, KeyboardAuthContext, Session } from 'ssh2';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { Core, MfaChallenge, Principal, RequestContext, SignInStep } from '../../core/index.js';
 import { createMetrics, type Metrics } from '../http/metrics.js';
 import { createByteBudget } from './byte-budget.js';
 import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
-import { DISCONNECT_REASON, sshRefusal } from './codec.js';
+import { createAdmission } from './admission.js';
 
 /** Transport algorithms, most preferred first (the client's order decides among them). */
 export const ALGORITHMS = Object.freeze({
@@ -78,7 +77,7 @@ export const DEFAULT_LIMITS: SftpLimits = Object.freeze({
   maxHeldWriteBytesTotal: 256 * 1024 * 1024,
 });
 
-export interface SftpServerOptions {
+export interface SshHandlerOptions {
   readonly core: Core;
   readonly log: Logger;
   /** Private host keys (OpenSSH format), e.g. from app/host-keys.ts. */
@@ -86,6 +85,34 @@ export interface SftpServerOptions {
   /** Shared metrics (with the HTTP server's /metrics); a fresh registry when absent. */
   readonly metrics?: Metrics | undefined;
   readonly limits?: Partial<SftpLimits> | undefined;
+}
+
+export type SftpServerOptions = SshHandlerOptions;
+
+/** What a connection's owner (admission.ts) learns from the SSH side. */
+export interface ConnectionHooks {
+  /** The client authenticated. */
+  signedIn(): void;
+  /** The connection ended (called exactly once). */
+  closed(): void;
+}
+
+/**
+ * Runs SSH on connections someone else accepted and admitted (server.ts in this process, or an
+ * SFTP worker process: app/sftp-worker.ts).
+ */
+export interface SshHandler {
+  /** Starts SSH on `socket`; it must authenticate within `graceMs`. */
+  handle(socket: net.Socket, info: { readonly ip: string; readonly graceMs: number }, hooks: ConnectionHooks): void;
+  /** Connections running SSH here. */
+  readonly connections: number;
+  /** Bytes of client writes held now, all sessions together: waiting for the core, and out of order. */
+  readonly heldWriteBytes: { readonly pending: number; readonly outOfOrder: number };
+  /**
+   * Refuses new sessions and sign-ins, ends idle connections at once and lets connections with
+   * open files finish for up to `graceMs`; then ends the rest (their unfinished uploads are aborted).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface SftpServer {
@@ -107,7 +134,8 @@ const METHODS: AuthMethod[] = ['publickey', 'password', 'keyboard-interactive'];
 interface Conn {
   readonly ip: string;
   readonly socket: net.Socket;
-  state: 'queued' | 'pre-auth' | 'authenticated';
+  readonly hooks: ConnectionHooks;
+  authenticated: boolean;
   client?: Connection;
   readonly sessions: Set<SftpSession>;
   channels: number;
@@ -115,7 +143,6 @@ interface Conn {
 }
 
 const printable = (s: string, max = 200) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
-const normaliseIp = (ip: string | undefined) => (ip ?? 'unknown').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 
 /** The signature algorithm of a publickey request, as the core names it. */
 function signatureAlgorithm(keyAlgo: string, hashAlgo: string | undefined): string {
@@ -144,21 +171,20 @@ function hostKeyEntries(keys: readonly Buffer[]): { key: ssh2.ParsedKey }[] {
   return out;
 }
 
-function sftpMetrics(registry: Registry) {
+function authMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
-    connections: get('sluice_sftp_connections', () => new Gauge({ name: 'sluice_sftp_connections', help: 'Open SFTP (SSH) connections', registers: [registry] })),
     auth: get('sluice_sftp_auth_total', () => new Counter({ name: 'sluice_sftp_auth_total', help: 'SFTP authentication attempts by method and outcome', labelNames: ['method', 'outcome'] as const, registers: [registry] })),
-    refused: get('sluice_sftp_refused_connections_total', () => new Counter({ name: 'sluice_sftp_refused_connections_total', help: 'SFTP connections refused by the connection limits, by reason', labelNames: ['reason'] as const, registers: [registry] })),
   };
 }
 
-export function createSftpServer(opts: SftpServerOptions): SftpServer {
+/** The SSH side of the SFTP front end; see the module comment for its policy. */
+export function createSshHandler(opts: SshHandlerOptions): SshHandler {
   const { core } = opts;
   const log = opts.log.child({ component: 'sftp' });
   const limits: SftpLimits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
-  const m = sftpMetrics(metrics.registry);
+  const m = authMetrics(metrics.registry);
   const budgets = { pending: createByteBudget(limits.maxPendingWriteBytesTotal), held: createByteBudget(limits.maxHeldWriteBytesTotal) };
   if (opts.hostKeys.length === 0) throw new Error('the SFTP server needs at least one host key');
 
@@ -167,88 +193,41 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
   ssh.on('error', (e: Error) => log.warn({ err: e.message }, 'ssh server error'));
 
   const conns = new Map<string, Conn>(); // by "ip|port"
-  const perIp = new Map<string, number>();
-  const preAuthPerIp = new Map<string, number>();
-  let preAuth = 0;
-  const queue: Conn[] = [];
   let closing = false;
 
-  const bump = (map: Map<string, number>, key: string, d: number) => {
-    const v = (map.get(key) ?? 0) + d;
-    if (v <= 0) map.delete(key);
-    else map.set(key, v);
-  };
-
-  const tcp = net.createServer({ noDelay: true }, (socket) => onSocket(socket));
-  tcp.on('error', (e) => log.error({ err: e.message }, 'sftp listener error'));
-
-  function onSocket(socket: net.Socket): void {
+  function handle(socket: net.Socket, info: { readonly ip: string; readonly graceMs: number }, hooks: ConnectionHooks): void {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const ip = normaliseIp(socket.remoteAddress);
-    const refuse = (reason: string) => {
-      m.refused.inc({ reason });
-      log.debug({ ip, reason }, 'sftp connection refused');
-      // Said in SSH terms (a DISCONNECT with the reason) rather than a bare reset.
-      socket.end(sshRefusal('Sluice', closing ? DISCONNECT_REASON.BY_APPLICATION : DISCONNECT_REASON.TOO_MANY_CONNECTIONS, reason));
-      setTimeout(() => socket.destroy(), 2000).unref();
-    };
-    if (closing) return refuse('shutting down');
-    if (conns.size >= limits.maxConnections) return refuse('too many connections');
-    if ((perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) return refuse('too many connections from this address');
-    if (queue.length >= limits.maxQueued) return refuse('too many connections waiting');
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
-    const conn: Conn = { ip, socket, state: 'queued', sessions: new Set(), channels: 0 };
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      hooks.closed();
+    };
+    if (closing || socket.destroyed || conns.has(key)) {
+      socket.destroy();
+      return end();
+    }
+    const conn: Conn = { ip: info.ip, socket, hooks, authenticated: false, sessions: new Set(), channels: 0 };
     conns.set(key, conn);
-    bump(perIp, ip, 1);
-    m.connections.inc();
     conn.grace = setTimeout(() => {
-      if (conn.state !== 'authenticated') {
-        log.debug({ ip }, 'sftp login grace time over');
+      if (!conn.authenticated) {
+        log.debug({ ip: conn.ip }, 'sftp login grace time over');
         socket.destroy();
       }
-    }, limits.loginGraceMs);
+    }, info.graceMs);
     conn.grace.unref();
     socket.once('close', () => {
       clearTimeout(conn.grace);
       conns.delete(key);
-      bump(perIp, ip, -1);
-      m.connections.dec();
-      if (conn.state === 'queued') queue.splice(queue.indexOf(conn), 1);
-      leavePreAuth(conn);
       for (const s of conn.sessions) s.close('connection closed');
       conn.sessions.clear();
+      end();
     });
-    queue.push(conn);
-    admit();
-  }
-
-  /** Starts the SSH handshake of waiting connections while pre-auth slots are free. */
-  function admit(): void {
-    for (let i = 0; i < queue.length && preAuth < limits.maxPreAuth; ) {
-      const c = queue[i]!;
-      if ((preAuthPerIp.get(c.ip) ?? 0) >= limits.maxPreAuthPerIp) {
-        i++;
-        continue;
-      }
-      queue.splice(i, 1);
-      c.state = 'pre-auth';
-      preAuth++;
-      bump(preAuthPerIp, c.ip, 1);
-      if (c.socket.destroyed) {
-        leavePreAuth(c);
-        continue;
-      }
-      ssh.injectSocket(c.socket);
-    }
-  }
-
-  function leavePreAuth(c: Conn): void {
-    if (c.state !== 'pre-auth') return;
-    c.state = 'authenticated';
-    preAuth--;
-    bump(preAuthPerIp, c.ip, -1);
-    admit();
+    ssh.injectSocket(socket);
+    // A socket handed over from another process may arrive paused.
+    socket.resume();
   }
 
   function onClient(client: Connection, info: ClientInfo): void {
@@ -387,7 +366,8 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
 
     client.on('ready', () => {
       clearTimeout(conn.grace);
-      leavePreAuth(conn);
+      conn.authenticated = true;
+      conn.hooks.signedIn();
       const p = principal!;
       log.info({ ip: conn.ip, user: p.login, method: p.method, client: rctx.client }, 'sftp: signed in');
       client.on('session', (accept: () => Session, reject: () => void) => {
@@ -411,17 +391,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
   }
 
   return {
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(port, host, () => {
-          tcp.off('error', reject);
-          const a = tcp.address() as net.AddressInfo;
-          log.info({ host: a.address, port: a.port }, 'sftp listening');
-          resolve({ host: a.address, port: a.port });
-        });
-      });
-    },
+    handle,
     get connections() {
       return conns.size;
     },
@@ -430,8 +400,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     },
     async close(graceMs = 30_000) {
       closing = true;
-      const stopped = new Promise<void>((r) => tcp.close(() => r()));
-      const idle = (c: Conn) => c.state !== 'authenticated' || [...c.sessions].every((s) => s.openFiles === 0);
+      const idle = (c: Conn) => !c.authenticated || [...c.sessions].every((s) => s.openFiles === 0);
       const ended = new WeakSet<Conn>();
       const end = (c: Conn) => {
         if (ended.has(c)) return;
@@ -450,7 +419,50 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
         for (const s of c.sessions) s.close('server shutting down');
         c.socket.destroy();
       }
+    },
+  };
+}
+
+/** SFTP in this process: a listener, admission (admission.ts) and the SSH handler. */
+export function createSftpServer(opts: SftpServerOptions): SftpServer {
+  const log = opts.log.child({ component: 'sftp' });
+  const limits: SftpLimits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
+  const metrics = opts.metrics ?? createMetrics({ defaultMetrics: false });
+  const handler = createSshHandler({ ...opts, metrics, limits });
+  const admission = createAdmission({
+    limits,
+    log,
+    registry: metrics.registry,
+    start: (c) => handler.handle(c.socket, c, { signedIn: () => admission.signedIn(c.id), closed: () => admission.gone(c.id) }),
+  });
+  const tcp = net.createServer({ noDelay: true }, (socket) => admission.accept(socket));
+  tcp.on('error', (e) => log.error({ err: e.message }, 'sftp listener error'));
+  return {
+    listen: (host, port) => listenOn(tcp, host, port, log),
+    get connections() {
+      return admission.size;
+    },
+    get heldWriteBytes() {
+      return handler.heldWriteBytes;
+    },
+    async close(graceMs = 30_000) {
+      admission.stop();
+      const stopped = new Promise<void>((r) => tcp.close(() => r()));
+      await handler.close(graceMs);
       await stopped;
     },
   };
+}
+
+/** Listens on host:port and resolves with the address bound. */
+export function listenOn(tcp: net.Server, host: string, port: number, log: Logger): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(port, host, () => {
+      tcp.off('error', reject);
+      const a = tcp.address() as net.AddressInfo;
+      log.info({ host: a.address, port: a.port }, 'sftp listening');
+      resolve({ host: a.address, port: a.port });
+    });
+  });
 }

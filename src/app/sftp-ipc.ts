@@ -1,0 +1,59 @@
+/**
+ * The messages between `sluice serve` (the primary: it accepts and admits SFTP connections) and
+ * its SFTP worker processes (they run SSH and the sessions, each with its own core instance on
+ * the same database and store). Both sides are this program; a message that does not parse is
+ * ignored and logged.
+ */
+import type { Config } from '../config/config.js';
+import type { SftpLimits } from '../protocols/sftp/server.js';
+
+/** primary → worker. `conn` carries the connection's socket as the message's handle. */
+export type ToWorker =
+  | { readonly t: 'start'; readonly index: number; readonly config: Config; readonly limits: SftpLimits }
+  | { readonly t: 'conn'; readonly id: number; readonly ip: string; readonly graceMs: number }
+  | { readonly t: 'metrics'; readonly req: number }
+  | { readonly t: 'stop'; readonly graceMs: number };
+
+/** worker → primary. */
+export type FromWorker =
+  | { readonly t: 'ready' }
+  | { readonly t: 'failed'; readonly message: string }
+  | { readonly t: 'signed-in'; readonly id: number }
+  | { readonly t: 'closed'; readonly id: number }
+  | { readonly t: 'metrics'; readonly req: number; readonly data: unknown[] };
+
+const isObj = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null;
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+export function parseToWorker(m: unknown): ToWorker | undefined {
+  if (!isObj(m)) return undefined;
+  switch (m.t) {
+    case 'start':
+      return num(m.index) && isObj(m.config) && isObj(m.limits) ? (m as unknown as ToWorker) : undefined;
+    case 'conn':
+      return num(m.id) && typeof m.ip === 'string' && num(m.graceMs) ? (m as unknown as ToWorker) : undefined;
+    case 'metrics':
+      return num(m.req) ? (m as unknown as ToWorker) : undefined;
+    case 'stop':
+      return num(m.graceMs) ? (m as unknown as ToWorker) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function parseFromWorker(m: unknown): FromWorker | undefined {
+  if (!isObj(m)) return undefined;
+  switch (m.t) {
+    case 'ready':
+      return { t: 'ready' };
+    case 'failed':
+      return { t: 'failed', message: String(m.message).slice(0, 500) };
+    case 'signed-in':
+    case 'closed':
+      return num(m.id) ? { t: m.t, id: m.id } : undefined;
+    case 'metrics':
+      return num(m.req) && Array.isArray(m.data) ? { t: 'metrics', req: m.req, data: m.data } : undefined;
+    default:
+      return undefined;
+  }
+}
