@@ -18,7 +18,8 @@
 // BENCH_TLS13_CIPHER, BENCH_TIMEOUT; for W1/W2 BENCH_SFTP_SIZE (default BENCH_SIZE) and
 // BENCH_SFTP_CIPHER (default aes128-gcm@openssh.com); for W3/W4/W7 BENCH_W3_FILES (10000),
 // BENCH_W3_SIZE (10K), BENCH_W4_SESSIONS (200), BENCH_W4_SIZE (20M), BENCH_W7_FILES (100000),
-// BENCH_QUICK=1 (smaller defaults for all three; see bench/sftp-files.ts).
+// BENCH_QUICK=1 (smaller defaults for all three; see bench/sftp-files.ts); BENCH_SFTP_PROCESSES
+// (SLUICE_SFTP_PROCESSES for the Sluice under test; default: its own default).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

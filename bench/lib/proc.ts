@@ -240,18 +240,20 @@ export function readCpuWithReapedSeconds(pid: number): number | null {
 }
 
 /**
- * Counts the CPU a server's process tree spends between start and stop(): the root's own time
- * and that of every descendant reaped in between (stop() first waits, up to `settleMs`, for the
- * root's children that appeared during the run to exit, so that their time is included).
+ * Counts the CPU a server's process tree spends between start and stop(): for every process of
+ * the tree, its own time and that of its descendants reaped in between (stop() first waits, up to
+ * `settleMs`, for the root's children that appeared during the run to exit, so that their time is
+ * included). Long-lived children (Sluice's SFTP worker processes) count with their own time.
  */
 export function cpuMeter(rootPid: number, settleMs = 5000): { stop(): Promise<number> } {
-  const before = readCpuWithReapedSeconds(rootPid) ?? 0;
+  const treeCpu = () => processTree(rootPid).reduce((sum, p) => sum + (readCpuWithReapedSeconds(p) ?? 0), 0);
+  const before = treeCpu();
   const initial = new Set(processTree(rootPid));
   return {
     async stop() {
       const until = Date.now() + settleMs;
       while (Date.now() < until && processTree(rootPid).some((p) => !initial.has(p))) await sleep(50);
-      return (readCpuWithReapedSeconds(rootPid) ?? before) - before;
+      return treeCpu() - before;
     },
   };
 }

@@ -103,6 +103,8 @@ export async function startSluice(o: SluiceOptions): Promise<Sluice> {
   const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
   baseEnv.SLUICE_DATA_DIR = dataDir;
   baseEnv.SLUICE_LOG_LEVEL = 'warn';
+  // An empty PostgreSQL database to run on instead of SQLite (a diagnostic, not a workload setting).
+  if (process.env.BENCH_SLUICE_DATABASE_URL) baseEnv.SLUICE_DATABASE_URL = process.env.BENCH_SLUICE_DATABASE_URL;
   const cli = async (args: readonly string[], opts: { timeoutMs?: number } = {}) =>
     (await run(node, [...pre, ...args], { cwd: ROOT, env: baseEnv, timeoutMs: opts.timeoutMs ?? 60_000 })).stdout;
 
@@ -125,6 +127,8 @@ export async function startSluice(o: SluiceOptions): Promise<Sluice> {
     SLUICE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
     SLUICE_SFTP_LISTEN: `127.0.0.1:${sftpPort}`,
     ...(o.tls ? { SLUICE_TLS_CERT: o.tls.cert, SLUICE_TLS_KEY: o.tls.key } : {}),
+    // SFTP worker processes (default: serve's own, one per core): BENCH_SFTP_PROCESSES=0 compares one process.
+    ...(process.env.BENCH_SFTP_PROCESSES ? { SLUICE_SFTP_PROCESSES: process.env.BENCH_SFTP_PROCESSES } : {}),
     ...o.env,
   };
   const child = spawn(node, [...(o.nodeArgs ?? []), ...pre, 'serve'], { cwd: ROOT, env, stdio: ['ignore', out, out] });

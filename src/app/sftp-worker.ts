@@ -8,8 +8,8 @@
  * (ledger checkpoints, sweeps): those are the primary's. It reports each connection's sign-in and
  * end, so the primary's connection limits stay exact, and its metrics on request.
  *
- * It stops when the primary says so (draining open transfers as serve does) or when the primary
- * is gone (the IPC channel closes). SIGINT and SIGTERM are left to the primary: a Ctrl-C in a
+ * It stops when the primary says so (draining open transfers as serve does) or, at once, when the
+ * primary is gone (the IPC channel closes). SIGINT and SIGTERM are left to the primary: a Ctrl-C in a
  * terminal reaches the whole process group, and the primary then stops its workers in order.
  */
 import type net from 'node:net';
@@ -20,7 +20,12 @@ import { createMetrics } from '../protocols/http/metrics.js';
 import { createSshHandler, type SshHandler } from '../protocols/sftp/server.js';
 import { parseToWorker, type FromWorker, type ToWorker } from './sftp-ipc.js';
 
-const DISCONNECTED_GRACE_MS = 30_000;
+/**
+ * Without its primary a worker ends every session at once (unfinished uploads are aborted, as a
+ * kill of serve would abort them): a new serve sweeps this node's unfinished uploads at its start,
+ * which MUST NOT find one still being written by a worker of the old serve.
+ */
+const DISCONNECTED_GRACE_MS = 0;
 
 function send(m: FromWorker): void {
   if (process.connected) process.send!(m, undefined, {}, () => undefined);
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
   }
 
   process.on('message', onMessage);
-  // The primary is gone (it crashed or was killed): finish what runs, then leave.
+  // The primary is gone (it crashed or was killed): leave at once (see DISCONNECTED_GRACE_MS).
   process.on('disconnect', () => void stop(DISCONNECTED_GRACE_MS));
 }
 

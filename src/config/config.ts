@@ -70,7 +70,7 @@ const schema = z
     sftpMaxConnectionsPerIp: int(1, 100_000).prefault(256),
     sftpMaxPreauthPerIp: int(1, 1000).prefault(8),
     sftpLoginGrace: duration.prefault('30s'),
-    /** SFTP worker processes: 0 runs SFTP inside the serve process; "auto" one per core (0 on one core). */
+    /** SFTP worker processes: 0 runs SFTP inside the serve process; "auto": one per core on PostgreSQL, 0 on SQLite (app/serve.ts). */
     sftpProcesses: z.union([z.literal('auto'), int(0, 64)]).prefault('auto'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node'),

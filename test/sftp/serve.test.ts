@@ -81,7 +81,7 @@ describe('sluice serve with SFTP', () => {
     };
   });
   after(async () => {
-    if (server && server.exitCode === null) {
+    if (server && server.exitCode === null && server.signalCode === null) {
       server.kill('SIGKILL');
       await once(server, 'exit');
     }
@@ -175,5 +175,25 @@ describe('sluice serve with SFTP', () => {
     for (const pid of all) await waitFor(`worker ${pid} to exit`, () => !alive(pid), 10_000);
     const ls = await sluice(['file', 'ls', '/praxis/inbox', '--json']);
     assert.match(ls.stdout, /report\.csv/);
+  });
+
+  it('SFTP worker processes leave at once when serve is killed', async () => {
+    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const pid = server.pid!;
+    const workers = await waitFor('two SFTP workers', () => {
+      const kids = childrenOf(pid);
+      return kids.length === 2 && kids;
+    });
+    // Started: the listener answers only once every worker is ready.
+    const sftpPort = Number(env.SLUICE_SFTP_LISTEN!.split(':')[1]);
+    for (const until = Date.now() + 30_000; ; ) {
+      const up = await new Promise<boolean>((r) => net.connect(sftpPort, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+      if (up) break;
+      if (Date.now() > until) assert.fail('sluice serve did not start SFTP');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    server.kill('SIGKILL');
+    await once(server, 'exit');
+    for (const w of workers) await waitFor(`worker ${w} to exit`, () => !alive(w), 10_000);
   });
 });
