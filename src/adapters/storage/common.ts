@@ -2,9 +2,9 @@
  * Small helpers shared by the storage adapters: key validation, range resolution, abort handling.
  * Nothing here is part of a port; adapters outside storage/ should not import it.
  */
-import type { Readable } from 'node:stream';
 import { BLOB_KEY_RE, type BlobKey, type ByteRange } from '../../ports/blob-store.js';
 import { CoreError } from '../../core/errors.js';
+import { collectFull } from '../../runtime/young-gc.js';
 
 /**
  * Second line of defence (architecture rule 2): every store method validates its key before the
@@ -86,125 +86,65 @@ export const IO_CHUNK_BYTES = 16 * (64 * 1024 + 16);
  * allocating (and later collecting) one per chunk. Every allocation of this size costs twice: the
  * kernel zero-fills its pages, and V8 frees it only at a garbage collection, which it schedules by
  * the volume of such memory, so a stream of fresh buffers keeps tens of MB of dead ones resident.
+ *
+ * They are SharedArrayBuffers, so a run goes to a crypto worker and back without being transferred:
+ * a transferred ArrayBuffer arrives as a new buffer object, which V8 counts as newly allocated
+ * external memory until a full collection has found the detached one dead, and a transfer stream
+ * of 1 MiB runs thus kept the main thread in back-to-back full collections (measured on a 1 GiB
+ * SFTP download: 5–13 per second, about a quarter of its time). Memory shared with a worker is not
+ * counted that way. The ownership rules below are what keeps the two threads apart: a buffer at a
+ * worker is not touched here until the worker's answer has come back.
  * Rules:
  * - takeIoBuffer() gives a buffer to exactly one owner.
  * - Ownership moves with the chunk: a chunk of a read stream belongs to whoever consumes it; a
- *   chunk yielded to put belongs to the store from then on.
+ *   chunk yielded to put belongs to the store from then on; a run sent to a worker belongs to the
+ *   worker until it answers.
  * - An owner done with a buffer may give it back with recycleIoBuffer() and must not touch it after
  *   that. The free list is bounded (IO_FREE_MAX); a buffer not given back is simply collected.
- * - A buffer that travelled to a worker thread and back arrives as a new ArrayBuffer object:
- *   adoptIoBuffer() makes it an IO buffer again.
- * - isIoBuffer(chunk): the chunk starts at the beginning of an IO buffer, so its owner may transfer
- *   the whole buffer to a worker thread instead of copying the chunk.
+ *   Such memory is invisible to V8's external-memory heuristics, so the bytes of IO buffers
+ *   allocated beyond the free list are counted, and a full collection is asked for (where the
+ *   runtime allows it: runtime/young-gc.ts) after every IO_COLLECT_BYTES of them.
+ * - A buffer that travelled to a worker thread and back arrives as a new SharedArrayBuffer object
+ *   for the same memory: adoptIoBuffer() makes it an IO buffer again.
+ * - isIoBuffer(chunk): the chunk starts at the beginning of an IO buffer, so its owner may hand the
+ *   whole buffer to a worker thread instead of copying the chunk.
  */
-const IO_FREE_MAX = 3;
-const ioFree: ArrayBuffer[] = [];
-const ioBuffers = new WeakSet<ArrayBuffer>();
+const IO_FREE_MAX = 6;
+const IO_COLLECT_BYTES = 256 * 1024 * 1024;
+const ioFree: SharedArrayBuffer[] = [];
+const ioBuffers = new WeakSet<SharedArrayBuffer>();
+let ioAllocatedSinceCollect = 0;
 
 export function takeIoBuffer(): Buffer {
-  const ab = ioFree.pop() ?? (Buffer.allocUnsafeSlow(IO_CHUNK_BYTES).buffer as ArrayBuffer);
-  ioBuffers.add(ab);
-  return Buffer.from(ab);
+  let sab = ioFree.pop();
+  if (sab === undefined) {
+    sab = new SharedArrayBuffer(IO_CHUNK_BYTES);
+    ioAllocatedSinceCollect += IO_CHUNK_BYTES;
+    if (ioAllocatedSinceCollect >= IO_COLLECT_BYTES) {
+      ioAllocatedSinceCollect = 0;
+      collectFull?.();
+    }
+  }
+  ioBuffers.add(sab);
+  return Buffer.from(sab);
 }
 
-export function adoptIoBuffer(ab: ArrayBuffer): void {
-  if (ab.byteLength === IO_CHUNK_BYTES) ioBuffers.add(ab);
+export function adoptIoBuffer(ab: ArrayBufferLike): void {
+  if (ab instanceof SharedArrayBuffer && ab.byteLength === IO_CHUNK_BYTES) ioBuffers.add(ab);
 }
 
-export function isIoBuffer(chunk: Uint8Array): boolean {
-  return chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer && chunk.buffer.byteLength === IO_CHUNK_BYTES && ioBuffers.has(chunk.buffer);
+export function isIoBuffer(chunk: Uint8Array): chunk is Uint8Array & { buffer: SharedArrayBuffer } {
+  return chunk.byteOffset === 0 && chunk.buffer instanceof SharedArrayBuffer && chunk.buffer.byteLength === IO_CHUNK_BYTES && ioBuffers.has(chunk.buffer);
 }
 
 export function recycleIoBuffer(chunk: Uint8Array): void {
   const ab = chunk.buffer;
-  if (!(ab instanceof ArrayBuffer) || ab.byteLength !== IO_CHUNK_BYTES || !ioBuffers.has(ab)) return;
+  if (!(ab instanceof SharedArrayBuffer) || ab.byteLength !== IO_CHUNK_BYTES || !ioBuffers.has(ab)) return;
   ioBuffers.delete(ab); // given back once: a second call for the same buffer does nothing
   if (ioFree.length < IO_FREE_MAX) ioFree.push(ab);
 }
 
-/**
- * Release protocol. A chunk may carry, under this global symbol, a function that gives its memory
- * back to whoever lent it (a global symbol, so that layers which must not import each other share
- * it: the HTTP front end and the stores). Whoever holds the chunk last calls it once, when the
- * bytes are no longer needed (written to the network, copied elsewhere), and does not touch the
- * chunk afterwards. Calling it is optional: a chunk never released is simply collected.
- * - Download chunks of the encrypted store carry one that recycles their IO buffer.
- * - put calls it on a source chunk once it has copied the chunk's bytes.
- */
-export const RELEASE: unique symbol = Symbol.for('sluice.release') as never;
-
-type Releasable = Uint8Array & { [RELEASE]?: () => void };
-
-/** Attaches `release` (called at most once) to `chunk`. */
-export function releasable<T extends Uint8Array>(chunk: T, release: () => void): T {
-  let done = false;
-  (chunk as Releasable)[RELEASE] = () => {
-    if (done) return;
-    done = true;
-    release();
-  };
-  return chunk;
-}
-
-/** Calls the chunk's release function, if it has one. */
-export function releaseChunk(chunk: Uint8Array): void {
-  const release = (chunk as Releasable)[RELEASE];
-  if (typeof release === 'function') release();
-}
-
-/**
- * The chunks of a byte stream one by one, exactly as they were pushed. (A Readable's own async
- * iterator returns everything buffered at once, concatenated: a copy, and chunk boundaries lost.)
- * The stream is paused while `max` chunks wait for the consumer. Ends when the stream ends; throws
- * its error, or an Error when it closes before its end. Returning early leaves the stream paused
- * (the caller destroys it).
- */
-export async function* chunksOf(stream: Readable, max = 2): AsyncGenerator<Buffer> {
-  const queue: Buffer[] = [];
-  let ended = false;
-  let failure: { err: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const onData = (c: Buffer | Uint8Array) => {
-    queue.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-    if (queue.length >= max) stream.pause();
-    wake?.();
-  };
-  const onEnd = () => {
-    ended = true;
-    wake?.();
-  };
-  const onError = (err: unknown) => {
-    failure ??= { err };
-    wake?.();
-  };
-  const onClose = () => {
-    if (!ended) failure ??= { err: new Error('stream closed before its end') };
-    wake?.();
-  };
-  stream.on('data', onData);
-  stream.on('end', onEnd);
-  stream.on('error', onError);
-  stream.on('close', onClose);
-  try {
-    for (;;) {
-      const c = queue.shift();
-      if (c !== undefined) {
-        if (!ended && failure === undefined && stream.isPaused() && queue.length < max) stream.resume();
-        yield c;
-        continue;
-      }
-      if (failure !== undefined) throw failure.err;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-    }
-  } finally {
-    stream.off('data', onData);
-    stream.off('end', onEnd);
-    stream.off('close', onClose);
-    // onError stays: a later error must not go unheard.
-  }
-}
+export { chunksOf, RELEASE, releasable, releaseChunk } from '../../runtime/chunks.js';
 
 /** Checks a chunk from a source iterable at runtime: only bytes may reach a store. */
 export function assertChunk(chunk: unknown): asserts chunk is Uint8Array {

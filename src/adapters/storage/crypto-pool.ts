@@ -8,7 +8,8 @@
  *   IDLE_MS without streams.
  * - A stream (`channel()`) is pinned to one worker, the least busy one, for its whole life: its runs
  *   are processed and answered in order, and its state (data key, hash) lives in that worker only.
- * - Runs travel as transferred ArrayBuffers (no copy) and come back in the same buffer.
+ * - Runs travel without a copy and come back in the same memory: SharedArrayBuffers (the stores' IO
+ *   buffers, common.ts) are shared, other ArrayBuffers transferred.
  * - Memory is bounded process-wide: at most maxBytesInFlight bytes of runs are at the workers at any
  *   time, whatever the number of streams; a stream that would exceed it waits (FIFO) for room.
  * - A worker that fails (an uncaught error, an exit, a message it cannot read) fails every stream
@@ -18,11 +19,13 @@
 import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import type { CryptoReply, CryptoRequest } from './crypto-worker.js';
+import type { CryptoReply, CryptoRequest, RunBuffer } from './crypto-worker.js';
+
+export type { RunBuffer } from './crypto-worker.js';
 
 export interface SealedRun {
   /** The buffer that was sent, now holding `len` bytes of sealed segments. */
-  readonly buf: ArrayBuffer;
+  readonly buf: RunBuffer;
   readonly len: number;
   /** Hex SHA-256 of the stream's whole plaintext: with the final run of a hashing stream. */
   readonly digest?: string | undefined;
@@ -30,7 +33,7 @@ export interface SealedRun {
 
 export interface OpenedRunReply {
   /** The buffer that was sent, now holding `len` bytes of verified plaintext at its start. */
-  readonly buf: ArrayBuffer;
+  readonly buf: RunBuffer;
   readonly len: number;
   /** The first segment that failed verification (nothing of it or after it is in `buf`). */
   readonly failed?: { readonly index: number; readonly reason: string } | undefined;
@@ -38,10 +41,13 @@ export interface OpenedRunReply {
 
 /** One stream's view of its worker. Calls are answered in the order they were made. */
 export interface CryptoChannel {
-  /** Seals `buf[0, len)` in place as segments index…; see segment-crypto.ts sealRunInPlace. `buf` is transferred. */
-  seal(buf: ArrayBuffer, len: number, index: number, final: boolean): Promise<SealedRun>;
-  /** Opens `buf[0, len)` in place; see segment-crypto.ts openRunInPlace. `buf` is transferred. */
-  open(buf: ArrayBuffer, len: number, index: number, lastIndex: number, size: number): Promise<OpenedRunReply>;
+  /**
+   * Seals `buf[0, len)` in place as segments index…; see segment-crypto.ts sealRunInPlace. An
+   * ArrayBuffer is transferred; a SharedArrayBuffer MUST NOT be touched until the answer came.
+   */
+  seal(buf: RunBuffer, len: number, index: number, final: boolean): Promise<SealedRun>;
+  /** Opens `buf[0, len)` in place; see segment-crypto.ts openRunInPlace. Same rule for `buf`. */
+  open(buf: RunBuffer, len: number, index: number, lastIndex: number, size: number): Promise<OpenedRunReply>;
   /** Ends the stream (its state in the worker is dropped). Calls still pending are answered. */
   close(): void;
 }
@@ -116,11 +122,11 @@ class Channel implements CryptoChannel {
     this.#post({ t: 'begin', id: this.id, key, hash }, []);
   }
 
-  seal(buf: ArrayBuffer, len: number, index: number, final: boolean): Promise<SealedRun> {
+  seal(buf: RunBuffer, len: number, index: number, final: boolean): Promise<SealedRun> {
     return this.#request({ t: 'seal', id: this.id, buf, len, index, final }, buf).then((r) => ({ buf: r.buf!, len: r.len!, digest: r.digest }));
   }
 
-  open(buf: ArrayBuffer, len: number, index: number, lastIndex: number, size: number): Promise<OpenedRunReply> {
+  open(buf: RunBuffer, len: number, index: number, lastIndex: number, size: number): Promise<OpenedRunReply> {
     return this.#request({ t: 'open', id: this.id, buf, len, index, lastIndex, size }, buf).then((r) => ({ buf: r.buf!, len: r.len!, failed: r.failed }));
   }
 
@@ -166,7 +172,7 @@ class Channel implements CryptoChannel {
     this.#slot.worker.postMessage(msg, transfer);
   }
 
-  async #request(msg: CryptoRequest, buf: ArrayBuffer): Promise<CryptoReply> {
+  async #request(msg: CryptoRequest, buf: RunBuffer): Promise<CryptoReply> {
     if (this.#closed) throw new Error('crypto channel is closed');
     if (this.#failure !== undefined) throw this.#failure;
     const bytes = buf.byteLength;
@@ -180,7 +186,7 @@ class Channel implements CryptoChannel {
       this.#slot.outstanding++;
       this.#pool.refresh(this.#slot);
       try {
-        this.#post(msg, [buf]);
+        this.#post(msg, buf instanceof ArrayBuffer ? [buf] : []);
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)));
       }

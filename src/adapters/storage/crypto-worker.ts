@@ -10,22 +10,25 @@
  *                                            (hex SHA-256 of the stream's plaintext) with the final run
  *   open  { id, buf, len, index, lastIndex, size } → { id, buf, len, failed? }   opened in place
  *   end   { id }                                             forget the stream (no answer)
- * Buffers travel as transferred ArrayBuffers, there and back. A request that throws is answered
- * with { id, error } and the stream is forgotten.
-
+ * Buffers travel there and back without a copy: SharedArrayBuffers shared (the sender leaves them
+ * alone until the answer), ArrayBuffers transferred. A request that throws is answered with
+ * { id, error } and the stream is forgotten.
  */
 import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { openRunInPlace, sealRunInPlace, type OpenedRun } from './segment-crypto.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
+/** The memory of a run: shared with the worker, or transferred to it and back. */
+export type RunBuffer = ArrayBuffer | SharedArrayBuffer;
+
 export type CryptoRequest =
   | { readonly t: 'begin'; readonly id: number; readonly key: KeyObject; readonly hash: boolean }
-  | { readonly t: 'seal'; readonly id: number; readonly buf: ArrayBuffer; readonly len: number; readonly index: number; readonly final: boolean }
+  | { readonly t: 'seal'; readonly id: number; readonly buf: RunBuffer; readonly len: number; readonly index: number; readonly final: boolean }
   | {
       readonly t: 'open';
       readonly id: number;
-      readonly buf: ArrayBuffer;
+      readonly buf: RunBuffer;
       readonly len: number;
       readonly index: number;
       readonly lastIndex: number;
@@ -35,7 +38,7 @@ export type CryptoRequest =
 
 export interface CryptoReply {
   readonly id: number;
-  readonly buf?: ArrayBuffer;
+  readonly buf?: RunBuffer;
   readonly len?: number;
   readonly digest?: string;
   readonly failed?: OpenedRun['failed'];
@@ -49,6 +52,8 @@ interface Stream {
 
 const streams = new Map<number, Stream>();
 
+
+const transferable = (buf: RunBuffer): ArrayBuffer[] => (buf instanceof ArrayBuffer ? [buf] : []);
 
 function handle(req: CryptoRequest): { reply: CryptoReply; transfer: ArrayBuffer[] } | null {
   if (req.t === 'begin') {
@@ -65,10 +70,10 @@ function handle(req: CryptoRequest): { reply: CryptoReply; transfer: ArrayBuffer
   if (req.t === 'seal') {
     const len = sealRunInPlace(s.key, buf, req.len, req.index, req.final, s.hash);
     const digest = req.final && s.hash !== undefined ? s.hash.digest('hex') : undefined;
-    return { reply: { id: req.id, buf: req.buf, len, ...(digest !== undefined ? { digest } : {}) }, transfer: [req.buf] };
+    return { reply: { id: req.id, buf: req.buf, len, ...(digest !== undefined ? { digest } : {}) }, transfer: transferable(req.buf) };
   }
   const r = openRunInPlace(s.key, buf, req.len, req.index, req.lastIndex, req.size);
-  return { reply: { id: req.id, buf: req.buf, len: r.plainLen, ...(r.failed ? { failed: r.failed } : {}) }, transfer: [req.buf] };
+  return { reply: { id: req.id, buf: req.buf, len: r.plainLen, ...(r.failed ? { failed: r.failed } : {}) }, transfer: transferable(req.buf) };
 }
 
 const port = parentPort;

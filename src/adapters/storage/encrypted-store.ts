@@ -62,7 +62,7 @@ import type { BlobKey, BlobStore, ByteRange, SealedBytes, SealedPut, SealedStore
 import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
 import { adoptIoBuffer, assertBlobKey, assertChunk, chunksOf, IO_CHUNK_BYTES, isIoBuffer, recycleIoBuffer, releasable, releaseChunk, resolveRange, takeIoBuffer } from './common.js';
-import { sharedCryptoPool, type CryptoChannel, type CryptoPool, type OpenedRunReply, type SealedRun } from './crypto-pool.js';
+import { sharedCryptoPool, type CryptoChannel, type CryptoPool, type OpenedRunReply, type RunBuffer, type SealedRun } from './crypto-pool.js';
 import { NONCE_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealedRunLength, sealRunInPlace, setNonce, TAG_BYTES } from './segment-crypto.js';
 
 export { SEALED_SEGMENT_BYTES, SEGMENT_BYTES, TAG_BYTES } from './segment-crypto.js';
@@ -142,7 +142,7 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
       let sealer: Sealer | undefined;
       const inflight: Array<Promise<SealedRun>> = [];
       const send = (s: Sealer, final: boolean) => {
-        inflight.push(settled(s.seal(run.buffer as ArrayBuffer, fill, index, final), 'encryption'));
+        inflight.push(settled(s.seal(run.buffer as RunBuffer, fill, index, final), 'encryption'));
         index += runSegments;
         if (!final) run = newRun();
         fill = 0;
@@ -368,7 +368,7 @@ function openHeader(header: Buffer, key: BlobKey, keyring: Keyring): KeyObject {
 
 /** Seals runs of segments for one put; the digest comes with the final run. */
 interface Sealer {
-  seal(buf: ArrayBuffer, len: number, index: number, final: boolean): Promise<SealedRun>;
+  seal(buf: RunBuffer, len: number, index: number, final: boolean): Promise<SealedRun>;
   close(): void;
 }
 
@@ -538,9 +538,9 @@ async function* openRuns(body: Readable, channel: CryptoChannel, plan: ReadPlan,
         if (next > plan.last) throw integrity(new Error('object longer than expected'));
         const to = Math.min(next + runSegments - 1, plan.last);
         const len = (to - next) * SEALED_SEGMENT_BYTES + sealedSegmentLength(plan, to);
-        let runBuf: ArrayBuffer;
+        let runBuf: RunBuffer;
         if (fill === 0 && pos === 0 && c.length === len && isIoBuffer(c)) {
-          runBuf = c.buffer as ArrayBuffer;
+          runBuf = c.buffer;
           pos = len;
         } else {
           cur ??= len <= IO_CHUNK_BYTES ? takeIoBuffer() : Buffer.allocUnsafeSlow(len);
@@ -549,7 +549,7 @@ async function* openRuns(body: Readable, channel: CryptoChannel, plan: ReadPlan,
           fill += take;
           pos += take;
           if (fill < len) break;
-          runBuf = cur.buffer as ArrayBuffer;
+          runBuf = cur.buffer as RunBuffer;
           cur = undefined;
           fill = 0;
         }

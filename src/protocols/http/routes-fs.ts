@@ -29,6 +29,7 @@ import type { Metrics } from './metrics.js';
 import { DigitsQuery, ListSchema, PathString, Str, UploadResultSchema, withErrors } from './schemas.js';
 import { DOWNLOAD_CSP } from './security-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
+import { RELEASE, type Releasable } from '../../runtime/chunks.js';
 
 export const FS_PREFIX = '/api/v1/fs';
 
@@ -356,14 +357,8 @@ function countBodyBytes(n: number): void {
   collectYoung();
 }
 
-/**
- * The release protocol of the stores (adapters/storage/common.ts, RELEASE): a chunk may carry,
- * under this global symbol, a function its last holder calls once the bytes are no longer needed
- * (here: written to the socket; or, for upload batches, copied by the store), after which the
- * memory is reused instead of left to the garbage collector. Optional on both sides.
- */
-const RELEASE = Symbol.for('sluice.release');
-type Releasable = Uint8Array & { [RELEASE]?: () => void };
+// The release protocol (runtime/chunks.ts): download chunks are released once written to the
+// socket; upload batches carry a release function the store calls once it has copied them.
 
 /**
  * Calls the release function of every body chunk once the socket has taken it, so the store can

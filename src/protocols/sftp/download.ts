@@ -10,9 +10,15 @@
  *
  * A seek that finds a different file under the name (replaced since the OPEN) fails the READ:
  * one handle never mixes two versions of a file.
+ *
+ * Chunks are taken from the stream one by one as the store pushed them (a Readable's own iterator
+ * would concatenate whatever is buffered: a copy and a new buffer per READ), and every chunk is
+ * released (runtime/chunks.ts) once it leaves the lookbehind, so the store reuses its buffers
+ * instead of leaving one dead MiB per MiB sent to the garbage collector.
  */
 import type { Core, Download, Principal } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
+import { chunksOf, releaseChunk } from '../../runtime/chunks.js';
 import { DataPackets, encode } from './codec.js';
 
 export interface DownloadLimits {
@@ -57,7 +63,7 @@ export class DownloadFile {
 
   private use(d: Download, start: number): void {
     this.current = d;
-    this.iter = (d.stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.iter = chunksOf(d.stream, 2);
     this.queue = [];
     this.qStart = start;
     this.pos = start;
@@ -67,8 +73,11 @@ export class DownloadFile {
   private drop(): void {
     const it = this.iter;
     this.iter = undefined;
+    for (const c of this.queue) releaseChunk(c);
     this.queue = [];
-    if (it?.return) void it.return().catch(() => undefined);
+    if (it?.return) void it.return(undefined).catch(() => undefined);
+    // chunksOf leaves the stream paused when it returns early: ending the download is ours.
+    this.current?.stream.destroy();
   }
 
   private async seek(offset: number): Promise<void> {
@@ -132,7 +141,9 @@ export class DownloadFile {
     this.served += have;
     // Keep only the last `lookbehind` bytes.
     while (this.queue.length > 1 && this.qStart + this.queue[0]!.length <= this.pos - this.limits.lookbehind) {
-      this.qStart += this.queue.shift()!.length;
+      const c = this.queue.shift()!;
+      this.qStart += c.length;
+      releaseChunk(c);
     }
     return { packet: buf, release };
   }

@@ -1,0 +1,78 @@
+/**
+ * Diagnostic (not a workload): where the memory of an SFTP transfer goes. Starts Sluice, stores a
+ * file (BENCH_SFTP_SIZE, default 1 GiB), then downloads it (and uploads it again) with OpenSSH sftp
+ * while sampling the server's /metrics every 50 ms: resident memory, V8 heap spaces, external
+ * memory and array buffers. Prints the samples at each transfer's peak RSS.
+ *
+ *   node --import tsx bench/sftp-memory.ts         (NODE_ARGS="--max-semi-space-size=4" for serve)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeRandomFile, tempDir } from './lib/fixtures.js';
+import { run } from './lib/exec.js';
+import { request } from './lib/net.js';
+import { startSluice } from './lib/sluice.js';
+import { BUDGETS_OFF } from './lib/budgets.js';
+
+const size = Number(process.env.BENCH_SFTP_SIZE ?? 1024 ** 3);
+const log = (m: string) => console.log(`[memory] ${m}`);
+const dir = tempDir('sluice-bench-memory');
+const key = path.join(dir, 'id_ed25519');
+await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', key], { timeoutMs: 30_000 });
+const big = path.join(dir, 'big.bin');
+await makeRandomFile(big, size);
+const nodeArgs = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+const extraEnv: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'MALLOC_ARENA_MAX' || k.startsWith('EXP_')) as [string, string][]);
+const s = await startSluice({ dir, log, env: { ...BUDGETS_OFF, ...extraEnv }, nodeArgs });
+try {
+  await s.cli(['key', 'add', s.login, `${key}.pub`]);
+  const knownHosts = path.join(dir, 'known_hosts');
+  const hostPub = fs.readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  fs.writeFileSync(knownHosts, `[127.0.0.1]:${s.sftpPort} ${hostPub}\n`);
+  const sftp = (commands: string) =>
+    run('sftp', ['-q', '-b', '-', '-c', 'aes128-gcm@openssh.com', '-P', String(s.sftpPort), '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', `${s.login}@127.0.0.1`], { input: commands, timeoutMs: 600_000, cwd: dir });
+
+  const sample = async (): Promise<Record<string, number>> => {
+    const r = await request(`${s.baseUrl}/metrics`, { timeoutMs: 5000 });
+    const out: Record<string, number> = {};
+    // The kernel's view: anonymous memory vs mapped files; threads.
+    try {
+      const st = fs.readFileSync(`/proc/${s.pid}/status`, 'utf8');
+      for (const k of ['RssAnon', 'RssFile', 'Threads']) {
+        const m = new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(st);
+        if (m) out[`proc.${k}`] = k === 'Threads' ? Number(m[1]) : Number(m[1]) / 1024;
+      }
+    } catch {}
+    for (const line of r.body.split('\n')) {
+      const m = /^(process_resident_memory_bytes|nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_total_bytes\{space="(\w+)"\}) (\S+)/.exec(line);
+      if (m) out[m[2] ? `space.${m[2]}` : m[1]!] = Number(m[3]) / 2 ** 20;
+    }
+    return out;
+  };
+  const during = async (what: string, commands: string) => {
+    let stop = false;
+    let peak: Record<string, number> = {};
+    const sampler = (async () => {
+      while (!stop) {
+        const x = await sample();
+        if ((x.process_resident_memory_bytes ?? 0) > (peak.process_resident_memory_bytes ?? 0)) peak = x;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const before = await sample();
+    await sftp(commands);
+    stop = true;
+    await sampler;
+    log(`${what}: MiB at peak RSS (before → peak)`);
+    for (const k of Object.keys(peak).sort()) log(`  ${k.padEnd(36)} ${before[k]?.toFixed(1).padStart(7)} → ${peak[k]!.toFixed(1).padStart(7)}`);
+  };
+  await during('upload (first)', `put ${big} ${s.folder}/big.bin\n`);
+  await during('download', `get ${s.folder}/big.bin /dev/null\n`);
+  await during('download (again)', `get ${s.folder}/big.bin /dev/null\n`);
+  await during('upload (again)', `put ${big} ${s.folder}/up.bin\n`);
+} finally {
+  await s.stop();
+  // The server's log (e.g. with NODE_ARGS=--trace-gc) is kept where BENCH_KEEP_LOG says.
+  if (process.env.BENCH_KEEP_LOG) fs.copyFileSync(s.logFile, process.env.BENCH_KEEP_LOG);
+  fs.rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,89 @@
+/**
+ * Chunks of byte streams between layers that must not import each other (the stores, the front
+ * ends): the release protocol, and reading a stream chunk by chunk as it was pushed.
+ */
+import type { Readable } from 'node:stream';
+
+/**
+ * Release protocol. A chunk may carry, under this global symbol, a function that gives its memory
+ * back to whoever lent it (a global symbol, so that layers which must not import each other share
+ * it: the front ends and the stores). Whoever holds the chunk last calls it once, when the
+ * bytes are no longer needed (written to the network, copied elsewhere), and does not touch the
+ * chunk afterwards. Calling it is optional: a chunk never released is simply collected.
+ * - Download chunks of the encrypted store carry one that recycles their IO buffer.
+ * - put calls it on a source chunk once it has copied the chunk's bytes.
+ */
+export const RELEASE: unique symbol = Symbol.for('sluice.release') as never;
+
+export type Releasable = Uint8Array & { [RELEASE]?: () => void };
+
+/** Attaches `release` (called at most once) to `chunk`. */
+export function releasable<T extends Uint8Array>(chunk: T, release: () => void): T {
+  let done = false;
+  (chunk as Releasable)[RELEASE] = () => {
+    if (done) return;
+    done = true;
+    release();
+  };
+  return chunk;
+}
+
+/** Calls the chunk's release function, if it has one. */
+export function releaseChunk(chunk: Uint8Array): void {
+  const release = (chunk as Releasable)[RELEASE];
+  if (typeof release === 'function') release();
+}
+
+/**
+ * The chunks of a byte stream one by one, exactly as they were pushed. (A Readable's own async
+ * iterator returns everything buffered at once, concatenated: a copy, and chunk boundaries lost.)
+ * The stream is paused while `max` chunks wait for the consumer. Ends when the stream ends; throws
+ * its error, or an Error when it closes before its end. Returning early leaves the stream paused
+ * (the caller destroys it).
+ */
+export async function* chunksOf(stream: Readable, max = 2): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: { err: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const onData = (c: Buffer | Uint8Array) => {
+    queue.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    if (queue.length >= max) stream.pause();
+    wake?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (err: unknown) => {
+    failure ??= { err };
+    wake?.();
+  };
+  const onClose = () => {
+    if (!ended) failure ??= { err: new Error('stream closed before its end') };
+    wake?.();
+  };
+  stream.on('data', onData);
+  stream.on('end', onEnd);
+  stream.on('error', onError);
+  stream.on('close', onClose);
+  try {
+    for (;;) {
+      const c = queue.shift();
+      if (c !== undefined) {
+        if (!ended && failure === undefined && stream.isPaused() && queue.length < max) stream.resume();
+        yield c;
+        continue;
+      }
+      if (failure !== undefined) throw failure.err;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('close', onClose);
+    // onError stays: a later error must not go unheard.
+  }
+}
