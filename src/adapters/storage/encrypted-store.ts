@@ -148,7 +148,9 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
         fill = 0;
       };
       try {
-        for await (const chunk of source) {
+        // A Readable is taken chunk by chunk: its own iterator would concatenate what is buffered
+        // (a copy and a new buffer each time, and the chunks' release functions lost).
+        for await (const chunk of source instanceof Readable ? chunksOf(source, 2) : source) {
           assertChunk(chunk);
           const len = chunk.byteLength;
           size += len;
