@@ -41,6 +41,7 @@ import { emitResults, type WorkloadResult } from './lib/result.js';
 import { startSluice, SluiceUnavailable, type Sluice } from './lib/sluice.js';
 import { envInt, envSize, fmt, formatBytes, GiB, MB } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
+import { BUDGETS_OFF } from './lib/budgets.js';
 
 export type SftpWorkload = 'w1' | 'w2';
 
@@ -220,7 +221,8 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
   let sluiceServer: Server | undefined;
   try {
     const prof = process.env.BENCH_SLUICE_PROF; // a directory: serve runs with --cpu-prof, the profile lands there when it stops
-    sluice = await startSluice({ dir, log, ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {}) });
+    // Download budgets (5 GB per user and hour by default) would stop W1 after four 1 GiB rounds.
+    sluice = await startSluice({ dir, log, env: { ...BUDGETS_OFF }, ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] } : {}) });
     const s = sluice;
     await s.cli(['key', 'add', s.login, `${key}.pub`]);
     const status = JSON.parse(await s.cli(['status', '--json'])) as { sshHostKeys?: { type: string }[] };
