@@ -29,7 +29,7 @@ export const collectYoung: (() => void) | undefined = gc && (() => gc({ type: 'm
 
 /**
  * A full collection: for memory V8 does not see growing (buffers shared with worker threads, which
- * its external-memory heuristics do not count; storage/common.ts asks for one after every 256 MiB
+ * its external-memory heuristics do not count; storage/common.ts asks for one after every 64 MiB
  * of them). Costs a few milliseconds on the main heap.
  */
 export const collectFull: (() => void) | undefined = gc && (() => gc({ type: 'major' }));

@@ -109,8 +109,8 @@ export const IO_CHUNK_BYTES = 16 * (64 * 1024 + 16);
  * - isIoBuffer(chunk): the chunk starts at the beginning of an IO buffer, so its owner may hand the
  *   whole buffer to a worker thread instead of copying the chunk.
  */
-const IO_FREE_MAX = 6;
-const IO_COLLECT_BYTES = 256 * 1024 * 1024;
+const IO_FREE_MAX = 8;
+const IO_COLLECT_BYTES = 64 * 1024 * 1024;
 const ioFree: SharedArrayBuffer[] = [];
 const ioBuffers = new WeakSet<SharedArrayBuffer>();
 let ioAllocatedSinceCollect = 0;

@@ -326,11 +326,14 @@ export const encode = {
     return buf;
   },
 
-  /** A DATA packet with room for `len` bytes at `dataOffset`, to be filled in place. */
-  dataPacket(id: number, len: number): { buf: Buffer; dataOffset: number } {
-    const { buf, off } = packet(RES.DATA, id, 4 + len);
-    buf.writeUInt32BE(len, off);
-    return { buf, dataOffset: off + 4 };
+  /** The start of a DATA packet of `len` bytes (DATA_OVERHEAD bytes), to be followed by the bytes. */
+  dataHeader(id: number, len: number): Buffer {
+    const buf = Buffer.allocUnsafe(DATA_OVERHEAD);
+    buf.writeUInt32BE(9 + len, 0);
+    buf[4] = RES.DATA;
+    buf.writeUInt32BE(id >>> 0, 5);
+    buf.writeUInt32BE(len, 9);
+    return buf;
   },
 
   name(id: number, entries: readonly NameEntry[]): Buffer {
@@ -362,44 +365,6 @@ export const encode = {
 
 /** Bytes of a DATA packet around its payload (length, type, id, data length). */
 export const DATA_OVERHEAD = 13;
-
-/**
- * Reused buffers for DATA packets. A download answers every READ with up to 255 KiB; allocating
- * that afresh each time keeps the garbage collector busy. ssh2 copies channel data into its own
- * SSH packets, so a buffer is free again once the channel's write callback has run: `release`
- * hands it back then. At most `keep` buffers are kept.
- */
-export class DataPackets {
-  private readonly free: Buffer[] = [];
-  constructor(
-    private readonly maxData: number,
-    private readonly keep = 4,
-  ) {}
-
-  /** A DATA packet for request `id` with room for `len` bytes at `dataOffset`. */
-  take(id: number, len: number): { buf: Buffer; dataOffset: number; release: () => void } {
-    if (len > this.maxData || len < this.maxData / 4) {
-      const p = encode.dataPacket(id, len);
-      return { ...p, release: () => undefined };
-    }
-    const backing = this.free.pop() ?? Buffer.allocUnsafeSlow(DATA_OVERHEAD + this.maxData);
-    const buf = backing.subarray(0, DATA_OVERHEAD + len);
-    buf.writeUInt32BE(9 + len, 0);
-    buf[4] = RES.DATA;
-    buf.writeUInt32BE(id >>> 0, 5);
-    buf.writeUInt32BE(len, 9);
-    let released = false;
-    return {
-      buf,
-      dataOffset: DATA_OVERHEAD,
-      release: () => {
-        if (released) return;
-        released = true;
-        if (this.free.length < this.keep) this.free.push(backing);
-      },
-    };
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Refusing a connection before the SSH handshake

@@ -12,14 +12,16 @@
  * one handle never mixes two versions of a file.
  *
  * Chunks are taken from the stream one by one as the store pushed them (a Readable's own iterator
- * would concatenate whatever is buffered: a copy and a new buffer per READ), and every chunk is
- * released (runtime/chunks.ts) once it leaves the lookbehind, so the store reuses its buffers
- * instead of leaving one dead MiB per MiB sent to the garbage collector.
+ * would concatenate whatever is buffered: a copy and a new buffer per READ). A DATA reply is not
+ * copied together: it is a 13-byte header and views of the chunks it covers, written to the
+ * channel one after the other (ssh2 copies them into its packets once). A chunk is released
+ * (runtime/chunks.ts), so the store reuses its buffer, once it has left the lookbehind AND no
+ * reply that shows it is still waiting to be written: the reply's `release` says when.
  */
 import type { Core, Download, Principal } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { chunksOf, releaseChunk } from '../../runtime/chunks.js';
-import { DataPackets, encode } from './codec.js';
+import { encode } from './codec.js';
 
 export interface DownloadLimits {
   readonly lookbehind: number;
@@ -34,6 +36,9 @@ export class DownloadFile {
   private current: Download | undefined;
   /** Chunks pulled from the stream, covering [qStart, pos). */
   private queue: Buffer[] = [];
+  /** Chunks shown by replies not written yet (how many), and those to release once they are not. */
+  private readonly pins = new Map<Buffer, number>();
+  private readonly retired = new Set<Buffer>();
   private qStart = 0;
   private pos = 0;
   private ended = false;
@@ -49,7 +54,6 @@ export class DownloadFile {
     readonly path: string,
     first: Download,
     private readonly limits: DownloadLimits,
-    private readonly packets?: DataPackets,
   ) {
     this.size = first.file.size;
     this.fileId = first.file.id;
@@ -70,10 +74,23 @@ export class DownloadFile {
     this.ended = false;
   }
 
+  /** A chunk the handle no longer needs: released now, or when the last reply showing it was written. */
+  private retire(c: Buffer): void {
+    if (this.pins.has(c)) this.retired.add(c);
+    else releaseChunk(c);
+  }
+
+  private unpin(c: Buffer): void {
+    const n = (this.pins.get(c) ?? 1) - 1;
+    if (n > 0) return void this.pins.set(c, n);
+    this.pins.delete(c);
+    if (this.retired.delete(c)) releaseChunk(c);
+  }
+
   private drop(): void {
     const it = this.iter;
     this.iter = undefined;
-    for (const c of this.queue) releaseChunk(c);
+    for (const c of this.queue) this.retire(c);
     this.queue = [];
     if (it?.return) void it.return(undefined).catch(() => undefined);
     // chunksOf leaves the stream paused when it returns early: ending the download is ours.
@@ -92,15 +109,16 @@ export class DownloadFile {
   }
 
   /**
-   * Serves READ(offset, len) as a complete DATA packet for request `id`, or null at end of file.
-   * `release` hands the packet's buffer back for reuse once it was written. Calls MUST NOT
-   * overlap (the session runs one READ per handle at a time).
+   * Serves READ(offset, len) as a DATA packet for request `id` in parts (header, then views of the
+   * chunks), or null at end of file. The parts MUST be written in order and not touched after
+   * `release`, which MUST be called once they were written (the channel's write callback of the
+   * last part). Calls MUST NOT overlap (the session runs one READ per handle at a time).
    */
-  async read(id: number, offset: number, len: number): Promise<{ packet: Buffer; release: () => void } | null> {
+  async read(id: number, offset: number, len: number): Promise<{ parts: Buffer[]; bytes: number; release: () => void } | null> {
     if (this.closed) throw new CoreError('CONFLICT', 'file is closed');
     if (offset >= this.size) return null;
     const want = Math.min(len, this.size - offset);
-    if (want === 0) return { packet: encode.dataPacket(id, 0).buf, release: () => undefined };
+    if (want === 0) return { parts: [encode.dataHeader(id, 0)], bytes: 0, release: () => undefined };
     const kept = offset >= this.qStart && offset <= this.pos;
     const ahead = offset > this.pos && offset - this.pos <= this.limits.skipAhead && !this.ended;
     if (!this.iter || (!kept && !ahead) || (this.ended && offset >= this.pos)) await this.seek(offset);
@@ -123,17 +141,16 @@ export class DownloadFile {
     }
     const have = Math.min(end, this.pos) - offset;
     if (have <= 0) return null;
-    const { buf, dataOffset, release } = this.packets ? this.packets.take(id, have) : { ...encode.dataPacket(id, have), release: () => undefined };
-    // Copy [offset, offset + have) out of the queue straight into the packet.
+    // Views of [offset, offset + have) in the queue's chunks, each pinned until written.
+    const parts = [encode.dataHeader(id, have)];
+    const shown: Buffer[] = [];
     let at = this.qStart;
-    let out = dataOffset;
     for (const c of this.queue) {
       const cEnd = at + c.length;
       if (cEnd > offset && at < offset + have) {
-        const from = Math.max(0, offset - at);
-        const to = Math.min(c.length, offset + have - at);
-        c.copy(buf, out, from, to);
-        out += to - from;
+        parts.push(c.subarray(Math.max(0, offset - at), Math.min(c.length, offset + have - at)));
+        shown.push(c);
+        this.pins.set(c, (this.pins.get(c) ?? 0) + 1);
       }
       at = cEnd;
       if (at >= offset + have) break;
@@ -143,9 +160,15 @@ export class DownloadFile {
     while (this.queue.length > 1 && this.qStart + this.queue[0]!.length <= this.pos - this.limits.lookbehind) {
       const c = this.queue.shift()!;
       this.qStart += c.length;
-      releaseChunk(c);
+      this.retire(c);
     }
-    return { packet: buf, release };
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const c of shown) this.unpin(c);
+    };
+    return { parts, bytes: have, release };
   }
 
   /** Ends the current download; its end (bytes handed out) is recorded by the core. */

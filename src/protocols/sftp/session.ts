@@ -21,7 +21,7 @@ import type { Core, EntryInfo, Principal } from '../../core/index.js';
 import { resolveClientPath } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { BadMessage, DataPackets, encode, Framer, OPEN_FLAGS, Reader, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
+import { BadMessage, encode, Framer, OPEN_FLAGS, Reader, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
 import { DownloadFile } from './download.js';
 import { toSftpError } from './status.js';
 import { UploadFile } from './upload.js';
@@ -123,18 +123,6 @@ function longname(e: EntryInfo, now = Date.now()): string {
 }
 
 /**
- * DATA packet buffers are shared by every session of the process (per READ size limit): a
- * session keeps none of its own, so 200 mostly idle sessions do not hold 200 sets of 255 KiB
- * buffers, and the buffers a busy download frees serve the next one.
- */
-const packetPools = new Map<number, DataPackets>();
-function sharedPackets(maxReadWrite: number): DataPackets {
-  let pool = packetPools.get(maxReadWrite);
-  if (!pool) packetPools.set(maxReadWrite, (pool = new DataPackets(maxReadWrite, 32)));
-  return pool;
-}
-
-/**
  * Corks the connection's socket for the rest of the tick whenever input arrives. ssh2 sends what
  * waited for the client's window (a WINDOW_ADJUST, or the ack a download waited for) from inside
  * its input handler, one socket write per 32 KiB SSH packet; corked, they leave in one writev.
@@ -152,7 +140,6 @@ function corkOnInput(sock: SessionDeps['socket']): void {
 
 export class SftpSession {
   private readonly framer: Framer;
-  private readonly packets: DataPackets;
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
   private initialised = false;
@@ -172,7 +159,6 @@ export class SftpSession {
   ) {
     this.framer = new Framer(deps.limits.maxPacket);
     corkOnInput(deps.socket);
-    this.packets = sharedPackets(deps.limits.maxReadWrite);
     this.log = deps.log;
     channel.on('data', (chunk: Buffer) => {
       this.framer.push(chunk);
@@ -359,8 +345,10 @@ export class SftpSession {
           await this.writable();
           const r = await h.file.read(id, offset, len);
           if (!r) return this.send(encode.status(id, STATUS.EOF, 'end of file'));
-          this.deps.metrics.bytesOut.inc({ protocol: 'sftp' }, r.packet.length - 13);
-          this.send(r.packet, r.release);
+          this.deps.metrics.bytesOut.inc({ protocol: 'sftp' }, r.bytes);
+          // One packet in parts, written back to back (nothing can come between them).
+          const last = r.parts.length - 1;
+          r.parts.forEach((part, i) => this.send(part, i === last ? r.release : undefined));
         });
       }
       case REQ.WRITE: {
@@ -536,7 +524,7 @@ export class SftpSession {
     if (flags & OPEN_FLAGS.APPEND) throw unsupported('appending is not supported: upload the whole file');
     if (!write) {
       const dl = await core.files.openDownload(p, path);
-      const file = new DownloadFile(core, p, dl.file.path, dl, limits, this.packets);
+      const file = new DownloadFile(core, p, dl.file.path, dl, limits);
       const handle = this.newHandle({ kind: 'read', file, chain: Promise.resolve(), opened: Date.now() });
       this.send(encode.handle(id, handle));
       return;
