@@ -14,8 +14,9 @@ export type ToWorker =
   | { readonly t: 'metrics'; readonly req: number }
   | { readonly t: 'stop'; readonly graceMs: number };
 
-/** worker → primary. */
+/** worker → primary. `alive` first (its listener is in place: only then is `start` sent). */
 export type FromWorker =
+  | { readonly t: 'alive' }
   | { readonly t: 'ready' }
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'signed-in'; readonly id: number }
@@ -44,6 +45,8 @@ export function parseToWorker(m: unknown): ToWorker | undefined {
 export function parseFromWorker(m: unknown): FromWorker | undefined {
   if (!isObj(m)) return undefined;
   switch (m.t) {
+    case 'alive':
+      return { t: 'alive' };
     case 'ready':
       return { t: 'ready' };
     case 'failed':

@@ -111,6 +111,11 @@ export async function startSftpProcesses(opts: { readonly config: Config; readon
         const m = parseFromWorker(raw);
         if (!m) return;
         switch (m.t) {
+          case 'alive': {
+            const start: ToWorker = { t: 'start', index, config, limits: workerLimits };
+            child.send(start);
+            return;
+          }
           case 'ready':
             clearTimeout(timer);
             w.ready = true;
@@ -147,8 +152,6 @@ export async function startSftpProcesses(opts: { readonly config: Config; readon
           if (!stopping) void spawn(index).then(() => undefined, (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e), worker: index }, 'SFTP worker did not start'));
         }, delay).unref();
       });
-      const start: ToWorker = { t: 'start', index, config, limits: workerLimits };
-      child.send(start);
     });
   }
 

@@ -97,6 +97,8 @@ async function main(): Promise<void> {
   }
 
   process.on('message', onMessage);
+  // A message sent before this listener existed would be lost: the primary waits for this one.
+  send({ t: 'alive' });
   // The primary is gone (it crashed or was killed): leave at once (see DISCONNECTED_GRACE_MS).
   process.on('disconnect', () => void stop(DISCONNECTED_GRACE_MS));
 }
