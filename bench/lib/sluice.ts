@@ -79,6 +79,13 @@ async function cliCommand(build: boolean, log: (msg: string) => void): Promise<{
   return { mode: 'tsx', argv: [process.execPath, '--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts')] };
 }
 
+/** The node options `npm start` runs serve with (package.json scripts.start: "node OPTIONS bin/sluice.js …"). */
+function startNodeArgs(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const m = /^node\s+(.*?)\s*bin\/sluice\.js\b/.exec(pkg.scripts?.start ?? '');
+  return m?.[1] ?? '';
+}
+
 export async function startSluice(o: SluiceOptions): Promise<Sluice> {
   if (!fs.existsSync(path.join(ROOT, 'src', 'protocols', 'http', 'server.ts'))) {
     throw new SluiceUnavailable('the HTTP server (src/protocols/http/server.ts) does not exist yet');
@@ -131,7 +138,10 @@ export async function startSluice(o: SluiceOptions): Promise<Sluice> {
     ...(process.env.BENCH_SFTP_PROCESSES ? { SLUICE_SFTP_PROCESSES: process.env.BENCH_SFTP_PROCESSES } : {}),
     ...o.env,
   };
-  const child = spawn(node, [...(o.nodeArgs ?? []), ...pre, 'serve'], { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  // Node options for serve: those of `npm start` (package.json) unless BENCH_SLUICE_NODE_ARGS says
+  // otherwise ('' runs plain `node`).
+  const extraNodeArgs = (process.env.BENCH_SLUICE_NODE_ARGS ?? startNodeArgs()).split(' ').filter(Boolean);
+  const child = spawn(node, [...extraNodeArgs, ...(o.nodeArgs ?? []), ...pre, 'serve'], { cwd: ROOT, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const pid = child.pid;
   if (pid === undefined) throw new Error('sluice serve could not be started');
