@@ -4,7 +4,9 @@
  * while sampling the server's /metrics every 50 ms: resident memory, V8 heap spaces, external
  * memory and array buffers. Prints the samples at each transfer's peak RSS.
  *
- *   node --import tsx bench/sftp-memory.ts         (NODE_ARGS="--max-semi-space-size=4" for serve)
+ *   node --import tsx bench/sftp-memory.ts
+ *   (serve's node options: BENCH_SLUICE_NODE_ARGS, default npm start's, e.g.
+ *   BENCH_SLUICE_NODE_ARGS="--max-semi-space-size=4 --trace-gc" BENCH_KEEP_LOG=/tmp/gc.log)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,9 +23,7 @@ const key = path.join(dir, 'id_ed25519');
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', key], { timeoutMs: 30_000 });
 const big = path.join(dir, 'big.bin');
 await makeRandomFile(big, size);
-const nodeArgs = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
-const extraEnv: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter(([k]) => k === 'MALLOC_ARENA_MAX' || k.startsWith('EXP_')) as [string, string][]);
-const s = await startSluice({ dir, log, env: { ...BUDGETS_OFF, ...extraEnv }, nodeArgs });
+const s = await startSluice({ dir, log, env: { ...BUDGETS_OFF } });
 try {
   await s.cli(['key', 'add', s.login, `${key}.pub`]);
   const knownHosts = path.join(dir, 'known_hosts');

@@ -28,10 +28,6 @@ import { parseFromWorker, type ToWorker } from './sftp-ipc.js';
 
 export interface SftpProcesses {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
-  /** Open connections (all workers). */
-  readonly connections: number;
-  /** Process ids of the running workers. */
-  pids(): number[];
   close(graceMs?: number): Promise<void>;
 }
 
@@ -190,10 +186,6 @@ export async function startSftpProcesses(opts: { readonly config: Config; readon
 
   return {
     listen: (host, port) => listenOn(tcp, host, port, log),
-    get connections() {
-      return admission.size;
-    },
-    pids: () => workers.flatMap((w) => (w?.child.pid ? [w.child.pid] : [])),
     async close(graceMs = 30_000) {
       stopping = true;
       admission.stop();

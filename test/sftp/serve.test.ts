@@ -67,6 +67,20 @@ describe('sluice serve with SFTP', () => {
   let server: ChildProcess | undefined;
   const sluice = (args: string[], input = '') => run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], { env, input, cwd: ROOT, timeoutMs: 60_000 });
 
+  /** Starts `sluice serve` and waits until its SFTP listener answers. */
+  async function startServe(): Promise<{ child: ChildProcess; sftpPort: number; readonly stderr: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    server = child;
+    const out = { child, sftpPort: Number(env.SLUICE_SFTP_LISTEN!.split(':')[1]), stderr: '' };
+    child.stderr!.on('data', (c: Buffer) => (out.stderr += c.toString()));
+    for (const until = Date.now() + 30_000; ; ) {
+      const up = await new Promise<boolean>((r) => net.connect(out.sftpPort, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+      if (up) return out;
+      if (Date.now() > until || child.exitCode !== null) assert.fail(`sluice serve did not start SFTP: ${out.stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   before(async () => {
     dir = tempDir('serve-sftp');
     data = path.join(dir.path, 'data');
@@ -99,17 +113,10 @@ describe('sluice serve with SFTP', () => {
     const add = await sluice(['key', 'add', 'praxis', `${key.file}.pub`]);
     assert.equal(add.code, 0, add.stderr);
 
-    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const sftpPort = Number(env.SLUICE_SFTP_LISTEN!.split(':')[1]);
-    const until = Date.now() + 30_000;
-    for (;;) {
-      const up = await new Promise<boolean>((r) => net.connect(sftpPort, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
-      if (up) break;
-      if (Date.now() > until || server.exitCode !== null) assert.fail(`sluice serve did not start SFTP: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const started = await startServe();
+    const srv = started.child;
+    const stderr = () => started.stderr;
+    const sftpPort = started.sftpPort;
 
     const status = JSON.parse((await sluice(['status', '--json'])).stdout) as { sshHostKeys: { type: string; fingerprint: string }[] };
     assert.equal(status.sshHostKeys.length, 2, 'the first serve created the host keys');
@@ -144,7 +151,7 @@ describe('sluice serve with SFTP', () => {
     assert.equal(sha(fs.readFileSync(path.join(dir.path, 'back.csv'))), sha(content));
 
     // Two SFTP worker processes; the sign-in happened in one of them, and /metrics shows it.
-    const workers = childrenOf(server.pid!);
+    const workers = childrenOf(srv.pid!);
     assert.equal(workers.length, 2, 'two SFTP worker processes');
     const metricsText = async () => {
       const res = await fetch(`http://${env.SLUICE_HTTP_LISTEN}/metrics`);
@@ -159,7 +166,7 @@ describe('sluice serve with SFTP', () => {
     // A worker killed outright is replaced; sessions go on.
     process.kill(workers[0]!, 'SIGKILL');
     await waitFor('the killed worker to be replaced', () => {
-      const now = childrenOf(server!.pid!);
+      const now = childrenOf(srv.pid!);
       return now.length === 2 && !now.includes(workers[0]!) && now;
     });
     for (let i = 0; i < 3; i++) {
@@ -167,33 +174,23 @@ describe('sluice serve with SFTP', () => {
       assert.equal(again.code, 0, again.stderr);
       assert.equal(sha(fs.readFileSync(path.join(dir.path, `back${i}.csv`))), sha(content));
     }
-    const all = childrenOf(server.pid!);
+    const all = childrenOf(srv.pid!);
 
-    server.kill('SIGTERM');
-    const [code] = (await once(server, 'exit')) as [number | null];
-    assert.equal(code, 0, `exit code after SIGTERM; stderr: ${stderr}`);
+    srv.kill('SIGTERM');
+    const [code] = (await once(srv, 'exit')) as [number | null];
+    assert.equal(code, 0, `exit code after SIGTERM; stderr: ${stderr()}`);
     for (const pid of all) await waitFor(`worker ${pid} to exit`, () => !alive(pid), 10_000);
     const ls = await sluice(['file', 'ls', '/praxis/inbox', '--json']);
     assert.match(ls.stdout, /report\.csv/);
   });
 
   it('SFTP worker processes leave at once when serve is killed', async () => {
-    server = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    const pid = server.pid!;
-    const workers = await waitFor('two SFTP workers', () => {
-      const kids = childrenOf(pid);
-      return kids.length === 2 && kids;
-    });
     // Started: the listener answers only once every worker is ready.
-    const sftpPort = Number(env.SLUICE_SFTP_LISTEN!.split(':')[1]);
-    for (const until = Date.now() + 30_000; ; ) {
-      const up = await new Promise<boolean>((r) => net.connect(sftpPort, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
-      if (up) break;
-      if (Date.now() > until) assert.fail('sluice serve did not start SFTP');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    server.kill('SIGKILL');
-    await once(server, 'exit');
+    const srv = (await startServe()).child;
+    const workers = childrenOf(srv.pid!);
+    assert.equal(workers.length, 2, 'two SFTP workers');
+    srv.kill('SIGKILL');
+    await once(srv, 'exit');
     for (const w of workers) await waitFor(`worker ${w} to exit`, () => !alive(w), 10_000);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Admission of SFTP connections: which TCP connections may start an SSH handshake, and when.
  *
- * It sits between the listening socket and whatever runs SSH (ssh-handler.ts, in this process or
- * in an SFTP worker process: app/sftp-processes.ts), and it is the only place that counts
+ * It sits between the listening socket and whatever runs SSH (server.ts createSshHandler, in this
+ * process or in an SFTP worker process: app/sftp-processes.ts), and it is the only place that counts
  * connections, so the limits hold for the whole server however many processes run sessions:
  * - at most `maxConnections` in total and `maxConnectionsPerIp` from one address (further ones
  *   are refused with an SSH disconnect naming the reason, not a bare reset);
@@ -65,9 +65,9 @@ interface Entry {
   onClose: (() => void) | undefined;
 }
 
-export const normaliseIp = (ip: string | undefined) => (ip ?? 'unknown').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+const normaliseIp = (ip: string | undefined) => (ip ?? 'unknown').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 
-export function admissionMetrics(registry: Registry) {
+function admissionMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
     connections: get('sluice_sftp_connections', () => new Gauge({ name: 'sluice_sftp_connections', help: 'Open SFTP (SSH) connections', registers: [registry] })),

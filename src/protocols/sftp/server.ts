@@ -104,8 +104,6 @@ export interface ConnectionHooks {
 export interface SshHandler {
   /** Starts SSH on `socket`; it must authenticate within `graceMs`. */
   handle(socket: net.Socket, info: { readonly ip: string; readonly graceMs: number }, hooks: ConnectionHooks): void;
-  /** Connections running SSH here. */
-  readonly connections: number;
   /** Bytes of client writes held now, all sessions together: waiting for the core, and out of order. */
   readonly heldWriteBytes: { readonly pending: number; readonly outOfOrder: number };
   /**
@@ -392,9 +390,6 @@ export function createSshHandler(opts: SshHandlerOptions): SshHandler {
 
   return {
     handle,
-    get connections() {
-      return conns.size;
-    },
     get heldWriteBytes() {
       return { pending: budgets.pending.used, outOfOrder: budgets.held.used };
     },
