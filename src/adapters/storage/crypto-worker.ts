@@ -16,7 +16,7 @@
  */
 import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { openRunInPlace, sealRunInPlace, type OpenedRun } from './segment-crypto.js';
+import { openRunInPlace, sealRunInPlace, segmentCipher, type OpenedRun } from './segment-crypto.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
 /** The memory of a run: shared with the worker, or transferred to it and back. */
@@ -46,18 +46,19 @@ export interface CryptoReply {
 }
 
 interface Stream {
-  readonly key: KeyObject;
+  /** The raw data key, taken out of its KeyObject once per stream. */
+  readonly key: Uint8Array;
   readonly hash: Hash | undefined;
 }
 
 const streams = new Map<number, Stream>();
-
+const collectPerRun = segmentCipher.name !== 'native';
 
 const transferable = (buf: RunBuffer): ArrayBuffer[] => (buf instanceof ArrayBuffer ? [buf] : []);
 
 function handle(req: CryptoRequest): { reply: CryptoReply; transfer: ArrayBuffer[] } | null {
   if (req.t === 'begin') {
-    streams.set(req.id, { key: req.key, hash: req.hash ? createHash('sha256') : undefined });
+    streams.set(req.id, { key: req.key.export(), hash: req.hash ? createHash('sha256') : undefined });
     return null;
   }
   if (req.t === 'end') {
@@ -88,15 +89,13 @@ if (port !== null) {
     }
     if (out !== null) port.postMessage(out.reply, out.transfer);
     /**
-     * Memory. cipher.update has no in-place form: every segment costs a fresh 64 KiB buffer, copied
-     * into the run and then dead. V8 frees such buffers only when it collects the small objects holding
-     * them, and left alone does so about every 32 MB of them: the worker would keep that much garbage
-     * resident. Collecting the young generation after every run keeps it to one run's worth, at a
-     * fraction of a millisecond per run on the worker's tiny heap (and the memory is reused at once
-     * rather than returned to the kernel and faulted in again, which freeing larger batches causes).
-     * The collector is runtime/young-gc.ts; where it is not available the worker runs as before, with
-     * more memory.
+     * Memory. With node:crypto's cipher (where the native one was not built) every segment costs a
+     * fresh 64 KiB buffer, copied into the run and then dead. V8 frees such buffers only when it
+     * collects the small objects holding them, and left alone does so about every 32 MB of them: the
+     * worker would keep that much garbage resident. Collecting the young generation after every run
+     * keeps it to one run's worth. The native cipher works in the run's own memory and leaves no
+     * garbage, so there is nothing to collect.
      */
-    if (req.t === 'seal' || req.t === 'open') collectYoung?.();
+    if (collectPerRun && (req.t === 'seal' || req.t === 'open')) collectYoung?.();
   });
 }
