@@ -87,3 +87,100 @@ export async function* chunksOf(stream: Readable, max = 2): AsyncGenerator<Buffe
     // onError stays: a later error must not go unheard.
   }
 }
+
+/**
+ * A pipe from one writer to one reader that hands chunks on exactly as written: no concatenation,
+ * no copy (a PassThrough's async iterator concatenates whatever is buffered into a new buffer).
+ * - write(chunk) queues it and returns whether fewer than `limit` bytes now wait; room() resolves
+ *   once they do again, or the pipe closed.
+ * - The reader iterates `chunks` once; it ends after end() and the chunks queued before it.
+ * - close() (the reader failed or left, or the writer gave up): queued chunks are released
+ *   (release protocol) and dropped, later writes are dropped and released, a waiting writer wakes.
+ *   A reader that stops iterating closes the pipe.
+ */
+export interface ChunkPipe {
+  readonly chunks: AsyncIterable<Uint8Array>;
+  readonly closed: boolean;
+  write(chunk: Uint8Array): boolean;
+  room(): Promise<void>;
+  end(): void;
+  close(): void;
+}
+
+export function chunkPipe(limit: number): ChunkPipe {
+  const queue: Uint8Array[] = [];
+  let head = 0;
+  let bytes = 0;
+  let ended = false;
+  let closed = false;
+  let wakeReader: (() => void) | undefined;
+  let wakeWriter: (() => void) | undefined;
+  const wake = () => {
+    const r = wakeReader;
+    wakeReader = undefined;
+    r?.();
+  };
+  const wakeW = () => {
+    const w = wakeWriter;
+    wakeWriter = undefined;
+    w?.();
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (let i = head; i < queue.length; i++) releaseChunk(queue[i]!);
+    queue.length = 0;
+    head = 0;
+    bytes = 0;
+    wake();
+    wakeW();
+  };
+  async function* read(): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        if (head < queue.length) {
+          const c = queue[head]!;
+          queue[head++] = undefined as never;
+          if (head > 64 && head * 2 > queue.length) {
+            queue.splice(0, head);
+            head = 0;
+          }
+          bytes -= c.byteLength;
+          if (bytes < limit) wakeW();
+          yield c;
+          continue;
+        }
+        if (ended || closed) return;
+        await new Promise<void>((resolve) => (wakeReader = resolve));
+      }
+    } finally {
+      close();
+    }
+  }
+  const chunks = read();
+  return {
+    chunks,
+    get closed() {
+      return closed;
+    },
+    write(chunk) {
+      if (closed || ended) {
+        releaseChunk(chunk);
+        return true;
+      }
+      queue.push(chunk);
+      bytes += chunk.byteLength;
+      wake();
+      return bytes < limit;
+    },
+    room() {
+      if (closed || bytes < limit) return Promise.resolve();
+      return new Promise<void>((resolve) => (wakeWriter = resolve));
+    },
+    end() {
+      ended = true;
+      wake();
+    },
+    close,
+  };
+}

@@ -5,7 +5,6 @@
  * either the old file or the new one, never a partial one: the blob is listed in blob_pending
  * until the commit, and start-up removes pending blobs that never committed.
  */
-import { PassThrough } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
@@ -18,6 +17,7 @@ import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } fro
 import { discardBlob, inlineLimit, unlinkStored } from './blobs.js';
 import { countFile, quotaRoom } from './usage.js';
 import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
+import { chunkPipe, type ChunkPipe } from '../../runtime/chunks.js';
 
 export interface UploadOptions {
   /** Declared size (Content-Length), checked before any byte is read. */
@@ -68,12 +68,13 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
 
   async function spill(): Promise<Spill> {
     await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.nodeId, created_at: deps.clock.now() }).execute();
-    const pass = new PassThrough({ highWaterMark: 1 << 20 });
+    // Chunks reach the store as written (a PassThrough's iterator would concatenate them: a copy).
+    const pass = chunkPipe(1 << 20);
     const abortCtl = new AbortController();
-    const sp: Spill = { pass, abortCtl, put: deps.store.put(blobKey, pass, { signal: abortCtl.signal }), error: undefined };
+    const sp: Spill = { pass, abortCtl, put: deps.store.put(blobKey, pass.chunks, { signal: abortCtl.signal }), error: undefined };
     sp.put.catch((e: unknown) => {
       sp.error = e;
-      pass.destroy();
+      pass.close();
     });
     for (const c of held ?? []) pass.write(c);
     held = null;
@@ -94,7 +95,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
     release();
     if (spilled) {
       spilled.abortCtl.abort();
-      spilled.pass.destroy();
+      spilled.pass.close();
       await spilled.put.catch(() => undefined);
       await discardBlob(deps, blobKey);
     }
@@ -180,7 +181,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
       }
       const sp = spilled!;
       if (!sp.pass.write(chunk)) {
-        await drainOrClose(sp.pass);
+        await sp.pass.room();
         if (sp.error) throw await cleanup('rejected', asCore(sp.error));
       }
     },
@@ -224,7 +225,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
 
 /** An upload streaming into the blob store. */
 interface Spill {
-  readonly pass: PassThrough;
+  readonly pass: ChunkPipe;
   readonly abortCtl: AbortController;
   readonly put: Promise<{ size: number; sha256: string }>;
   error: unknown;
@@ -249,24 +250,6 @@ export async function uploadStream(deps: CoreDeps, p: Principal, path: string, s
     throw new CoreError('ABORTED', 'upload ended before the declared length');
   }
   return h.finish();
-}
-
-/**
- * Resolves once `s` has room again ('drain') or is closed (a failed store destroys it). Listeners
- * are removed after each wait: a long upload waits here thousands of times, and racing against the
- * store's own promise instead would leave one reaction on it per wait until the upload ends.
- */
-function drainOrClose(s: PassThrough): Promise<void> {
-  if (s.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
 }
 
 const tooLarge = (max: number) => new CoreError('TOO_LARGE', `file exceeds the size limit of ${max} bytes`, { details: { limit: max } });

@@ -81,6 +81,34 @@ export class BadMessage extends Error {}
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Large packets (WRITEs: up to 255 KiB, cut by ssh2 into 32 KiB pieces) are copied together into
+ * buffers from a small process-wide free list rather than into a new buffer each: a 1 GiB upload
+ * would otherwise allocate 1 GiB of short-lived buffers, which V8 frees only with full collections.
+ * Whoever is done with such a packet (the WRITE's bytes copied by the store) gives it back with
+ * recyclePacket(); one never given back is simply collected.
+ */
+const POOLED_PACKET_MIN = 64 * 1024;
+const POOLED_PACKET_BYTES = 256 * 1024 + 1024;
+const PACKET_FREE_MAX = 32;
+const packetFree: ArrayBuffer[] = [];
+const pooledPackets = new WeakSet<ArrayBuffer>();
+
+function takePacketBuffer(): Buffer {
+  let ab = packetFree.pop();
+  if (ab === undefined) {
+    ab = new ArrayBuffer(POOLED_PACKET_BYTES);
+    pooledPackets.add(ab);
+  }
+  return Buffer.from(ab);
+}
+
+/** Gives a packet's memory back (a no-op for packets not from the free list). MUST NOT be used after. */
+export function recyclePacket(pkt: Buffer): void {
+  const ab = pkt.buffer;
+  if (ab instanceof ArrayBuffer && pkt.byteOffset === 0 && pooledPackets.has(ab) && packetFree.length < PACKET_FREE_MAX && !packetFree.includes(ab)) packetFree.push(ab);
+}
+
+/**
  * Collects channel data and cuts it into packets (type byte + payload, without the length).
  * A length of 0 or above `maxPacket` is a protocol violation (the session is ended). Packets are
  * handed out one at a time, so a paused session leaves the rest unparsed.
@@ -149,7 +177,7 @@ export class Framer {
       this.skip(n);
       return out;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = n >= POOLED_PACKET_MIN && n <= POOLED_PACKET_BYTES ? takePacketBuffer().subarray(0, n) : Buffer.allocUnsafe(n);
     let got = 0;
     while (got < n) {
       const c = this.chunks[0]!;
@@ -198,6 +226,11 @@ export class Reader {
     if (hi >= 0x200000) throw new BadMessage('64-bit value out of range');
     return hi * 0x1_0000_0000 + lo;
   }
+  /** The whole packet being read. */
+  get packet(): Buffer {
+    return this.buf;
+  }
+
   bytes(): Buffer {
     const len = this.u32();
     if (this.off + len > this.buf.length) throw new BadMessage('string longer than the packet');

@@ -21,9 +21,10 @@ import type { Core, EntryInfo, Principal } from '../../core/index.js';
 import { resolveClientPath } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { BadMessage, encode, Framer, OPEN_FLAGS, Reader, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
+import { BadMessage, encode, Framer, OPEN_FLAGS, Reader, recyclePacket, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
 import { DownloadFile } from './download.js';
 import { toSftpError } from './status.js';
+import { releasable } from '../../runtime/chunks.js';
 import { UploadFile } from './upload.js';
 import type { ByteBudget } from './byte-budget.js';
 
@@ -357,6 +358,10 @@ export class SftpSession {
         const data = r.bytes();
         if (h.kind !== 'write') throw new StatusReply(STATUS.FAILURE, 'handle is not open for writing');
         if (data.length > this.deps.limits.maxReadWrite) throw new StatusReply(STATUS.BAD_MESSAGE, 'write larger than the advertised limit');
+        // The bytes are a view of their packet: it goes back to the framer's free list once whoever
+        // holds them last (the store, having copied them) releases them (runtime/chunks.ts).
+        const pkt = r.packet;
+        releasable(data, () => recyclePacket(pkt));
         // Throws when the write cannot be taken (answered with the error).
         const taken = h.file.write(offset, data);
         // Taken: acknowledged at once, as a file system with a page cache would. The bytes wait
