@@ -63,6 +63,7 @@ import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
 import { adoptIoBuffer, assertBlobKey, assertChunk, chunksOf, IO_CHUNK_BYTES, isIoBuffer, recycleIoBuffer, releasable, releaseChunk, resolveRange, takeIoBuffer } from './common.js';
 import { sharedCryptoPool, type CryptoChannel, type CryptoPool, type OpenedRunReply, type RunBuffer, type SealedRun } from './crypto-pool.js';
+import { copyBytes } from '../../runtime/native.js';
 import { NONCE_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealedRunLength, sealRunInPlace, setNonce, TAG_BYTES } from './segment-crypto.js';
 
 export { SEALED_SEGMENT_BYTES, SEGMENT_BYTES, TAG_BYTES } from './segment-crypto.js';
@@ -160,7 +161,7 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
           while (pos < len) {
             if (fill === cap && cap < runPlain) {
               const bigger = newRun();
-              bigger.set(run.subarray(0, fill));
+              copyBytes(bigger, 0, run.subarray(0, fill));
               run = bigger;
               cap = runPlain;
             }
@@ -171,7 +172,8 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
               while (inflight.length >= RUNS_IN_FLIGHT) yield sealedBytes(await inflight.shift()!);
             }
             const n = Math.min(cap - fill, len - pos);
-            run.set(n === len ? chunk : chunk.subarray(pos, pos + n), fill);
+            // Into shared memory: V8's own copy would use relaxed atomics (runtime/native.ts).
+            copyBytes(run, fill, n === len ? chunk : chunk.subarray(pos, pos + n));
             fill += n;
             pos += n;
           }

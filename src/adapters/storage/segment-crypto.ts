@@ -5,12 +5,12 @@
  * so it imports nothing of the core and reports failures as plain data, not CoreErrors.
  *
  * One segment is sealed or opened by a SegmentCipher. Two give the same bytes: the native one
- * (native/segment-gcm, built by `npm ci`: OpenSSL's AES-GCM on the run's own memory, no buffer
+ * (runtime/native.ts, built by `npm ci`: OpenSSL's AES-GCM on the run's own memory, no buffer
  * allocated per segment) and node:crypto's (a fresh output buffer and a copy per segment, and the
  * garbage that makes). The native one is used where it was built; `segmentCipher.name` says which.
  */
 import { createCipheriv, createDecipheriv, type Hash, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { native } from '../../runtime/native.js';
 
 export const SEGMENT_BYTES = 64 * 1024;
 export const TAG_BYTES = 16;
@@ -75,21 +75,8 @@ export const nodeSegmentCipher: SegmentCipher = {
   },
 };
 
-interface NativeSegmentGcm {
-  sealSegment(key: Uint8Array, buf: Uint8Array, from: number, len: number, at: number, nonce: Uint8Array): void;
-  openSegment(key: Uint8Array, buf: Uint8Array, pos: number, len: number, out: number, nonce: Uint8Array): boolean;
-}
-
-/** The native cipher, or undefined where it was not built (this module sits 3 folders below the root in src/ and dist/). */
-export const nativeSegmentCipher: SegmentCipher | undefined = (() => {
-  let m: NativeSegmentGcm;
-  try {
-    m = createRequire(import.meta.url)('../../../native/segment-gcm/build/Release/segment_gcm.node') as NativeSegmentGcm;
-  } catch {
-    return undefined;
-  }
-  return { name: 'native', seal: m.sealSegment, open: m.openSegment };
-})();
+/** The native cipher, or undefined where the native module was not built. */
+export const nativeSegmentCipher: SegmentCipher | undefined = native && { name: 'native', seal: native.sealSegment, open: native.openSegment };
 
 /** The cipher the store uses. SLUICE_SEGMENT_CIPHER=node forces node:crypto's (for comparison). */
 export const segmentCipher: SegmentCipher =

@@ -27,6 +27,7 @@
  *   authenticate within its grace time and may open `maxSessionsPerConnection` channels.
  * - Sockets have TCP_NODELAY (small status replies must not wait for Nagle).
  */
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ClientInfo, KeyboardAuthContext, Session } from 'ssh2';
@@ -37,6 +38,19 @@ import { createMetrics, type Metrics } from '../http/metrics.js';
 import { createByteBudget } from './byte-budget.js';
 import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
 import { createAdmission } from './admission.js';
+import { native } from '../../runtime/native.js';
+
+/**
+ * Download chunks live in the stores' IO buffers, which are shared memory: ssh2 copies them into
+ * its packets with the native copy instead of TypedArray#set, which copies shared memory with
+ * relaxed atomics (a third of the main thread's time in a download). The hook is ours
+ * (patches/ssh2+1.17.0.patch); the chunks are the main thread's while they are written.
+ */
+const ssh2Protocol = createRequire(import.meta.url)('ssh2/lib/protocol/Protocol.js') as { setChannelDataCopy?: (fn: (packet: Buffer, data: Buffer, at: number) => void) => void };
+if (native) {
+  const copy = native.copyBytes;
+  ssh2Protocol.setChannelDataCopy?.((packet, data, at) => copy(packet, at, data));
+}
 
 /** Transport algorithms, most preferred first (the client's order decides among them). */
 export const ALGORITHMS = Object.freeze({

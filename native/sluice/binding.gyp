@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "segment_gcm",
-      "sources": ["segment_gcm.c"],
+      "target_name": "sluice_native",
+      "sources": ["sluice_native.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -1,10 +1,12 @@
 /*
- * In-place AES-256-GCM for the encrypted store's segments (src/adapters/storage/segment-crypto.ts).
+ * Sluice's native module (loaded by src/runtime/native.ts; built by scripts/build-native.mjs).
+ * Only what JavaScript cannot do cheaply on the bulk-transfer paths; every decision (formats,
+ * nonces, ownership of buffers) stays in TypeScript.
  *
- * Why native: node:crypto has no in-place form; every 64 KiB segment cost a fresh output buffer,
- * a copy and garbage for the collector (about a third of a second of CPU per GiB). These two
- * functions use the OpenSSL that Node itself carries (its exported EVP symbols), on the caller's
- * memory, and nothing else: the format, the nonces and every decision stay in TypeScript.
+ * In-place AES-256-GCM for the encrypted store's segments (src/adapters/storage/segment-crypto.ts).
+ * node:crypto has no in-place form; every 64 KiB segment cost a fresh output buffer, a copy and
+ * garbage for the collector (about a third of a second of CPU per GiB). These use the OpenSSL
+ * that Node itself carries (its exported EVP symbols), on the caller's memory.
  *
  * sealSegment(key, buf, from, len, at, nonce)
  *   Moves plaintext buf[from, from+len) to buf[at, at+len) (at >= from), encrypts it there in
@@ -15,6 +17,13 @@
  *   Not verified: overwrites buf[pos, pos+len+16) with zeros (no unverified plaintext is ever left
  *   behind) and returns false.
  * Contract (MUST hold, checked here): key is 32 bytes, nonce 12, every range inside buf.
+ *
+ * copyBytes(dst, at, src)
+ *   Copies all of src into dst at offset `at` (memmove). V8 copies into or out of shared memory
+ *   (the stores' IO buffers are SharedArrayBuffers) with relaxed atomics, byte-group by
+ *   byte-group, several times slower than memcpy; the callers own both buffers exclusively while
+ *   copying (the IO buffer ownership rules, storage/common.ts), so a plain copy is sound.
+ *   Throws when src does not fit.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -113,11 +122,27 @@ static napi_value open_segment(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value copy_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  uint8_t *dst, *src;
+  size_t dstLen, srcLen;
+  int64_t at;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return fail(env, "three arguments expected");
+  if (!bytes_of(env, argv[0], &dst, &dstLen) || !bytes_of(env, argv[2], &src, &srcLen)) return fail(env, "dst and src must be Uint8Arrays");
+  if (!int_of(env, argv[1], &at)) return fail(env, "offsets must be non-negative integers");
+  if ((uint64_t)at + srcLen > dstLen) return fail(env, "range outside the buffer");
+  if (srcLen > 0) memmove(dst + at, src, srcLen);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value f;
   napi_create_function(env, "sealSegment", NAPI_AUTO_LENGTH, seal_segment, NULL, &f);
   napi_set_named_property(env, exports, "sealSegment", f);
   napi_create_function(env, "openSegment", NAPI_AUTO_LENGTH, open_segment, NULL, &f);
   napi_set_named_property(env, exports, "openSegment", f);
+  napi_create_function(env, "copyBytes", NAPI_AUTO_LENGTH, copy_bytes, NULL, &f);
+  napi_set_named_property(env, exports, "copyBytes", f);
   return exports;
 }
