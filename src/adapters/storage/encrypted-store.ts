@@ -244,12 +244,40 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     return openSealed(key, size, range, innerGet);
   }
 
-  /** Opens sealed bytes the caller holds (from seal), with every check get makes. */
+  /**
+   * Opens sealed bytes the caller holds (from seal), with every check get makes: the exact sealed
+   * length for `size` (no truncated or extended object), the header (its key wrapping, bound to
+   * `key`), and the tag of every segment the range covers, verified before any of its bytes is
+   * handed out. The bytes are all here (small files, one segment), so they are opened directly
+   * rather than streamed through the store's stages. As with get: a bad length or header rejects
+   * the call, a bad segment fails the stream (after the genuine bytes before it).
+   */
   function open(key: BlobKey, sealed: Buffer, size: number, range?: ByteRange): Promise<Readable> {
-    return openSealed(key, size, range, (_k, r) => {
-      if (r.start >= sealed.length) return Promise.reject(integrity(new Error('object shorter than its size implies')));
-      return Promise.resolve(Readable.from([sealed.subarray(r.start, Math.min(r.end + 1, sealed.length))], { objectMode: false }));
-    });
+    try {
+      assertBlobKey(key);
+      if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INTERNAL', 'invalid object size');
+      if (sealed.length !== sealedLength(size)) throw integrity(new Error(`object is ${sealed.length} bytes, ${sealedLength(size)} expected`));
+      const r = resolveRange(range, size);
+      const start = r?.start ?? 0;
+      const end = r?.end ?? size - 1; // -1 for an empty object: no bytes, but its one segment is still verified
+      const first = Math.floor(start / SEGMENT_BYTES);
+      const last = Math.max(first, Math.floor(end / SEGMENT_BYTES));
+      const plan: ReadPlan = { size, lastIndex: segmentCount(size) - 1, first, last, start, end };
+      const dataKey = openHeader(sealed.subarray(0, HEADER_BYTES), key, keyring);
+      function* segments(): Generator<Buffer> {
+        const nonce = Buffer.alloc(NONCE_BYTES);
+        for (let i = first; i <= last; i++) {
+          const at = HEADER_BYTES + i * SEALED_SEGMENT_BYTES;
+          const pt = openSegment(dataKey, nonce, i, i === plan.lastIndex, sealed.subarray(at, at + sealedSegmentLength(plan, i)));
+          const from = i === first ? start - i * SEGMENT_BYTES : 0;
+          const to = i === last ? end - i * SEGMENT_BYTES + 1 : pt.length;
+          if (to > from) yield pt.subarray(from, to);
+        }
+      }
+      return Promise.resolve(Readable.from(segments(), { objectMode: false }));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   async function openSealed(key: BlobKey, size: number, range: ByteRange | undefined, fetch: (key: BlobKey, range: ByteRange) => Promise<Readable>): Promise<Readable> {

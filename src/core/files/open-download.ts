@@ -69,7 +69,27 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
     detail: range ? { range: [range.start, range.end], size } : { size },
   });
   await canariesOf(deps).onRead(p, file.id, info.path);
-  const source = await readStored(deps, file, range ?? undefined);
+  /**
+   * The end of the read: how many bytes went out. Relaxed: the read itself was committed durably
+   * before the first byte; this only adds how many bytes left, and waiting for the disk here would
+   * hold up the next request.
+   */
+  const recordEnd = (ok: boolean, bytes: number, detail: Record<string, unknown>): Promise<unknown> =>
+    recordEvent(
+      deps.db,
+      deps.clock,
+      { action: 'file.read.end', outcome: ok ? 'success' : 'failure', actor: p, orgId: file.org_id, targetPath: info.path, fileId: file.id, bytes, detail },
+      { durable: false },
+    ).catch((e: unknown) => deps.log.error({ err: e }, 'could not record the end of a download'));
+  let source: Readable;
+  try {
+    source = await readStored(deps, file, range ?? undefined);
+  } catch (e) {
+    // The read is in the ledger already: its end says that nothing left (an integrity failure, a
+    // store that failed), so every file.read has its file.read.end.
+    await recordEnd(false, 0, { read: seq, complete: false, error: e instanceof CoreError ? e.code : 'INTERNAL' });
+    throw e;
+  }
   let sent = 0;
   // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode
   // before the front end reads it.
@@ -96,20 +116,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   const finish = (ok: boolean) => {
     if (done) return;
     done = true;
-    void recordEvent(deps.db, deps.clock, {
-      action: 'file.read.end',
-      outcome: ok && sent === length ? 'success' : 'failure',
-      actor: p,
-      orgId: file.org_id,
-      targetPath: info.path,
-      fileId: file.id,
-      bytes: sent,
-      detail: { read: seq, complete: sent === length },
-      // Relaxed: the read itself was committed durably before the first byte; this only adds how
-      // many bytes went out, and waiting for the disk here would hold up the next request.
-    }, { durable: false })
-      .catch((e) => deps.log.error({ err: e }, 'could not record the end of a download'))
-      .finally(settle);
+    void recordEnd(ok && sent === length, sent, { read: seq, complete: sent === length }).finally(settle);
   };
   pipeline(source, out).then(
     () => finish(true),
