@@ -9,21 +9,13 @@
  *   (serve's node options: BENCH_SLUICE_NODE_ARGS; its log kept with BENCH_KEEP_LOG=FILE)
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { makeRandomFile, tempDir } from './lib/fixtures.js';
-import { run } from './lib/exec.js';
-import { startSluice } from './lib/sluice.js';
-import { BUDGETS_OFF } from './lib/budgets.js';
+import { startSftpDiagnostic } from './lib/sftp-diagnostic.js';
+import { envSize } from './lib/stats.js';
 
-const size = Number(process.env.BENCH_SFTP_SIZE ?? 1024 ** 3);
+const size = envSize('BENCH_SFTP_SIZE', 1024 ** 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const log = (m: string) => console.log(`[cpu] ${m}`);
-const dir = tempDir('sluice-bench-cpu');
-const key = path.join(dir, 'id_ed25519');
-await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', key], { timeoutMs: 30_000 });
-const big = path.join(dir, 'big.bin');
-await makeRandomFile(big, size);
-const s = await startSluice({ dir, log, env: { ...BUDGETS_OFF } });
+const { s, big, sftp, finish } = await startSftpDiagnostic('sluice-bench-cpu', size, log);
 const TICK = 100; // USER_HZ on Linux
 
 /** user and system seconds of each thread, by "tid name". */
@@ -41,12 +33,6 @@ function threads(): Map<string, { user: number; sys: number }> {
   return out;
 }
 try {
-  await s.cli(['key', 'add', s.login, `${key}.pub`]);
-  const knownHosts = path.join(dir, 'known_hosts');
-  const hostPub = fs.readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
-  fs.writeFileSync(knownHosts, `[127.0.0.1]:${s.sftpPort} ${hostPub}\n`);
-  const sftp = (commands: string) =>
-    run('sftp', ['-q', '-b', '-', '-c', 'aes128-gcm@openssh.com', '-P', String(s.sftpPort), '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', `${s.login}@127.0.0.1`], { input: commands, timeoutMs: 600_000, cwd: dir });
   const measure = async (what: string, commands: string) => {
     const before = threads();
     const t0 = performance.now();
@@ -72,8 +58,5 @@ try {
     await measure(`download ${i}`, `get ${s.folder}/big.bin /dev/null\n`);
   }
 } finally {
-  await s.stop();
-  // The server's log (e.g. with BENCH_SLUICE_NODE_ARGS="--max-semi-space-size=4 --trace-gc") is kept where BENCH_KEEP_LOG says.
-  if (process.env.BENCH_KEEP_LOG) fs.copyFileSync(s.logFile, process.env.BENCH_KEEP_LOG);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await finish();
 }

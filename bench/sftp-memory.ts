@@ -9,29 +9,14 @@
  *   BENCH_SLUICE_NODE_ARGS="--max-semi-space-size=4 --trace-gc" BENCH_KEEP_LOG=/tmp/gc.log)
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { makeRandomFile, tempDir } from './lib/fixtures.js';
-import { run } from './lib/exec.js';
 import { request } from './lib/net.js';
-import { startSluice } from './lib/sluice.js';
-import { BUDGETS_OFF } from './lib/budgets.js';
+import { startSftpDiagnostic } from './lib/sftp-diagnostic.js';
+import { envSize } from './lib/stats.js';
 
-const size = Number(process.env.BENCH_SFTP_SIZE ?? 1024 ** 3);
+const size = envSize('BENCH_SFTP_SIZE', 1024 ** 3);
 const log = (m: string) => console.log(`[memory] ${m}`);
-const dir = tempDir('sluice-bench-memory');
-const key = path.join(dir, 'id_ed25519');
-await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', key], { timeoutMs: 30_000 });
-const big = path.join(dir, 'big.bin');
-await makeRandomFile(big, size);
-const s = await startSluice({ dir, log, env: { ...BUDGETS_OFF } });
+const { s, big, sftp, finish } = await startSftpDiagnostic('sluice-bench-memory', size, log);
 try {
-  await s.cli(['key', 'add', s.login, `${key}.pub`]);
-  const knownHosts = path.join(dir, 'known_hosts');
-  const hostPub = fs.readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
-  fs.writeFileSync(knownHosts, `[127.0.0.1]:${s.sftpPort} ${hostPub}\n`);
-  const sftp = (commands: string) =>
-    run('sftp', ['-q', '-b', '-', '-c', 'aes128-gcm@openssh.com', '-P', String(s.sftpPort), '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', `${s.login}@127.0.0.1`], { input: commands, timeoutMs: 600_000, cwd: dir });
-
   const sample = async (): Promise<Record<string, number>> => {
     const r = await request(`${s.baseUrl}/metrics`, { timeoutMs: 5000 });
     const out: Record<string, number> = {};
@@ -71,8 +56,5 @@ try {
   await during('download (again)', `get ${s.folder}/big.bin /dev/null\n`);
   await during('upload (again)', `put ${big} ${s.folder}/up.bin\n`);
 } finally {
-  await s.stop();
-  // The server's log (e.g. with NODE_ARGS=--trace-gc) is kept where BENCH_KEEP_LOG says.
-  if (process.env.BENCH_KEEP_LOG) fs.copyFileSync(s.logFile, process.env.BENCH_KEEP_LOG);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await finish();
 }
