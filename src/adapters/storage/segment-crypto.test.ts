@@ -14,8 +14,8 @@ import {
   type SegmentCipher,
 } from './segment-crypto.js';
 
-test('the store uses the native segment cipher (SLUICE_SEGMENT_CIPHER=node: node:crypto)', () => {
-  assert.equal(segmentCipher.name, process.env.SLUICE_SEGMENT_CIPHER === 'node' ? 'node:crypto' : 'native');
+test('the store uses the native segment cipher', () => {
+  assert.equal(segmentCipher.name, 'native');
 });
 
 const ciphers: SegmentCipher[] = [nodeSegmentCipher, ...(nativeSegmentCipher ? [nativeSegmentCipher] : [])];

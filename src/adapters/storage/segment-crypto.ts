@@ -78,9 +78,8 @@ export const nodeSegmentCipher: SegmentCipher = {
 /** The native cipher, or undefined where the native module was not built. */
 export const nativeSegmentCipher: SegmentCipher | undefined = native && { name: 'native', seal: native.sealSegment, open: native.openSegment };
 
-/** The cipher the store uses. SLUICE_SEGMENT_CIPHER=node forces node:crypto's (for comparison). */
-export const segmentCipher: SegmentCipher =
-  process.env.SLUICE_SEGMENT_CIPHER === 'node' ? nodeSegmentCipher : (nativeSegmentCipher ?? nodeSegmentCipher);
+/** The cipher the store uses: the native one where it was built. */
+export const segmentCipher: SegmentCipher = nativeSegmentCipher ?? nodeSegmentCipher;
 
 /** What a failed tag check reports (the words of OpenSSL's error, which node:crypto passes on). */
 export const AUTH_FAILED = 'Unsupported state or unable to authenticate data';
