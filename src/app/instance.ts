@@ -68,7 +68,7 @@ function alertChannels(c: Config, mailer: Mailer | undefined): AlertChannel[] {
   return out;
 }
 
-export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean; clock?: Clock } = {}): Promise<Instance> {
+export async function openInstance(config: Config, opts: { log?: Logger; create?: boolean; clock?: Clock; uploadOwner?: string } = {}): Promise<Instance> {
   const log = opts.log ?? pino({ level: config.logLevel });
   if (opts.create) prepareDataDir(config);
   else if (!isInitialised(config)) {
@@ -99,6 +99,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     backup: { snapshots: createSnapshots({ dialect, db, sqlitePath: p.sqlite }), rawBlobs, keysDir: p.keys, anchorFile: p.auditSink, storedSize: sealedLength, version: sluiceVersion() },
     settings: {
       nodeId: config.nodeId,
+      uploadOwner: opts.uploadOwner,
       maxUploadBytes: config.maxUploadBytes,
       inlineMaxBytes: config.inlineMaxBytes,
       sessionTtlMs: config.sessionTtl,

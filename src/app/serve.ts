@@ -47,7 +47,18 @@ export async function runServer(config: Config): Promise<void> {
   const limits = sftpLimits(config);
   const processes = sftpProcessCount(config);
   const sftp = processes > 0
-    ? await startSftpProcesses({ config, log, metrics, limits, count: processes })
+    ? await startSftpProcesses({
+        config,
+        log,
+        metrics,
+        limits,
+        count: processes,
+        onWorkerGone: (owner) =>
+          void inst.core.maintenance.sweepAbandoned(owner).then(
+            (r) => (r.removed || r.temp ? log.info({ owner, ...r }, 'removed the unfinished uploads of an SFTP worker that exited') : undefined),
+            (e: unknown) => log.error({ err: e, owner }, 'could not remove the unfinished uploads of an SFTP worker (the next start will)'),
+          ),
+      })
     : createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey), limits });
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
   const sftpAt = await sftp.listen(config.sftpListen.host, config.sftpListen.port);

@@ -9,7 +9,7 @@ import type { SftpLimits } from '../protocols/sftp/server.js';
 
 /** primary → worker. `conn` carries the connection's socket as the message's handle. */
 export type ToWorker =
-  | { readonly t: 'start'; readonly index: number; readonly config: Config; readonly limits: SftpLimits }
+  | { readonly t: 'start'; readonly index: number; readonly config: Config; readonly limits: SftpLimits; readonly uploadOwner: string }
   | { readonly t: 'conn'; readonly id: number; readonly ip: string; readonly graceMs: number }
   | { readonly t: 'metrics'; readonly req: number }
   | { readonly t: 'stop'; readonly graceMs: number };
@@ -30,7 +30,7 @@ export function parseToWorker(m: unknown): ToWorker | undefined {
   if (!isObj(m)) return undefined;
   switch (m.t) {
     case 'start':
-      return num(m.index) && isObj(m.config) && isObj(m.limits) ? (m as unknown as ToWorker) : undefined;
+      return num(m.index) && isObj(m.config) && isObj(m.limits) && typeof m.uploadOwner === 'string' ? (m as unknown as ToWorker) : undefined;
     case 'conn':
       return num(m.id) && typeof m.ip === 'string' && num(m.graceMs) ? (m as unknown as ToWorker) : undefined;
     case 'metrics':

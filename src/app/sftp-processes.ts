@@ -49,7 +49,21 @@ function workerEntry(): string {
   return new URL(here.endsWith('.ts') ? './sftp-worker.ts' : './sftp-worker.js', here).pathname;
 }
 
-export async function startSftpProcesses(opts: { readonly config: Config; readonly log: Logger; readonly metrics: Metrics; readonly limits: SftpLimits; readonly count: number }): Promise<SftpProcesses> {
+export interface SftpProcessesOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly limits: SftpLimits;
+  readonly count: number;
+  /**
+   * Called once a worker that was serving has exited, with the owner its unfinished uploads were
+   * registered under (`<nodeId>/sftp-<index>-<pid>`): serve removes them (core maintenance
+   * sweepAbandoned). Not called while serve stops (the next start sweeps the node's leftovers).
+   */
+  readonly onWorkerGone?: (uploadOwner: string) => void;
+}
+
+export async function startSftpProcesses(opts: SftpProcessesOptions): Promise<SftpProcesses> {
   const { config, metrics, count } = opts;
   const log = opts.log.child({ component: 'sftp' });
   // Each worker holds its part of the server-wide bounds.
@@ -97,6 +111,7 @@ export async function startSftpProcesses(opts: { readonly config: Config; readon
   function spawn(index: number): Promise<Worker> {
     const child = fork(workerEntry(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.execArgv });
     const w: Worker = { index, child, ready: false, conns: new Set() };
+    const uploadOwner = `${config.nodeId}/sftp-${index}-${child.pid ?? 0}`;
     workers[index] = w;
     return new Promise<Worker>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -108,7 +123,7 @@ export async function startSftpProcesses(opts: { readonly config: Config; readon
         if (!m) return;
         switch (m.t) {
           case 'alive': {
-            const start: ToWorker = { t: 'start', index, config, limits: workerLimits };
+            const start: ToWorker = { t: 'start', index, config, limits: workerLimits, uploadOwner };
             child.send(start);
             return;
           }
@@ -141,6 +156,8 @@ export async function startSftpProcesses(opts: { readonly config: Config; readon
         const lost = w.conns.size;
         for (const id of [...w.conns]) release(id);
         if (stopping) return;
+        // Its uploads died with it: nothing writes as its owner any more.
+        opts.onWorkerGone?.(uploadOwner);
         deaths++;
         const delay = Math.min(RESPAWN_MAX_MS, RESPAWN_MIN_MS * 2 ** Math.min(deaths - 1, 6));
         log.error({ worker: index, code, signal, connections: lost, restartInMs: delay }, 'SFTP worker exited; starting a new one');

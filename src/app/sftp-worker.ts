@@ -91,7 +91,7 @@ async function main(): Promise<void> {
 
   async function start(m: Extract<ToWorker, { t: 'start' }>): Promise<void> {
     const log = pino({ level: m.config.logLevel }).child({ sftpWorker: m.index });
-    inst = await openInstance(m.config, { log });
+    inst = await openInstance(m.config, { log, uploadOwner: m.uploadOwner });
     handler = createSshHandler({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(m.config).keys).map((k) => k.privateKey), limits: m.limits });
     send({ t: 'ready' });
   }

@@ -12,6 +12,12 @@ import type { Keyring } from '../ports/keyring.js';
 
 export interface CoreSettings {
   readonly nodeId: string;
+  /**
+   * Who this process's unfinished uploads belong to (blob_pending.node_id): the node id, or for an
+   * SFTP worker process `<nodeId>/<worker>`, so that the uploads of a worker that died can be
+   * swept while the rest of the node runs (sweepAbandonedUploads). Absent: nodeId.
+   */
+  readonly uploadOwner?: string | undefined;
   readonly maxUploadBytes: number;
   /**
    * Files up to this size (at most SMALL_OBJECT_BYTES) are sealed in memory and stored in the

@@ -21,7 +21,7 @@ import { openDownload } from './files/open-download.js';
 import { mkdir } from './files/mkdir.js';
 import { remove } from './files/remove.js';
 import { rename } from './files/rename.js';
-import { sweepBlobs } from './files/blobs.js';
+import { sweepAbandonedUploads, sweepBlobs } from './files/blobs.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
@@ -232,6 +232,8 @@ function buildCore(deps: CoreDeps) {
       checkpoint: () => makeCheckpoint(),
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
+      /** The unfinished uploads of a process that died (see sweepAbandonedUploads). */
+      sweepAbandoned: (owner: string) => sweepAbandonedUploads(deps, owner),
       /** Readiness: the database answers and the store is reachable. */
       async ready(): Promise<void> {
         try {

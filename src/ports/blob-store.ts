@@ -30,8 +30,12 @@ export interface BlobStore {
   delete(key: BlobKey): Promise<void>;
   /** Every stored key, for orphan sweeps and full verification. */
   keys(): AsyncIterable<BlobKey>;
-  /** Removes leftovers of interrupted puts (temporary files, incomplete multipart uploads). */
-  sweepTemp(): Promise<number>;
+  /**
+   * Removes leftovers of interrupted puts (temporary files, incomplete multipart uploads): all of
+   * them (only when no put is running: at start-up), or only those of `keys` (puts that are known
+   * to be dead). Returns how many were removed.
+   */
+  sweepTemp(keys?: readonly BlobKey[]): Promise<number>;
   /** Throws if the store cannot be reached (readiness probe). */
   check(): Promise<void>;
 }
@@ -76,6 +80,6 @@ export interface SealedStore {
   open(key: BlobKey, sealed: Buffer, size: number, range?: ByteRange): Promise<Readable>;
   delete(key: BlobKey): Promise<void>;
   keys(): AsyncIterable<BlobKey>;
-  sweepTemp(): Promise<number>;
+  sweepTemp(keys?: readonly BlobKey[]): Promise<number>;
   check(): Promise<void>;
 }

@@ -5,7 +5,8 @@
  *
  * SFTP sessions run in two worker processes (SLUICE_SFTP_PROCESSES=2): the connection limit is
  * still counted for the whole server, /metrics includes what the workers counted, a worker killed
- * with SIGKILL is replaced and the service goes on, and SIGTERM stops every process.
+ * with SIGKILL is replaced and the service goes on — its unfinished upload is removed at once, not
+ * at the next start — and SIGTERM stops every process.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { tempDir, type TempDir } from '../helpers/dialects.js';
+import Database from 'better-sqlite3';
 import { run, sshKeygen } from './helpers.js';
+import { connect, RawSftp, WRITE_NEW, type UserKey } from './raw.js';
 import { requireTool } from './tools.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -152,7 +155,7 @@ describe('sluice serve with SFTP', () => {
 
     // Two SFTP worker processes; the sign-in happened in one of them, and /metrics shows it.
     const workers = childrenOf(srv.pid!);
-    assert.equal(workers.length, 2, 'two SFTP worker processes');
+    assert.equal(workers.length, 2, `two SFTP worker processes: ${workers.map((w) => { try { return fs.readFileSync(`/proc/${w}/cmdline`, 'utf8').replaceAll('\0', ' '); } catch { return `${w} gone`; } }).join(' | ')}`);
     const metricsText = async () => {
       const res = await fetch(`http://${env.SLUICE_HTTP_LISTEN}/metrics`);
       assert.equal(res.status, 200);
@@ -163,12 +166,30 @@ describe('sluice serve with SFTP', () => {
     assert.ok(authOk(before) >= 1, `the workers' sign-ins are in /metrics:\n${before.split('\n').filter((l) => l.includes('sftp')).join('\n')}`);
     assert.match(before, /^sluice_bytes_in_total\{protocol="sftp"\} 3145733$/m, 'bytes uploaded through a worker');
 
-    // A worker killed outright is replaced; sessions go on.
-    process.kill(workers[0]!, 'SIGKILL');
+    // An upload left unfinished in a worker: registered in blob_pending, a temporary file written.
+    const db = new Database(path.join(data, 'sluice.db'), { readonly: true, fileMustExist: true });
+    const pendingUploads = () => db.prepare("select node_id from blob_pending where kind = 'upload'").all() as { node_id: string }[];
+    const tmpFiles = () => fs.readdirSync(path.join(data, 'blobs', 'tmp')).filter((f) => !f.startsWith('.'));
+    const client = await connect(sftpPort, 'praxis', { key: { privateKey: fs.readFileSync(key.file, 'utf8') } as UserKey });
+    const raw = await RawSftp.open(client);
+    const partial = (await raw.open('/praxis/inbox/partial.bin', WRITE_NEW)).handle!;
+    for (let i = 0; i < 4; i++) await raw.write(partial, i * 65_536, randomBytes(65_536));
+    const [owner] = await waitFor('the partial upload to be registered', () => {
+      const rows = pendingUploads();
+      return rows.length === 1 && tmpFiles().length === 1 && rows;
+    });
+    const holder = Number(/\/sftp-\d+-(\d+)$/.exec(owner!.node_id)?.[1]);
+    assert.ok(workers.includes(holder), `registered under the worker that holds it: ${owner!.node_id}`);
+
+    // A worker killed outright is replaced; sessions go on; the dead worker's upload is removed.
+    process.kill(holder, 'SIGKILL');
     await waitFor('the killed worker to be replaced', () => {
       const now = childrenOf(srv.pid!);
-      return now.length === 2 && !now.includes(workers[0]!) && now;
+      return now.length === 2 && !now.includes(holder) && now;
     });
+    client.end();
+    await waitFor('the dead worker\'s upload to be removed', () => pendingUploads().length === 0 && tmpFiles().length === 0, 10_000);
+    db.close();
     for (let i = 0; i < 3; i++) {
       const again = await run(sftp, sftpArgs, { input: `cd /praxis/inbox\nget report.csv back${i}.csv\n`, cwd: dir.path, timeoutMs: 60_000 });
       assert.equal(again.code, 0, again.stderr);

@@ -342,7 +342,7 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     open,
     delete: (key: BlobKey) => inner.delete(key),
     keys: () => inner.keys(),
-    sweepTemp: () => inner.sweepTemp(),
+    sweepTemp: (keys?: readonly BlobKey[]) => inner.sweepTemp(keys),
     check: () => inner.check(),
   });
 }

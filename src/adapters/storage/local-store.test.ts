@@ -185,6 +185,17 @@ describe('local store: atomicity', () => {
     assert.deepEqual(await readdir(join(dir, 'tmp')), []);
     assert.equal(await store.sweepTemp(), 0);
   });
+
+  test('sweepTemp(keys) removes only the leftovers of those keys', async () => {
+    await store.check();
+    const [dead, alive, other] = [newKey(), newKey(), newKey()];
+    await writeFile(join(dir, 'tmp', `${dead}.deadbeef`), 'partial');
+    await writeFile(join(dir, 'tmp', `${alive}.cafebabe`), 'still being written');
+    assert.equal(await store.sweepTemp([dead, other]), 1);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), [`${alive}.cafebabe`]);
+    await assert.rejects(store.sweepTemp(['../x' as BlobKey]), { code: 'INTERNAL', message: 'invalid blob key' });
+    assert.equal(await store.sweepTemp(), 1);
+  });
 });
 
 describe('local store: key validation', () => {

@@ -200,11 +200,14 @@ export function createLocalStore(opts: LocalStoreOptions): BlobStore {
     }
   }
 
-  async function sweepTemp(): Promise<number> {
+  async function sweepTemp(keys?: readonly BlobKey[]): Promise<number> {
+    // A put's temporary file is `<key>.<random hex>` (put above).
+    const only = keys === undefined ? undefined : new Set(keys.map((k) => (assertBlobKey(k), k)));
     const entries = await openDirIfExists(tmpDir);
     if (entries === null) return 0;
     let count = 0;
     for await (const entry of entries) {
+      if (only !== undefined && !only.has(entry.name.slice(0, entry.name.indexOf('.')) as BlobKey)) continue;
       await rm(join(tmpDir, entry.name), { force: true, recursive: true });
       count++;
     }

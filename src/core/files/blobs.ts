@@ -117,10 +117,44 @@ export async function discardBlob(deps: CoreDeps, key: BlobKey): Promise<void> {
 export async function sweepBlobs(deps: CoreDeps, staleMs = 24 * 3600_000): Promise<{ removed: number; temp: number }> {
   const now = deps.clock.now();
   const rows = await deps.db.selectFrom('blob_pending').selectAll().execute();
-  const mine = rows.filter((r) => r.kind === 'delete' || r.node_id === deps.settings.nodeId || now - Number(r.created_at) > staleMs);
+  const node = deps.settings.nodeId;
+  // This node's own uploads and its SFTP workers' (`<nodeId>/…`; node ids have no '/').
+  const mine = rows.filter((r) => r.kind === 'delete' || r.node_id === node || r.node_id.startsWith(`${node}/`) || now - Number(r.created_at) > staleMs);
   const removed = await discardUnreferenced(deps, mine);
   const temp = await deps.store.sweepTemp();
   return { removed, temp };
+}
+
+/**
+ * Removes the unfinished uploads of `owner` (an SFTP worker process that died: blob_pending rows
+ * with its node_id, their blobs and their temporary parts), while the rest of the node runs.
+ * MUST only be called once no process writes as `owner` any more.
+ *
+ * Each row is claimed (turned into a 'delete' row) by one statement that only matches while no
+ * file points at the blob. The upload's commit deletes that row in its own transaction, so on
+ * PostgreSQL a commit of the dead process still in flight on the server holds the row: the claim
+ * waits for it and then finds the row gone (committed: the file stays) or still there (rolled
+ * back: the blob goes). Returns how many blobs were discarded and temporary parts removed.
+ */
+export async function sweepAbandonedUploads(deps: CoreDeps, owner: string): Promise<{ removed: number; temp: number }> {
+  const rows = await deps.db.selectFrom('blob_pending').select('blob_key').where('kind', '=', 'upload').where('node_id', '=', owner).execute();
+  const claimed: BlobKey[] = [];
+  for (const r of rows) {
+    const res = await deps.db
+      .updateTable('blob_pending')
+      .set({ kind: 'delete' })
+      .where('blob_key', '=', r.blob_key)
+      .where('kind', '=', 'upload')
+      .where('node_id', '=', owner)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('files').select('files.id').whereRef('files.blob_key', '=', 'blob_pending.blob_key'))))
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) > 0) claimed.push(r.blob_key as BlobKey);
+  }
+  if (claimed.length === 0) return { removed: 0, temp: 0 };
+  // Puts that never finished: their temporary files (a finished put renamed its file away).
+  const temp = await deps.store.sweepTemp(claimed);
+  for (const key of claimed) await discardBlob(deps, key);
+  return { removed: claimed.length, temp };
 }
 
 /**

@@ -67,7 +67,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
   let received = 0;
 
   async function spill(): Promise<Spill> {
-    await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.nodeId, created_at: deps.clock.now() }).execute();
+    await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.uploadOwner ?? deps.settings.nodeId, created_at: deps.clock.now() }).execute();
     // Chunks reach the store as written (a PassThrough's iterator would concatenate them: a copy).
     const pass = chunkPipe(1 << 20);
     const abortCtl = new AbortController();
