@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { DIALECTS } from '../helpers/dialects.js';
-import { testInstance, type TestInstance } from '../helpers/instance.js';
+import { partnerWithFolder, testInstance, type TestInstance } from '../helpers/instance.js';
 import type { Kysely } from 'kysely';
 import { openInstance, paths, type Instance } from '../../src/app/instance.js';
 import { openDatabase } from '../../src/adapters/db/connect.js';
@@ -31,10 +31,7 @@ for (const dialect of DIALECTS) {
     before(async () => {
       t = await testInstance(dialect);
       db = await openDatabase({ url: t.config.databaseUrl, sqlitePath: paths(t.config).sqlite });
-      await t.core.admin.orgs.create(t.system, { name: 'Acme' });
-      await t.core.admin.folders.create(t.system, '/acme/in', { org: 'Acme' });
-      alice = await t.user('alice', { org: 'Acme' });
-      await t.core.admin.grants.set(t.system, 'alice', '/acme/in', 'list,read,write,delete');
+      alice = await partnerWithFolder(t, { org: 'Acme', folder: '/acme/in', login: 'alice', permissions: 'list,read,write,delete' });
       // A second process of the same node, as an SFTP worker opens it.
       worker = await openInstance(t.config, { log: pino({ level: 'silent' }), uploadOwner: OWNER });
       aliceAtWorker = await worker.core.auth.password('alice', 'correct horse battery staple', { protocol: 'sftp', remoteAddr: '127.0.0.1' });

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { DIALECTS } from '../helpers/dialects.js';
-import { testInstance, type TestInstance } from '../helpers/instance.js';
+import { partnerWithFolder, testInstance, type TestInstance } from '../helpers/instance.js';
 import { openDatabase } from '../../src/adapters/db/connect.js';
 import { paths } from '../../src/app/instance.js';
 import type { Database } from '../../src/ports/db-schema.js';
@@ -44,10 +44,7 @@ for (const dialect of DIALECTS) {
     before(async () => {
       t = await testInstance(dialect);
       db = await openDatabase({ url: t.config.databaseUrl, sqlitePath: paths(t.config).sqlite });
-      await t.core.admin.orgs.create(t.system, { name: 'Acme' });
-      await t.core.admin.folders.create(t.system, '/acme/in', { org: 'Acme' });
-      alice = await t.user('alice', { org: 'Acme' });
-      await t.core.admin.grants.set(t.system, 'alice', '/acme/in', 'list,read,write,delete');
+      alice = await partnerWithFolder(t, { org: 'Acme', folder: '/acme/in', login: 'alice', permissions: 'list,read,write,delete' });
     });
     after(async () => {
       await db.close();

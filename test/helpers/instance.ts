@@ -51,3 +51,15 @@ export async function testInstance(dialect: TestDialect, env: Record<string, str
     },
   };
 }
+
+/**
+ * The usual fixture of file tests: organisation `org`, its folder `folder`, partner `login` in it
+ * with `permissions` there. Returns the partner's principal.
+ */
+export async function partnerWithFolder(t: TestInstance, opts: { org: string; folder: string; login: string; permissions: string }): Promise<Principal> {
+  await t.core.admin.orgs.create(t.system, { name: opts.org });
+  await t.core.admin.folders.create(t.system, opts.folder, { org: opts.org });
+  const p = await t.user(opts.login, { org: opts.org });
+  await t.core.admin.grants.set(t.system, opts.login, opts.folder, opts.permissions);
+  return p;
+}
