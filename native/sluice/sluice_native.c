@@ -34,7 +34,7 @@
 #define TAG 16
 
 static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, "ERR_SEGMENT_GCM", msg);
+  napi_throw_error(env, "ERR_SLUICE_NATIVE", msg);
   return NULL;
 }
 

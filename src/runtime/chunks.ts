@@ -108,19 +108,19 @@ export interface ChunkPipe {
 }
 
 export function chunkPipe(limit: number): ChunkPipe {
+  // At most `limit` bytes of chunks wait: a short queue.
   const queue: Uint8Array[] = [];
-  let head = 0;
   let bytes = 0;
   let ended = false;
   let closed = false;
   let wakeReader: (() => void) | undefined;
   let wakeWriter: (() => void) | undefined;
-  const wake = () => {
+  const readerGoes = () => {
     const r = wakeReader;
     wakeReader = undefined;
     r?.();
   };
-  const wakeW = () => {
+  const writerGoes = () => {
     const w = wakeWriter;
     wakeWriter = undefined;
     w?.();
@@ -128,25 +128,18 @@ export function chunkPipe(limit: number): ChunkPipe {
   const close = () => {
     if (closed) return;
     closed = true;
-    for (let i = head; i < queue.length; i++) releaseChunk(queue[i]!);
-    queue.length = 0;
-    head = 0;
+    for (const c of queue.splice(0)) releaseChunk(c);
     bytes = 0;
-    wake();
-    wakeW();
+    readerGoes();
+    writerGoes();
   };
   async function* read(): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
-        if (head < queue.length) {
-          const c = queue[head]!;
-          queue[head++] = undefined as never;
-          if (head > 64 && head * 2 > queue.length) {
-            queue.splice(0, head);
-            head = 0;
-          }
+        const c = queue.shift();
+        if (c !== undefined) {
           bytes -= c.byteLength;
-          if (bytes < limit) wakeW();
+          if (bytes < limit) writerGoes();
           yield c;
           continue;
         }
@@ -157,9 +150,8 @@ export function chunkPipe(limit: number): ChunkPipe {
       close();
     }
   }
-  const chunks = read();
   return {
-    chunks,
+    chunks: read(),
     get closed() {
       return closed;
     },
@@ -170,7 +162,7 @@ export function chunkPipe(limit: number): ChunkPipe {
       }
       queue.push(chunk);
       bytes += chunk.byteLength;
-      wake();
+      readerGoes();
       return bytes < limit;
     },
     room() {
@@ -179,7 +171,7 @@ export function chunkPipe(limit: number): ChunkPipe {
     },
     end() {
       ended = true;
-      wake();
+      readerGoes();
     },
     close,
   };

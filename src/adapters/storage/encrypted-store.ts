@@ -255,23 +255,15 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
   function open(key: BlobKey, sealed: Buffer, size: number, range?: ByteRange): Promise<Readable> {
     try {
       assertBlobKey(key);
-      if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INTERNAL', 'invalid object size');
+      const plan = readPlan(size, range);
       if (sealed.length !== sealedLength(size)) throw integrity(new Error(`object is ${sealed.length} bytes, ${sealedLength(size)} expected`));
-      const r = resolveRange(range, size);
-      const start = r?.start ?? 0;
-      const end = r?.end ?? size - 1; // -1 for an empty object: no bytes, but its one segment is still verified
-      const first = Math.floor(start / SEGMENT_BYTES);
-      const last = Math.max(first, Math.floor(end / SEGMENT_BYTES));
-      const plan: ReadPlan = { size, lastIndex: segmentCount(size) - 1, first, last, start, end };
       const dataKey = openHeader(sealed.subarray(0, HEADER_BYTES), key, keyring);
       function* segments(): Generator<Buffer> {
         const nonce = Buffer.alloc(NONCE_BYTES);
-        for (let i = first; i <= last; i++) {
+        for (let i = plan.first; i <= plan.last; i++) {
           const at = HEADER_BYTES + i * SEALED_SEGMENT_BYTES;
-          const pt = openSegment(dataKey, nonce, i, i === plan.lastIndex, sealed.subarray(at, at + sealedSegmentLength(plan, i)));
-          const from = i === first ? start - i * SEGMENT_BYTES : 0;
-          const to = i === last ? end - i * SEGMENT_BYTES + 1 : pt.length;
-          if (to > from) yield pt.subarray(from, to);
+          const part = planned(plan, i, openSegment(dataKey, nonce, i, i === plan.lastIndex, sealed.subarray(at, at + sealedSegmentLength(plan, i))));
+          if (part) yield part;
         }
       }
       return Promise.resolve(Readable.from(segments(), { objectMode: false }));
@@ -282,14 +274,8 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
 
   async function openSealed(key: BlobKey, size: number, range: ByteRange | undefined, fetch: (key: BlobKey, range: ByteRange) => Promise<Readable>): Promise<Readable> {
     assertBlobKey(key);
-    if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INTERNAL', 'invalid object size');
-    const r = resolveRange(range, size);
-    const start = r?.start ?? 0;
-    const end = r?.end ?? size - 1; // -1 for an empty object: no bytes, but its one segment is still verified
-    const lastIndex = segmentCount(size) - 1;
-    const first = Math.floor(start / SEGMENT_BYTES);
-    const last = Math.max(first, Math.floor(end / SEGMENT_BYTES));
-    const plan: ReadPlan = { size, lastIndex, first, last, start, end };
+    const plan = readPlan(size, range);
+    const { first, last } = plan;
     const bodyStart = HEADER_BYTES + first * SEALED_SEGMENT_BYTES;
     const bodyEnd = HEADER_BYTES + last * SEALED_SEGMENT_BYTES + sealedSegmentLength(plan, last) - 1;
 
@@ -466,6 +452,24 @@ interface ReadPlan {
   readonly end: number;
 }
 
+/** The plan of reading `range` (all when absent) of an object of `size` plaintext bytes. */
+function readPlan(size: number, range: ByteRange | undefined): ReadPlan {
+  if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INTERNAL', 'invalid object size');
+  const r = resolveRange(range, size);
+  const start = r?.start ?? 0;
+  const end = r?.end ?? size - 1; // -1 for an empty object: no bytes, but its one segment is still verified
+  const first = Math.floor(start / SEGMENT_BYTES);
+  return { size, lastIndex: segmentCount(size) - 1, first, last: Math.max(first, Math.floor(end / SEGMENT_BYTES)), start, end };
+}
+
+/** The part of segment i's plaintext `pt` that the plan reads (undefined: none of it). */
+function planned(plan: ReadPlan, i: number, pt: Buffer): Buffer | undefined {
+  const from = i === plan.first ? plan.start - i * SEGMENT_BYTES : 0;
+  const to = i === plan.last ? plan.end - i * SEGMENT_BYTES + 1 : pt.length;
+  if (to <= from) return undefined;
+  return from === 0 && to === pt.length ? pt : pt.subarray(from, to);
+}
+
 function sealedSegmentLength(plan: ReadPlan, i: number): number {
   return (i === plan.lastIndex ? plan.size - plan.lastIndex * SEGMENT_BYTES : SEGMENT_BYTES) + TAG_BYTES;
 }
@@ -517,9 +521,8 @@ function segmentOpener(dataKey: KeyObject, plan: ReadPlan): Transform {
             fill = 0;
           }
           const pt = openSegment(dataKey, nonce, i, i === plan.lastIndex, sealedSeg);
-          const from = i === plan.first ? plan.start - i * SEGMENT_BYTES : 0;
-          const to = i === plan.last ? plan.end - i * SEGMENT_BYTES + 1 : pt.length;
-          if (to > from) this.push(from === 0 && to === pt.length ? pt : pt.subarray(from, to));
+          const part = planned(plan, i, pt);
+          if (part) this.push(part);
           i++;
           if (i <= plan.last) need = sealedSegmentLength(plan, i);
         }
