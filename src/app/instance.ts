@@ -115,7 +115,17 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       },
     },
   });
-  return { core, system: systemPrincipal, config, log, dialect, close };
+  return {
+    core,
+    system: systemPrincipal,
+    config,
+    log,
+    dialect,
+    async close() {
+      await core.maintenance.flush();
+      await close();
+    },
+  };
 }
 
 /** The version in the project's package.json (from src/ and from dist/). */

@@ -86,8 +86,10 @@ export async function runServer(config: Config): Promise<void> {
         // Idle SFTP connections end at once; open transfers get the same 30 s as HTTP requests.
         sftp.close(30_000).catch((e: unknown) => log.error({ err: e }, 'error while closing SFTP')),
       ])
-        .then(() => {
+        .then(async () => {
           clearInterval(ticker);
+          // The last lazy ledger events first, so the final checkpoint signs them too.
+          await inst.core.maintenance.flush().catch((e: unknown) => log.error({ err: e }, 'could not commit the last ledger events'));
           return checkpoint();
         })
         .then(() => inst.core.alerts.drain(10_000))

@@ -33,6 +33,7 @@ import { incidentScope, type ScopeInput } from './incident/scope.js';
 import { art33Report, notifyPartners } from './incident/notify.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
+import { flushWrites } from './tx.js';
 import { formatPath, parsePath } from './paths.js';
 import type { Principal, Role } from './principal.js';
 import { assertPrincipal, refusedPath } from './files/guard.js';
@@ -230,6 +231,8 @@ function buildCore(deps: CoreDeps) {
     maintenance: {
       /** Signs the ledger head if it advanced and sends the checkpoint to the sinks (timer, shutdown). */
       checkpoint: () => makeCheckpoint(),
+      /** Commits the writes that wait to be grouped (lazy ledger events): before the database closes. */
+      flush: () => flushWrites(deps.db),
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
       /** The unfinished uploads of a process that died (see sweepAbandonedUploads). */

@@ -38,10 +38,18 @@
  * process crash) is acceptable: they are committed without waiting for the disk (SQLite
  * synchronous=NORMAL for that commit, set before BEGIN as SQLite requires; PostgreSQL
  * synchronous_commit=off for the transaction), and become durable with the next durable commit
- * (the log is written in order). A group takes the durability of its first caller: a relaxed
- * group admits only relaxed callers, a durable one admits all (they gain durability). Every
- * other guarantee above holds. MUST NOT be used for an event that has to be on disk before the
- * caller acts on it (a read's event before its first byte, a change's event).
+ * (the log is written in order). A group is durable when any caller waiting at its start is
+ * durable (the relaxed ones gain durability); a relaxed group admits no durable caller that
+ * arrives while it runs (that one starts the next group). Every other guarantee above holds.
+ * MUST NOT be used for an event that has to be on disk before the caller acts on it (a read's
+ * event before its first byte, a change's event).
+ *
+ * Lazy commits ({ durable: false, lazy: true }). For a relaxed event nobody waits for soon (the
+ * end of a download): it waits up to LAZY_MS for the next group and is committed in it, so a
+ * stream of downloads pays one transaction per file, not two, and the ledger pages both events
+ * touch are written once. When no other write comes, it is committed alone after LAZY_MS;
+ * flushWrites commits it at once (shutdown). On top of a relaxed commit's risk it can be lost by
+ * a process crash within LAZY_MS of its call; the same rule of use applies.
  */
 import { PostgresAdapter, sql, type ControlledTransaction, type Kysely, type Transaction } from 'kysely';
 import type { Database, Db } from '../ports/db-schema.js';
@@ -56,6 +64,7 @@ export interface WriteScope {
 
 interface Member {
   readonly durable: boolean;
+  readonly lazy: boolean;
   readonly run: (trx: Transaction<Database>) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -63,7 +72,10 @@ interface Member {
 
 interface Queue {
   readonly waiting: Member[];
-  draining: boolean;
+  /** The drain loop while it runs. */
+  draining: Promise<void> | undefined;
+  /** Set while only lazy callers wait: commits them when it fires. */
+  timer: NodeJS.Timeout | undefined;
   /** Counters for tests and the benchmark: committed groups and the callers in them. */
   commits: number;
   members: number;
@@ -71,19 +83,25 @@ interface Queue {
 
 /** At most this many callers share one commit, so none waits long behind a busy stream. */
 const MAX_GROUP = 64;
+/** How long a lazy caller waits for a group to join before it is committed alone. */
+export const LAZY_MS = 20;
 const queues = new WeakMap<Db, Queue>();
 
 export interface TxOptions {
   /** false: a relaxed commit (see above). Default true. */
   readonly durable?: boolean;
+  /** With durable: false: a lazy commit (see above). */
+  readonly lazy?: boolean;
 }
 
 export function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<T>, opts: TxOptions = {}): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let q = queues.get(db);
-    if (!q) queues.set(db, (q = { waiting: [], draining: false, commits: 0, members: 0 }));
+    if (!q) queues.set(db, (q = { waiting: [], draining: undefined, timer: undefined, commits: 0, members: 0 }));
+    const durable = opts.durable !== false;
     q.waiting.push({
-      durable: opts.durable !== false,
+      durable,
+      lazy: !durable && opts.lazy === true,
       run: (trx) => {
         const now = clock.now();
         return fn({ trx, now, audit: (input) => appendEvent(trx, now, input) });
@@ -91,8 +109,35 @@ export function writeTx<T>(db: Db, clock: Clock, fn: (s: WriteScope) => Promise<
       resolve: resolve as (value: unknown) => void,
       reject,
     });
-    if (!q.draining) void drain(db, q);
+    kick(db, q);
   });
+}
+
+/** Starts the drain loop, or (only lazy callers waiting) the timer that will. */
+function kick(db: Db, q: Queue): void {
+  if (q.draining || q.waiting.length === 0) return;
+  if (q.waiting.every((m) => m.lazy)) {
+    q.timer ??= setTimeout(() => {
+      q.timer = undefined;
+      if (!q.draining) startDrain(db, q, true);
+    }, LAZY_MS);
+    return;
+  }
+  if (q.timer) clearTimeout(q.timer);
+  q.timer = undefined;
+  startDrain(db, q, false);
+}
+
+/** Commits every waiting caller, the lazy ones included, and waits until none is left (shutdown). */
+export async function flushWrites(db: Db): Promise<void> {
+  const q = queues.get(db);
+  if (!q) return;
+  while (q.draining || q.waiting.length) {
+    if (q.timer) clearTimeout(q.timer);
+    q.timer = undefined;
+    if (!q.draining) startDrain(db, q, true);
+    await q.draining;
+  }
 }
 
 /** Records one event on its own (denials, failed logins, reads). Committed when it returns. */
@@ -106,26 +151,36 @@ export function groupCommitStats(db: Db): { commits: number; members: number } {
   return { commits: q?.commits ?? 0, members: q?.members ?? 0 };
 }
 
-async function drain(db: Db, q: Queue): Promise<void> {
-  q.draining = true;
-  try {
-    while (q.waiting.length) await commitGroup(db, q);
-  } finally {
-    q.draining = false;
-  }
+/**
+ * Commits groups while a caller that does not want to wait is among the waiting (all: any). The
+ * loop starts in a microtask, after q.draining is set, so its end always clears a current value.
+ */
+function startDrain(db: Db, q: Queue, all: boolean): void {
+  q.draining = Promise.resolve().then(async () => {
+    try {
+      while (q.waiting.length && (all || q.waiting.some((m) => !m.lazy))) await commitGroup(db, q);
+    } finally {
+      q.draining = undefined;
+      kick(db, q);
+    }
+  });
 }
+
+/** A group is durable when any caller it starts with is. */
+const groupIsDurable = (q: Queue) => q.waiting.slice(0, MAX_GROUP).some((m) => m.durable);
 
 const isPostgres = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /** Runs one group; a relaxed one on SQLite with the connection's safety level lowered around it. */
 async function commitGroup(db: Db, q: Queue): Promise<void> {
-  if (q.waiting[0]!.durable || isPostgres(db)) return runGroup(db, q);
+  const durable = groupIsDurable(q);
+  if (durable || isPostgres(db)) return runGroup(db, q, durable);
   // The pragma may not change inside a transaction, and it is the connection's: the connection is
   // held from before BEGIN until the level is back at FULL, so no other statement runs relaxed.
   await db.connection().execute(async (c) => {
     await sql`pragma synchronous = normal`.execute(c);
     try {
-      await runGroup(c, q);
+      await runGroup(c, q, false);
     } finally {
       await sql`pragma synchronous = full`.execute(c);
     }
@@ -133,8 +188,7 @@ async function commitGroup(db: Db, q: Queue): Promise<void> {
 }
 
 /** Runs one group: begin + lock, the waiting callers each in a savepoint, commit, then settle. */
-async function runGroup(db: Kysely<Database>, q: Queue): Promise<void> {
-  const durable = q.waiting[0]!.durable;
+async function runGroup(db: Kysely<Database>, q: Queue, durable: boolean): Promise<void> {
   let trx: ControlledTransaction<Database>;
   try {
     trx = await db.startTransaction().execute();

@@ -4,7 +4,7 @@
  * not disturb the others or the hash chain; nobody may be told "done" before the commit; the
  * chain must verify after concurrent load and after the process is killed mid-stream.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/dialects.js';
 import { openDatabase, type OpenedDb } from '../../src/adapters/db/connect.js';
-import { groupCommitStats, recordEvent, writeTx } from '../../src/core/tx.js';
+import { flushWrites, groupCommitStats, LAZY_MS, recordEvent, writeTx } from '../../src/core/tx.js';
 import { verifyLedger } from '../../src/core/audit/ledger.js';
 import { systemClock } from '../../src/ports/clock.js';
 
@@ -94,21 +94,68 @@ for (const dialect of DIALECTS) {
       assert.equal((await verifyLedger(o.db)).ok, true);
     });
 
-    it('relaxed and durable callers never share a relaxed commit; the connection is durable again after', async () => {
+    it('a group with a durable caller is durable for all; a relaxed group admits no durable caller that arrives during it', async () => {
       const start = await head();
       const stats0 = groupCommitStats(o.db);
-      // Queue order: relaxed, relaxed, durable, relaxed. The first group (relaxed) must stop
-      // before the durable caller, which then starts a durable group that may take the last one.
+      // Queued together: relaxed, relaxed, durable, relaxed — one durable group takes them all.
       const kinds = [false, false, true, false];
       const seqs = await Promise.all(kinds.map((durable, i) => recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { i, durable } }, { durable })));
       const stats1 = groupCommitStats(o.db);
       assert.deepEqual(seqs, [start + 1, start + 2, start + 3, start + 4]);
-      assert.equal(stats1.commits - stats0.commits, 2, 'one relaxed group, then one durable group');
+      assert.equal(stats1.commits - stats0.commits, 1, 'one group, durable');
       for (let i = 0; i < kinds.length; i++) assert.equal(((await detailOf(seqs[i]!)) as { i?: number } | undefined)?.i, i);
+      // A relaxed group already running: the durable caller arriving now starts the next group.
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const relaxed = writeTx(o.db, systemClock, async (s) => {
+        entered();
+        await gate;
+        return s.audit({ action: 'test.relaxed', outcome: 'success', detail: { late: false } });
+      }, { durable: false });
+      await inside;
+      const durable = recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { late: true } });
+      release();
+      assert.deepEqual(await Promise.all([relaxed, durable]), [start + 5, start + 6]);
+      assert.equal(groupCommitStats(o.db).commits - stats1.commits, 2, 'the relaxed group, then the durable one');
       if (dialect === 'sqlite') {
         // SQLite has one connection: a level left at NORMAL would make every later commit relaxed.
         const level = await sql<{ synchronous: number }>`pragma synchronous`.execute(o.db);
         assert.equal(level.rows[0]?.synchronous, 2, 'synchronous is FULL again');
+      }
+      assert.equal((await verifyLedger(o.db)).ok, true);
+    });
+
+    it('a lazy caller rides with the next group, commits alone when none comes, and flushWrites commits it at once', async () => {
+      const start = await head();
+      const stats0 = groupCommitStats(o.db);
+      const lazy = (i: number) => recordEvent(o.db, systemClock, { action: 'test.lazy', outcome: 'success', detail: { i } }, { durable: false, lazy: true });
+      // Called in the same turn as a durable write: one commit for both, in call order.
+      const both = await Promise.all([lazy(1), recordEvent(o.db, systemClock, { action: 'test.durable', outcome: 'success' })]);
+      assert.deepEqual(both, [start + 1, start + 2]);
+      assert.equal(groupCommitStats(o.db).commits - stats0.commits, 1);
+      // Alone: committed by itself after a short wait.
+      assert.equal(await lazy(2), start + 3);
+      assert.equal((await detailOf(start + 3))?.action, 'test.lazy');
+      // flushWrites does not wait for the timer.
+      let done = false;
+      void lazy(3).then(() => (done = true));
+      await flushWrites(o.db);
+      assert.equal((await detailOf(start + 4))?.action, 'test.lazy', 'committed by the flush');
+      await Promise.resolve();
+      assert.equal(done, true, 'the caller is told');
+      assert.equal(groupCommitStats(o.db).commits - stats0.commits, 3);
+      // It waits: with the clock stopped nothing is committed until LAZY_MS have passed.
+      mock.timers.enable({ apis: ['setTimeout'] });
+      try {
+        const waiting = lazy(4);
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+        assert.equal(await detailOf(start + 5), undefined, 'not committed before LAZY_MS');
+        mock.timers.tick(LAZY_MS);
+        assert.equal(await waiting, start + 5);
+      } finally {
+        mock.timers.reset();
       }
       assert.equal((await verifyLedger(o.db)).ok, true);
     });

@@ -29,7 +29,7 @@ export interface Download {
   readonly range: ByteRange | null;
   readonly length: number;
   readonly stream: Readable;
-  /** Resolves once the end of the download (bytes handed out) is recorded in the ledger. */
+  /** Resolves once the end of the download (bytes handed out) is recorded in the ledger (a lazy commit: up to LAZY_MS after the stream ends, or with the next write). */
   readonly finished: Promise<void>;
 }
 
@@ -72,14 +72,15 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   /**
    * The end of the read: how many bytes went out. Relaxed: the read itself was committed durably
    * before the first byte; this only adds how many bytes left, and waiting for the disk here would
-   * hold up the next request.
+   * hold up the next request. Lazy when nobody waits for it: it rides with the next write (the
+   * next file's read, in a series of downloads) instead of a transaction of its own.
    */
-  const recordEnd = (ok: boolean, bytes: number, detail: Record<string, unknown>): Promise<unknown> =>
+  const recordEnd = (ok: boolean, bytes: number, detail: Record<string, unknown>, lazy: boolean): Promise<unknown> =>
     recordEvent(
       deps.db,
       deps.clock,
       { action: 'file.read.end', outcome: ok ? 'success' : 'failure', actor: p, orgId: file.org_id, targetPath: info.path, fileId: file.id, bytes, detail },
-      { durable: false },
+      { durable: false, lazy },
     ).catch((e: unknown) => deps.log.error({ err: e }, 'could not record the end of a download'));
   let source: Readable;
   try {
@@ -87,7 +88,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   } catch (e) {
     // The read is in the ledger already: its end says that nothing left (an integrity failure, a
     // store that failed), so every file.read has its file.read.end.
-    await recordEnd(false, 0, { read: seq, complete: false, error: e instanceof CoreError ? e.code : 'INTERNAL' });
+    await recordEnd(false, 0, { read: seq, complete: false, error: e instanceof CoreError ? e.code : 'INTERNAL' }, false);
     throw e;
   }
   let sent = 0;
@@ -116,7 +117,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   const finish = (ok: boolean) => {
     if (done) return;
     done = true;
-    void recordEnd(ok && sent === length, sent, { read: seq, complete: sent === length }).finally(settle);
+    void recordEnd(ok && sent === length, sent, { read: seq, complete: sent === length }, true).finally(settle);
   };
   pipeline(source, out).then(
     () => finish(true),
