@@ -11,6 +11,8 @@ import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { openDatabase } from '../../src/adapters/db/connect.js';
 import { paths } from '../../src/app/instance.js';
 import { eventHash } from '../../src/core/audit/ledger.js';
+import { recordEvent } from '../../src/core/tx.js';
+import { systemClock } from '../../src/ports/clock.js';
 import type { Database } from '../../src/ports/db-schema.js';
 
 for (const dialect of DIALECTS) {
@@ -76,6 +78,38 @@ for (const dialect of DIALECTS) {
       await assert.rejects(asApp(async (trx) => sql`TRUNCATE audit_events`.execute(trx)), /append-only/);
       await asApp((trx) => trx.insertInto('settings').values({ key: 'probe', value: '1' }).execute());
       // From here on the tests play an attacker with superuser rights, whom the triggers let through.
+    });
+
+    it('verifies a long chain before taking the write lock: writers go on meanwhile, and what they append is verified too', async () => {
+      // 5,000 events since the last checkpoint: their verification takes tens of milliseconds.
+      for (let i = 0; i < 5000; i += 250) {
+        await Promise.all(Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })));
+      }
+      const cps0 = await raw.db.selectFrom('audit_checkpoints').select('seq').execute();
+      const checkpoint = t.core.audit.checkpoint(t.system);
+      await new Promise((r) => setImmediate(r));
+      // A writer on another connection is not held up by the verification (it used to wait for the
+      // checkpoint's whole transaction): it commits before the checkpoint exists.
+      const seq = await recordEvent(raw.db, systemClock, { action: 'test.during', outcome: 'success' });
+      const cps1 = await raw.db.selectFrom('audit_checkpoints').select('seq').execute();
+      assert.equal(cps1.length, cps0.length, 'the checkpoint is not written yet');
+      const cp = (await checkpoint).checkpoint!;
+      assert.ok(cp.seq >= seq, `the checkpoint (${cp.seq}) covers the event appended during its verification (${seq})`);
+      assert.equal((await t.core.audit.verify(t.system)).ok, true);
+    });
+
+    it('an event appended and then edited while a checkpoint verifies is still refused', async () => {
+      for (let i = 0; i < 3000; i += 250) {
+        await Promise.all(Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })));
+      }
+      const checkpoint = t.core.audit.checkpoint(t.system);
+      await new Promise((r) => setImmediate(r));
+      const seq = await recordEvent(raw.db, systemClock, { action: 'test.during', outcome: 'success', targetPath: '/acme/in/x' });
+      await raw.db.updateTable('audit_events').set({ target_path: '/edited' }).where('seq', '=', seq).execute();
+      await assert.rejects(checkpoint, { code: 'INTEGRITY' });
+      // Put it back: the chain holds again for the tests after this one.
+      await raw.db.updateTable('audit_events').set({ target_path: '/acme/in/x' }).where('seq', '=', seq).execute();
+      assert.ok((await t.core.audit.checkpoint(t.system)).checkpoint);
     });
 
     it('detects a rewritten chain through the signed checkpoints, naming the window', async () => {
