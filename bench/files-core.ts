@@ -63,6 +63,8 @@ async function up(i: number) {
   await h.finish();
   lap('finish', t0);
 }
+/** The downloads' `finished` promises of the current phase, awaited at its end. */
+const ends: Promise<void>[] = [];
 async function down(i: number) {
   let t0 = performance.now();
   const d = await t.core.files.openDownload(user, `/acme/in/f${i}`);
@@ -72,7 +74,6 @@ async function down(i: number) {
   // Not awaited here, as no front end does: the end of a read may ride with the next one (lazy).
   ends.push(d.finished);
 }
-const ends: Promise<void>[] = [];
 
 { const m = process.memoryUsage(); console.log(`  at start: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB`); }
 for (let i = 0; i < 50; i++) {
