@@ -75,14 +75,20 @@ async function down(i: number) {
   ends.push(d.finished);
 }
 
-{ const m = process.memoryUsage(); console.log(`  at start: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB`); }
+{
+  const m = process.memoryUsage();
+  console.log(`  at start: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB`);
+}
 for (let i = 0; i < 50; i++) {
   await up(1e6 + i);
   await down(1e6 + i);
 }
 const session = new Session();
 session.connect();
-for (const [name, fn] of [['upload', up], ['download', down]] as const) {
+for (const [name, fn] of [
+  ['upload', up],
+  ['download', down],
+] as const) {
   phases.clear();
   spent.clear();
   if (PROFILE) {
@@ -101,7 +107,9 @@ for (const [name, fn] of [['upload', up], ['download', down]] as const) {
     fs.writeFileSync(`${PROFILE}-${name}.cpuprofile`, JSON.stringify(profile));
   }
   const mem = process.memoryUsage();
-  console.log(`  memory after ${name}: RSS ${(mem.rss / 1e6).toFixed(0)} MB, heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, external ${(mem.external / 1e6).toFixed(0)} MB`);
+  console.log(
+    `  memory after ${name}: RSS ${(mem.rss / 1e6).toFixed(0)} MB, heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, external ${(mem.external / 1e6).toFixed(0)} MB`,
+  );
   console.log(`${name}: ${(ms / N).toFixed(2)} ms/file wall, ${((c.user + c.system) / 1000 / N).toFixed(2)} ms/file CPU (${N} files of ${SIZE} bytes)`);
   console.log(`  phases: ${[...phases].map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ')} ms/file`);
   for (const [k, e] of [...spent].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 12))) {
@@ -109,5 +117,13 @@ for (const [name, fn] of [['upload', up], ['download', down]] as const) {
   }
 }
 session.disconnect();
-if (globalThis.gc) { globalThis.gc(); await new Promise((r) => setTimeout(r, 500)); globalThis.gc(); const m = process.memoryUsage(); console.log(`  after gc: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB, external ${(m.external / 1e6).toFixed(0)} MB, arrayBuffers ${(m.arrayBuffers / 1e6).toFixed(0)} MB`); }
+if (globalThis.gc) {
+  globalThis.gc();
+  await new Promise((r) => setTimeout(r, 500));
+  globalThis.gc();
+  const m = process.memoryUsage();
+  console.log(
+    `  after gc: RSS ${(m.rss / 1e6).toFixed(0)} MB, heap used ${(m.heapUsed / 1e6).toFixed(0)} MB, external ${(m.external / 1e6).toFixed(0)} MB, arrayBuffers ${(m.arrayBuffers / 1e6).toFixed(0)} MB`,
+  );
+}
 await t.cleanup();

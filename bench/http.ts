@@ -278,7 +278,9 @@ export async function runHttpBench(opts: HttpBenchOptions = {}): Promise<Workloa
   };
 
   const done = await runRounds(workloads, rounds, servers, transfer, { log, sluice, sluiceError });
-  return done.map(({ w, runs, error }) => summarise(w, runs, size, rounds, error, { cipher, curlVersion, nginxVersion: nginx.version, sluiceMode: sluice?.mode ?? null, idleRssMB }));
+  return done.map(({ w, runs, error }) =>
+    summarise(w, runs, size, rounds, error, { cipher, curlVersion, nginxVersion: nginx.version, sluiceMode: sluice?.mode ?? null, idleRssMB }),
+  );
 }
 
 function summarise(
@@ -287,7 +289,13 @@ function summarise(
   size: number,
   rounds: number,
   error: string | undefined,
-  env: { cipher: string; curlVersion: string; nginxVersion: string; sluiceMode: string | null; idleRssMB: { sluiceAtStart: number | null; sluice: number | null; nginx: number } },
+  env: {
+    cipher: string;
+    curlVersion: string;
+    nginxVersion: string;
+    sluiceMode: string | null;
+    idleRssMB: { sluiceAtStart: number | null; sluice: number | null; nginx: number };
+  },
 ): WorkloadResult {
   const f = transferFigures(runs, rounds, size, 'nginx');
   const { sluice, peer, ratio } = f;
@@ -340,7 +348,10 @@ export function formatHttpTable(results: readonly WorkloadResult[]): string {
       r.pass === null ? 'n/a' : r.pass ? 'pass' : 'FAIL',
     ];
   });
-  const table = formatTable(['workload', 'Sluice MB/s', 'nginx MB/s', 'ratio', 'target', 'Sluice CPU s/GiB', 'nginx CPU s/GiB', 'Sluice peak RSS MB (< 200)', 'result'], rows);
+  const table = formatTable(
+    ['workload', 'Sluice MB/s', 'nginx MB/s', 'ratio', 'target', 'Sluice CPU s/GiB', 'nginx CPU s/GiB', 'Sluice peak RSS MB (< 200)', 'result'],
+    rows,
+  );
   const d = (results[0]?.details ?? {}) as Record<string, unknown>;
   const n = (k: string) => fmt(d[k] as number | null, 0);
   return `${table}\nmedians of ${d.rounds} rounds; ${d.client}; Sluice RSS at start ${n('sluiceStartRssMB')} MB, before the first timed transfer ${n('sluiceIdleRssMB')} MB, nginx ${n('nginxIdleRssMB')} MB (peak ${n('nginxPeakRssMB')} MB); MB = 10^6 bytes`;

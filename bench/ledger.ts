@@ -81,7 +81,11 @@ function dirBytes(dir: string): number {
  */
 function ungroupedRecord(db: Db, input: AuditInput): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+    await trx
+      .updateTable('audit_head')
+      .set((eb) => ({ seq: eb.ref('seq') }))
+      .where('id', '=', 1)
+      .execute();
     return appendEvent(trx, systemClock.now(), input);
   });
 }
@@ -99,7 +103,10 @@ interface AppendFigures {
 async function appendRate(db: Db, inst: Instance, dialect: string): Promise<AppendFigures> {
   const actor = inst.system({ protocol: 'cli' }, 'bench');
   const record = { grouped: (input: AuditInput) => recordEvent(db, systemClock, input), ungrouped: (input: AuditInput) => ungroupedRecord(db, input) };
-  const runs: Record<'grouped' | 'ungrouped', { one: number[]; sixteen: number[] }> = { grouped: { one: [], sixteen: [] }, ungrouped: { one: [], sixteen: [] } };
+  const runs: Record<'grouped' | 'ungrouped', { one: number[]; sixteen: number[] }> = {
+    grouped: { one: [], sixteen: [] },
+    ungrouped: { one: [], sixteen: [] },
+  };
   const s0 = groupCommitStats(db);
   for (let round = 0; round < 4; round++) {
     // A B B A A B B A: neither side always goes first.
@@ -230,12 +237,16 @@ async function runDialect(dialect: 'sqlite' | 'postgres', url?: string): Promise
         return { from: to - days * DAY, to };
       };
       const heaviest = w.users[w.byActivity[0]!]!;
-      const byUser = await timed(40, (i) => inst.core.audit.events(sys, { login: (i === 0 ? heaviest : w.users[byWeight()]!).login, ...window(7, i), limit: 1000 }));
+      const byUser = await timed(40, (i) =>
+        inst.core.audit.events(sys, { login: (i === 0 ? heaviest : w.users[byWeight()]!).login, ...window(7, i), limit: 1000 }),
+      );
       const byFile = await timed(40, () => inst.core.audit.events(sys, { fileId: w.fileIds(Math.floor(r() * w.files)), limit: 1000 }));
       // By a login no user has (deleted, or guessed by an attacker: only the recorded login is
       // left), and by organisation alone (no user named); windowed and not (the oldest page).
       const byLogin = await timed(20, (i) => inst.core.audit.events(sys, { login: `admin${i % 50}`, ...window(7, i), limit: 1000 }));
-      const byOrg = await timed(20, (i) => inst.core.audit.events(sys, { orgId: (i === 0 ? heaviest : w.users[byWeight()]!).orgId, ...(i % 4 === 3 ? {} : window(7, i)), limit: 1000 }));
+      const byOrg = await timed(20, (i) =>
+        inst.core.audit.events(sys, { orgId: (i === 0 ? heaviest : w.users[byWeight()]!).orgId, ...(i % 4 === 3 ? {} : window(7, i)), limit: 1000 }),
+      );
       const scopeIp = await timed(10, (i) => {
         const u = w.users[byWeight()]!;
         const ip = i === 0 ? w.natIps[0]! : u.ips[Math.floor(r() * u.ips.length)]!;
@@ -244,15 +255,41 @@ async function runDialect(dialect: 'sqlite' | 'postgres', url?: string): Promise
       const scopeUser = await timed(10, (i) => inst.core.incident.scope(sys, { ...window(30, i), users: [(i === 0 ? heaviest : w.users[byWeight()]!).login] }));
       const sizes = (xs: unknown[]) => xs.map((x) => (Array.isArray(x) ? x.length : (x as { totals: { events: number } }).totals.events));
       const row = (id: string, title: string, s: Stats, limit: number, found: number[]): WorkloadResult => ({
-        id, title, unit: 'ms p95', sluice: s.p95, peerName: '—', peer: null, ratio: null, targetRatio: null, target: `< ${limit} ms`, pass: s.p95 < limit,
-        details: { ...details, p50: s.p50, max: s.max, runs: s.n, eventsFoundMax: Math.max(...found), eventsFoundMedian: found.sort((a, b) => a - b)[found.length >> 1] },
+        id,
+        title,
+        unit: 'ms p95',
+        sluice: s.p95,
+        peerName: '—',
+        peer: null,
+        ratio: null,
+        targetRatio: null,
+        target: `< ${limit} ms`,
+        pass: s.p95 < limit,
+        details: {
+          ...details,
+          p50: s.p50,
+          max: s.max,
+          runs: s.n,
+          eventsFoundMax: Math.max(...found),
+          eventsFoundMedian: found.sort((a, b) => a - b)[found.length >> 1],
+        },
       });
       out.push(row(`w9-user-${dialect}`, `audit by user, 7-day window, ${ev} events (${dialect})`, byUser.stats, 100, sizes(byUser.results)));
       out.push(row(`w9-file-${dialect}`, `audit by file, ${ev} events (${dialect})`, byFile.stats, 100, sizes(byFile.results)));
-      out.push(row(`w9-login-${dialect}`, `audit by recorded login (no such user), 7-day window, ${ev} events (${dialect})`, byLogin.stats, 100, sizes(byLogin.results)));
+      out.push(
+        row(
+          `w9-login-${dialect}`,
+          `audit by recorded login (no such user), 7-day window, ${ev} events (${dialect})`,
+          byLogin.stats,
+          100,
+          sizes(byLogin.results),
+        ),
+      );
       out.push(row(`w9-org-${dialect}`, `audit by organisation, 7-day window or none, ${ev} events (${dialect})`, byOrg.stats, 100, sizes(byOrg.results)));
       out.push(row(`w9-scope-ip-${dialect}`, `incident scope, one address, 30 days, ${ev} events (${dialect})`, scopeIp.stats, 5000, sizes(scopeIp.results)));
-      out.push(row(`w9-scope-user-${dialect}`, `incident scope, one user, 30 days, ${ev} events (${dialect})`, scopeUser.stats, 5000, sizes(scopeUser.results)));
+      out.push(
+        row(`w9-scope-user-${dialect}`, `incident scope, one user, 30 days, ${ev} events (${dialect})`, scopeUser.stats, 5000, sizes(scopeUser.results)),
+      );
     }
 
     const opened = await openDatabase({ url, sqlitePath });
@@ -260,8 +297,16 @@ async function runDialect(dialect: 'sqlite' | 'postgres', url?: string): Promise
     closeDb = opened.close;
     const rate = await appendRate(db, inst, dialect);
     out.push({
-      id: `ledger-append-${dialect}`, title: `ledger appends per second, 16 concurrent writers, group commit (${dialect})`, unit: 'events/s', sluice: rate.grouped.sixteen,
-      peerName: 'one commit per caller', peer: rate.ungrouped.sixteen, ratio: Math.round((rate.grouped.sixteen / rate.ungrouped.sixteen) * 100) / 100, targetRatio: null, target: 'report', pass: null,
+      id: `ledger-append-${dialect}`,
+      title: `ledger appends per second, 16 concurrent writers, group commit (${dialect})`,
+      unit: 'events/s',
+      sluice: rate.grouped.sixteen,
+      peerName: 'one commit per caller',
+      peer: rate.ungrouped.sixteen,
+      ratio: Math.round((rate.grouped.sixteen / rate.ungrouped.sixteen) * 100) / 100,
+      targetRatio: null,
+      target: 'report',
+      pass: null,
       details: { oneWriter: rate.grouped.one, oneWriterUngrouped: rate.ungrouped.one, callersPerCommit: rate.callersPerCommit, events: EVENTS },
     });
 
@@ -269,11 +314,28 @@ async function runDialect(dialect: 'sqlite' | 'postgres', url?: string): Promise
       const t0 = performance.now();
       const v = await inst.core.audit.verify(sys);
       const s = (performance.now() - t0) / 1000;
-      console.log(`[${dialect}] audit verify over ${v.events.toLocaleString('en')} events: ${v.ok ? 'ok' : `FAILED: ${v.problem?.reason}`} in ${s.toFixed(0)} s`);
+      console.log(
+        `[${dialect}] audit verify over ${v.events.toLocaleString('en')} events: ${v.ok ? 'ok' : `FAILED: ${v.problem?.reason}`} in ${s.toFixed(0)} s`,
+      );
       if (!v.ok) throw new Error(`the seeded ledger does not verify: ${v.problem?.reason}`);
-      out.push({ id: `w9-verify-${dialect}`, title: `audit verify, whole chain (${dialect})`, unit: 's', sluice: Math.round(s), peerName: '—', peer: null, ratio: null, targetRatio: null, target: 'ok', pass: v.ok, details: { events: v.events } });
+      out.push({
+        id: `w9-verify-${dialect}`,
+        title: `audit verify, whole chain (${dialect})`,
+        unit: 's',
+        sluice: Math.round(s),
+        peerName: '—',
+        peer: null,
+        ratio: null,
+        targetRatio: null,
+        target: 'ok',
+        pass: v.ok,
+        details: { events: v.events },
+      });
     }
-    for (const r of out) console.log(`[${dialect}] ${r.title}: ${r.sluice} ${r.unit} (${r.target})${r.details?.p50 !== undefined ? `  p50 ${String(r.details.p50)} ms, max ${String(r.details.max)} ms` : ''}`);
+    for (const r of out)
+      console.log(
+        `[${dialect}] ${r.title}: ${r.sluice} ${r.unit} (${r.target})${r.details?.p50 !== undefined ? `  p50 ${String(r.details.p50)} ms, max ${String(r.details.max)} ms` : ''}`,
+      );
   } finally {
     await closeDb?.();
     await inst.close();

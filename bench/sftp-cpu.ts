@@ -50,7 +50,7 @@ try {
       sys += ds;
       if (du + ds >= 0.02) rows.push(`    ${k.padEnd(24)} user ${du.toFixed(2)}  sys ${ds.toFixed(2)}`);
     }
-    log(`${what}: ${((size / 1e6) / secs).toFixed(0)} MB/s, ${secs.toFixed(2)} s; process user ${user.toFixed(2)} s, sys ${sys.toFixed(2)} s`);
+    log(`${what}: ${(size / 1e6 / secs).toFixed(0)} MB/s, ${secs.toFixed(2)} s; process user ${user.toFixed(2)} s, sys ${sys.toFixed(2)} s`);
     for (const r of rows) log(r);
   };
   for (let i = 1; i <= rounds; i++) {

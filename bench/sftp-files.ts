@@ -115,17 +115,48 @@ interface Ctx {
 }
 
 /** One `sftp -b -` session with `commands` on standard input; wall time and output. */
-async function sftpBatch(ctx: Ctx, p: Peer, commands: string, timeoutMs: number): Promise<{ seconds: number; stdout: string; code: number | null; stderr: string }> {
+async function sftpBatch(
+  ctx: Ctx,
+  p: Peer,
+  commands: string,
+  timeoutMs: number,
+): Promise<{ seconds: number; stdout: string; code: number | null; stderr: string }> {
   const t0 = process.hrtime.bigint();
   const r = await run(
     'sftp',
-    ['-q', '-b', '-', '-c', ctx.cipher, '-P', String(p.port), '-i', ctx.key, '-o', `UserKnownHostsFile=${ctx.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=60', `${p.user}@127.0.0.1`],
+    [
+      '-q',
+      '-b',
+      '-',
+      '-c',
+      ctx.cipher,
+      '-P',
+      String(p.port),
+      '-i',
+      ctx.key,
+      '-o',
+      `UserKnownHostsFile=${ctx.knownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'ConnectTimeout=60',
+      `${p.user}@127.0.0.1`,
+    ],
     { input: commands, timeoutMs, cwd: ctx.dir, allowFail: true },
   );
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, stdout: r.stdout, stderr: r.stderr, code: r.code };
 }
 
-const errTail = (r: { stderr: string; stdout: string; code: number | null }) => `exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
+const errTail = (r: { stderr: string; stdout: string; code: number | null }) =>
+  `exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
 
 /** An ssh2 client with the SFTP subsystem open (for seeding and W7's first page). */
 async function ssh2Sftp(ctx: Ctx, p: Peer): Promise<{ client: ssh2.Client; sftp: ssh2.SFTPWrapper }> {
@@ -194,8 +225,20 @@ async function w3Round(ctx: Ctx, p: Peer, src: string, files: number, round: num
     if (!fs.readFileSync(path.join(local, name)).equals(buf)) throw new Error(`${p.name} w3: ${name} came back different`);
   }
   fs.rmSync(local, { recursive: true, force: true });
-  const out: W3Run = { server: p.name, round, upSeconds: up, downSeconds: down, upFilesPerSec: files / up, downFilesPerSec: files / down, filesPerSec: (2 * files) / (up + down), cpuSeconds, peakRssMB: s.peakRssBytes / MB };
-  ctx.log(`w3 round ${round} ${p.name.padEnd(6)} up ${fmt(out.upFilesPerSec, 0)} files/s (${fmt(up, 1)} s)  down ${fmt(out.downFilesPerSec, 0)} files/s (${fmt(down, 1)} s)  cpu ${fmt(cpuSeconds, 1)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB`);
+  const out: W3Run = {
+    server: p.name,
+    round,
+    upSeconds: up,
+    downSeconds: down,
+    upFilesPerSec: files / up,
+    downFilesPerSec: files / down,
+    filesPerSec: (2 * files) / (up + down),
+    cpuSeconds,
+    peakRssMB: s.peakRssBytes / MB,
+  };
+  ctx.log(
+    `w3 round ${round} ${p.name.padEnd(6)} up ${fmt(out.upFilesPerSec, 0)} files/s (${fmt(up, 1)} s)  down ${fmt(out.downFilesPerSec, 0)} files/s (${fmt(down, 1)} s)  cpu ${fmt(cpuSeconds, 1)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB`,
+  );
   return out;
 }
 
@@ -256,7 +299,9 @@ async function w4Round(ctx: Ctx, p: Peer, localFile: string, fileSha: string, se
     cpuSeconds,
     peakRssMB: s.peakRssBytes / MB,
   };
-  ctx.log(`w4 round ${round} ${p.name.padEnd(6)} ${fmt(out.mbps, 1)} MB/s aggregate (${fmt(seconds, 1)} s)  failures ${out.failures}  cpu ${fmt(cpuSeconds, 1)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB${out.firstFailure ? `  first failure: ${out.firstFailure}` : ''}`);
+  ctx.log(
+    `w4 round ${round} ${p.name.padEnd(6)} ${fmt(out.mbps, 1)} MB/s aggregate (${fmt(seconds, 1)} s)  failures ${out.failures}  cpu ${fmt(cpuSeconds, 1)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB${out.firstFailure ? `  first failure: ${out.firstFailure}` : ''}`,
+  );
   return out;
 }
 
@@ -293,7 +338,9 @@ async function w7Round(ctx: Ctx, p: Peer, dir: string, files: number, round: num
       const h = await sftpCall<Buffer>((cb) => sftp.opendir(dir, cb));
       let n = 0;
       for (let first = true; ; first = false) {
-        const list = await new Promise<ssh2.FileEntry[] | false>((resolve, reject) => sftp.readdir(h, (e, l) => (e ? ((e as { code?: number }).code === 1 ? resolve(false) : reject(e)) : resolve(l))));
+        const list = await new Promise<ssh2.FileEntry[] | false>((resolve, reject) =>
+          sftp.readdir(h, (e, l) => (e ? ((e as { code?: number }).code === 1 ? resolve(false) : reject(e)) : resolve(l))),
+        );
         if (first) firstPageMs = Number(process.hrtime.bigint() - t0) / 1e6;
         if (list === false) break;
         n += list.filter((x) => x.filename !== '.' && x.filename !== '..').length;
@@ -312,7 +359,9 @@ async function w7Round(ctx: Ctx, p: Peer, dir: string, files: number, round: num
   const lines = ls.stdout.split('\n').filter((l) => /^[-d]r/.test(l)).length;
   if (lines !== files) throw new Error(`${p.name} w7: ls -l printed ${lines} entries, expected ${files}`);
   const out: W7Run = { server: p.name, round, lsSeconds: ls.seconds, firstPageMs, readdirSeconds, cpuSeconds, peakRssMB: s.peakRssBytes / MB };
-  ctx.log(`w7 round ${round} ${p.name.padEnd(6)} ls -l ${fmt(ls.seconds, 2)} s  ssh2: first page ${fmt(firstPageMs, 1)} ms, all ${fmt(readdirSeconds, 2)} s  cpu ${fmt(cpuSeconds, 2)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB`);
+  ctx.log(
+    `w7 round ${round} ${p.name.padEnd(6)} ls -l ${fmt(ls.seconds, 2)} s  ssh2: first page ${fmt(firstPageMs, 1)} ms, all ${fmt(readdirSeconds, 2)} s  cpu ${fmt(cpuSeconds, 2)} s  peak RSS ${fmt(out.peakRssMB, 0)} MB`,
+  );
   return out;
 }
 
@@ -427,7 +476,12 @@ async function makeWorld(dir: string, cipher: string, log: (m: string) => void):
     });
     const s = sluice;
     await s.cli(['key', 'add', s.login, `${key}.pub`]);
-    const hostPub = fs.readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    const hostPub = fs
+      .readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8')
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     fs.appendFileSync(knownHosts, `[127.0.0.1]:${s.sftpPort} ${hostPub}\n`);
     const auth = { Authorization: `Bearer ${s.token}` };
     sluicePeer = {
@@ -692,7 +746,10 @@ function summariseW7(
   const peer = med(pe, (r) => r.lsSeconds);
   const ratio = sluice !== null && peer !== null ? sluice / peer : null;
   const firstPage = med(sl, (r) => r.firstPageMs);
-  const readdirRatio = med(sl, (r) => r.readdirSeconds) !== null && med(pe, (r) => r.readdirSeconds) !== null ? med(sl, (r) => r.readdirSeconds)! / med(pe, (r) => r.readdirSeconds)! : null;
+  const readdirRatio =
+    med(sl, (r) => r.readdirSeconds) !== null && med(pe, (r) => r.readdirSeconds) !== null
+      ? med(sl, (r) => r.readdirSeconds)! / med(pe, (r) => r.readdirSeconds)!
+      : null;
   const httpSeconds = http.length === st.rounds ? median(http.map((h) => h.seconds)) : null;
   return [
     {
@@ -751,7 +808,17 @@ export function formatFilesTable(results: readonly WorkloadResult[]): string {
           : r.id === 'w7'
             ? `first page ${fmt(d.sluiceFirstPageMs, 1)}/${fmt(d.sshdFirstPageMs, 1)} ms; READDIR all ${fmt(d.sluiceReaddirSeconds, 2)}/${fmt(d.sshdReaddirSeconds, 2)} s (${fmt(d.readdirRatio, 2)}×)`
             : `first page ${fmt(d.firstPageMs, 1)} ms, ${d.pages ?? 'n/a'} pages`;
-    return [`${r.id.toUpperCase()} ${r.title}`, fmt(r.sluice, r.unit === 's' ? 2 : 1), fmt(r.peer, r.unit === 's' ? 2 : 1), r.unit, r.ratio === null ? 'n/a' : `${r.ratio.toFixed(2)}×`, r.target, fmt(r.sluicePeakRssMB, 0), r.pass === null ? 'n/a' : r.pass ? 'pass' : 'FAIL', extra];
+    return [
+      `${r.id.toUpperCase()} ${r.title}`,
+      fmt(r.sluice, r.unit === 's' ? 2 : 1),
+      fmt(r.peer, r.unit === 's' ? 2 : 1),
+      r.unit,
+      r.ratio === null ? 'n/a' : `${r.ratio.toFixed(2)}×`,
+      r.target,
+      fmt(r.sluicePeakRssMB, 0),
+      r.pass === null ? 'n/a' : r.pass ? 'pass' : 'FAIL',
+      extra,
+    ];
   });
   const table = formatTable(['workload', 'Sluice', 'sshd', 'unit', 'ratio', 'target', 'Sluice peak RSS MB', 'result', 'Sluice/sshd detail'], rows);
   const d = (results[0]?.details ?? {}) as Record<string, unknown>;

@@ -29,7 +29,10 @@ try {
       }
     } catch {}
     for (const line of r.body.split('\n')) {
-      const m = /^(process_resident_memory_bytes|nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_total_bytes\{space="(\w+)"\}) (\S+)/.exec(line);
+      const m =
+        /^(process_resident_memory_bytes|nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_total_bytes\{space="(\w+)"\}) (\S+)/.exec(
+          line,
+        );
       if (m) out[m[2] ? `space.${m[2]}` : m[1]!] = Number(m[3]) / 2 ** 20;
     }
     return out;

@@ -50,7 +50,10 @@ async function get(i: number) {
 for (let i = 0; i < 30; i++) await put(1e6 + i);
 for (let i = 0; i < 30; i++) await get(1e6 + i);
 times.clear();
-for (const [what, fn] of [['put', put], ['get', get]] as const) {
+for (const [what, fn] of [
+  ['put', put],
+  ['get', get],
+] as const) {
   const t0 = performance.now();
   for (let i = 0; i < N; i++) await fn(i);
   console.log(`${what}: ${((performance.now() - t0) / N).toFixed(2)} ms per file (${N} files of ${SIZE} bytes)`);

@@ -144,7 +144,8 @@ export async function startSshd(dir: string, clientPub: string, log: (m: string)
       s.once('error', () => r(false));
     });
     if (ok) break;
-    if (exited || !isAlive(pid) || Date.now() > until) throw new Error(`sshd did not start:\n${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-2000) : ''}`);
+    if (exited || !isAlive(pid) || Date.now() > until)
+      throw new Error(`sshd did not start:\n${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-2000) : ''}`);
     await sleep(100);
   }
   log(`${version} sshd (internal-sftp) on 127.0.0.1:${port} (pid ${pid})`);
@@ -208,7 +209,30 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
     const t0 = process.hrtime.bigint();
     const r = await run(
       'sftp',
-      ['-q', '-b', '-', '-c', cipher, '-P', String(srv.port), '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', `${srv.user}@127.0.0.1`],
+      [
+        '-q',
+        '-b',
+        '-',
+        '-c',
+        cipher,
+        '-P',
+        String(srv.port),
+        '-i',
+        key,
+        '-o',
+        `UserKnownHostsFile=${knownHosts}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'IdentityAgent=none',
+        '-o',
+        'LogLevel=ERROR',
+        `${srv.user}@127.0.0.1`,
+      ],
       { input: commands, timeoutMs, cwd: dir, allowFail: true },
     );
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -227,10 +251,18 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
     await s.cli(['key', 'add', s.login, `${key}.pub`]);
     const status = JSON.parse(await s.cli(['status', '--json'])) as { sshHostKeys?: { type: string }[] };
     if (!status.sshHostKeys?.length) throw new Error('sluice status lists no SSH host keys');
-    const hostPub = fs.readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    const hostPub = fs
+      .readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8')
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     fs.appendFileSync(knownHosts, `[127.0.0.1]:${s.sftpPort} ${hostPub}\n`);
     const stat = async (p: string) => {
-      const r = await request(`${s.baseUrl}/api/v1/fs-ops/stat?path=${encodeURIComponent(p)}`, { headers: { Authorization: `Bearer ${s.token}` }, timeoutMs: 30_000 });
+      const r = await request(`${s.baseUrl}/api/v1/fs-ops/stat?path=${encodeURIComponent(p)}`, {
+        headers: { Authorization: `Bearer ${s.token}` },
+        timeoutMs: 30_000,
+      });
       if (r.status !== 200) throw new Error(`stat ${p}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
       return JSON.parse(r.body) as { size: number; sha256: string };
     };
@@ -243,7 +275,11 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
       uploadPath: `${s.folder}/up.bin`,
       uploadedSha: async () => (await stat(`${s.folder}/up.bin`)).sha256,
       async removeUpload() {
-        const r = await request(`${s.baseUrl}/api/v1/fs${s.folder}/up.bin`, { method: 'DELETE', headers: { Authorization: `Bearer ${s.token}` }, timeoutMs: 60_000 });
+        const r = await request(`${s.baseUrl}/api/v1/fs${s.folder}/up.bin`, {
+          method: 'DELETE',
+          headers: { Authorization: `Bearer ${s.token}` },
+          timeoutMs: 60_000,
+        });
         if (r.status >= 300 && r.status !== 404) throw new Error(`DELETE up.bin: ${r.status} ${r.body.slice(0, 200)}`);
       },
     };
@@ -270,7 +306,11 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
   }
 
   const treeRssMB = (pid: number) => processTree(pid).reduce((a, p) => a + (readRssBytes(p) ?? 0), 0) / MB;
-  const idleRssMB = { sluiceAtStart: sluice && sluiceServer ? sluice.startRssBytes / MB : null, sluice: sluiceServer ? treeRssMB(sluiceServer.pid) : null, sshd: treeRssMB(sshd.pid) };
+  const idleRssMB = {
+    sluiceAtStart: sluice && sluiceServer ? sluice.startRssBytes / MB : null,
+    sluice: sluiceServer ? treeRssMB(sluiceServer.pid) : null,
+    sshd: treeRssMB(sshd.pid),
+  };
 
   const transfer = async (srv: Server, w: SftpWorkload, round: number): Promise<Run> => {
     if (w === 'w2') await srv.removeUpload();
@@ -293,7 +333,9 @@ export async function runSftpBench(opts: SftpBenchOptions = {}): Promise<Workloa
   };
 
   const done = await runRounds(workloads, rounds, servers, transfer, { log, sluice, sluiceError });
-  return done.map(({ w, runs, error }) => summarise(w, runs, size, rounds, error, { cipher, clientVersion, sshdVersion: sshd.version, sluiceMode: sluice?.mode ?? null, idleRssMB }));
+  return done.map(({ w, runs, error }) =>
+    summarise(w, runs, size, rounds, error, { cipher, clientVersion, sshdVersion: sshd.version, sluiceMode: sluice?.mode ?? null, idleRssMB }),
+  );
 }
 
 function summarise(
@@ -302,7 +344,13 @@ function summarise(
   size: number,
   rounds: number,
   error: string | undefined,
-  env: { cipher: string; clientVersion: string; sshdVersion: string; sluiceMode: string | null; idleRssMB: { sluiceAtStart: number | null; sluice: number | null; sshd: number } },
+  env: {
+    cipher: string;
+    clientVersion: string;
+    sshdVersion: string;
+    sluiceMode: string | null;
+    idleRssMB: { sluiceAtStart: number | null; sluice: number | null; sshd: number };
+  },
 ): WorkloadResult {
   const f = transferFigures(runs, rounds, size, 'sshd');
   const { sluice, peer, ratio } = f;
@@ -355,7 +403,21 @@ export function formatSftpTable(results: readonly WorkloadResult[]): string {
       r.pass === null ? 'n/a' : r.pass ? 'pass' : 'FAIL',
     ];
   });
-  const table = formatTable(['workload', 'Sluice MB/s', 'sshd MB/s', 'ratio', 'target', 'Sluice CPU s/GiB', 'sshd CPU s/GiB', 'Sluice peak RSS MB (< 200)', 'sshd peak RSS MB', 'result'], rows);
+  const table = formatTable(
+    [
+      'workload',
+      'Sluice MB/s',
+      'sshd MB/s',
+      'ratio',
+      'target',
+      'Sluice CPU s/GiB',
+      'sshd CPU s/GiB',
+      'Sluice peak RSS MB (< 200)',
+      'sshd peak RSS MB',
+      'result',
+    ],
+    rows,
+  );
   const d = (results[0]?.details ?? {}) as Record<string, unknown>;
   return `${table}\nmedians of ${d.rounds} rounds; ${d.client}; MB = 10^6 bytes`;
 }

@@ -34,7 +34,12 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 /** Workload id → the benchmark file that measures it, and that file's time bound. */
 const WORKLOADS = {
   w10: { file: 'bench/lib/run-encryption.ts', title: 'encryption at rest (encrypt + hash, decrypt + verify) vs openssl speed', timeoutS: 900 },
-  w9: { file: 'bench/ledger.ts', title: 'ledger append rate (group commit vs one commit per caller); audit queries and incident scope over BENCH_EVENTS events (default 1M; the target: 10M), SQLite and PostgreSQL', timeoutS: Number(process.env.BENCH_EVENTS ?? 0) > 2_000_000 ? 6 * 3600 : 3600 },
+  w9: {
+    file: 'bench/ledger.ts',
+    title:
+      'ledger append rate (group commit vs one commit per caller); audit queries and incident scope over BENCH_EVENTS events (default 1M; the target: 10M), SQLite and PostgreSQL',
+    timeoutS: Number(process.env.BENCH_EVENTS ?? 0) > 2_000_000 ? 6 * 3600 : 3600,
+  },
   w1: { file: 'bench/sftp.ts', title: 'SFTP 1 GiB download vs OpenSSH sshd internal-sftp', timeoutS: 3000 },
   w2: { file: 'bench/sftp.ts', title: 'SFTP 1 GiB upload vs OpenSSH sshd internal-sftp', timeoutS: 3000 },
   w3: { file: 'bench/sftp-files.ts', title: 'SFTP 10,000 × 10 KiB files up, then down, one session, vs sshd', timeoutS: 5400 },
@@ -166,7 +171,11 @@ function summaryTable(results) {
     r.pass === null ? (r.error ? 'ERROR' : 'n/a') : r.pass ? 'pass' : 'FAIL',
   ]);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const peers = new Map();
   for (const r of results) peers.set(r.peerName, [...(peers.get(r.peerName) ?? []), r.id]);
   const peerLines = [...peers].map(([name, ids]) => `  ${ids.join(', ')}: ${name}`);

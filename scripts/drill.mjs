@@ -22,7 +22,14 @@ const usage = `usage: npm run drill [-- --dialect sqlite|pg] [--url postgres://�
 
 let args;
 try {
-  args = parseArgs({ options: { dialect: { type: 'string', default: 'sqlite' }, url: { type: 'string' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }).values;
+  args = parseArgs({
+    options: {
+      dialect: { type: 'string', default: 'sqlite' },
+      url: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }).values;
 } catch (e) {
   console.error(`${e.message}\n${usage}`);
   process.exit(2);
@@ -42,7 +49,9 @@ register();
 const { runDrill, DRILL } = await import(path.join(ROOT, 'test/e2e/drill-scenario.ts'));
 
 const started = Date.now();
-console.log(`Sluice incident drill (${dialect}): ${DRILL.partners} partners × ${DRILL.filesPerPartner} files; a stolen credential of one partner, able to read ${DRILL.attackerPartners.length} partners' folders, downloads from ${DRILL.attackerAddress}\n`);
+console.log(
+  `Sluice incident drill (${dialect}): ${DRILL.partners} partners × ${DRILL.filesPerPartner} files; a stolen credential of one partner, able to read ${DRILL.attackerPartners.length} partners' folders, downloads from ${DRILL.attackerAddress}\n`,
+);
 let report;
 try {
   report = await runDrill({ dialect, pgUrl, keep: args.keep, log: (line) => console.log(line) });
@@ -71,7 +80,9 @@ const labels = {
   auditVerify: 'sluice audit verify (restored)',
 };
 for (const [k, v] of Object.entries(report.timings)) console.log(`  ${(labels[k] ?? k).padEnd(42)} ${ms(v)}`);
-console.log(`\n${report.checks.length - failed.length} of ${report.checks.length} expectations hold (${((Date.now() - started) / 1000).toFixed(0)} s)${failed.length ? '; FAILED:' : ''}`);
+console.log(
+  `\n${report.checks.length - failed.length} of ${report.checks.length} expectations hold (${((Date.now() - started) / 1000).toFixed(0)} s)${failed.length ? '; FAILED:' : ''}`,
+);
 for (const c of failed) console.log(`  FAIL [${c.step}] ${c.expectation} — ${c.measured}`);
 if (report.kept) console.log(`\nkept: ${report.dir}`);
 process.exit(report.ok ? 0 : 1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: the whole test suite, with the real components it needs.
 //
-//   1. typecheck (tsc --noEmit) and lint (eslint .), failing fast;
+//   1. typecheck (tsc --noEmit), lint (eslint .) and format (prettier --check .), failing fast;
 //   2. a throwaway PostgreSQL cluster from the machine's binaries (installed with apt-get when
 //      missing and we are root), on a free loopback port, trust auth, fsync off;
 //   3. node's test runner over every *.test.ts under src/ and test/, with SLUICE_TEST_PG_URL set;
@@ -77,18 +77,19 @@ function runForeground(cmd, args, opts = {}) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Phase 1: typecheck and lint.
+// Phase 1: typecheck, lint and format.
 // ------------------------------------------------------------------------------------------------
 async function checks() {
   // A developer's quick loop may skip them (never in CI): SLUICE_TEST_SKIP_CHECKS=1 npm test -- src/core
   if (process.env.SLUICE_TEST_SKIP_CHECKS === '1') {
     if (process.env.CI) throw new Failure('SLUICE_TEST_SKIP_CHECKS is not allowed in CI');
-    log('typecheck, lint: SKIPPED (SLUICE_TEST_SKIP_CHECKS=1)');
+    log('typecheck, lint, format: SKIPPED (SLUICE_TEST_SKIP_CHECKS=1)');
     return;
   }
   for (const [name, args] of [
     ['typecheck', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
     ['lint', ['eslint', '.']],
+    ['format', ['prettier', '--check', '--log-level', 'warn', '.']],
   ]) {
     const t0 = Date.now();
     log(`${name}: npx ${args.join(' ')}`);
@@ -162,9 +163,7 @@ function cleanupSync() {
 async function runTests(files, nodeFlags, pgUrl) {
   // Tests get our test settings, never a developer's real SLUICE_* configuration (a data dir, a
   // database URL) from the shell.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_') || k.startsWith('SLUICE_TEST_')),
-  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_') || k.startsWith('SLUICE_TEST_')));
   const dropped = Object.keys(process.env).filter((k) => !(k in env));
   if (dropped.length) log(`tests: not passing ${dropped.join(', ')} from the environment`);
   env.SLUICE_TEST_PG_URL = pgUrl;

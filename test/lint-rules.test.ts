@@ -22,9 +22,7 @@ async function lint(code: string, file: string): Promise<Found> {
   const [result] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
   assert.ok(result, `no lint result for ${file}`);
   return {
-    errors: result.messages
-      .filter((m) => m.severity === 2)
-      .map((m) => ({ ruleId: m.ruleId, message: m.message, line: m.line })),
+    errors: result.messages.filter((m) => m.severity === 2).map((m) => ({ ruleId: m.ruleId, message: m.message, line: m.line })),
     fatal: result.messages.some((m) => m.fatal),
   };
 }
@@ -36,7 +34,11 @@ async function expectError(code: string, file: string, rule: string, messagePart
   assert.ok(!fatal, `${what}: snippet does not parse: ${JSON.stringify(errors)}`);
   const hits = errors.filter((e) => e.ruleId === rule);
   assert.ok(hits.length > 0, `${what}: expected a ${rule} error, got ${JSON.stringify(errors)}`);
-  if (messagePart) assert.ok(hits.some((e) => messagePart.test(e.message)), `${what}: message: ${JSON.stringify(hits)}`);
+  if (messagePart)
+    assert.ok(
+      hits.some((e) => messagePart.test(e.message)),
+      `${what}: message: ${JSON.stringify(hits)}`,
+    );
 }
 
 /** The snippet MUST lint clean (no error from any rule). */
@@ -151,7 +153,7 @@ describe('lint rule: no raw SQL with spliced-in values (everywhere under src/)',
           "export const e = db.selectFrom('users').where('login', '=', userInput).selectAll();",
           "export const f = client.query('select * from t where a = $1', [x]);",
           'export const g = pool.query(`select 1`);',
-          "export const h = sql.join([sql`a`, sql`b`]);",
+          'export const h = sql.join([sql`a`, sql`b`]);',
         ].join('\n'),
       'src/core/x.ts',
     );

@@ -105,17 +105,39 @@ const describeOp = (o: Op) => (o.op === 'rename' ? `rename ${o.from} -> ${o.to}`
 // --- HTTP ------------------------------------------------------------------------------------
 
 /** The URL path for a virtual path, percent-encoding each name but keeping '..' and '\' literal (as a client would send them). */
-const fsUrl = (p: string, trailing = false) => '/api/v1/fs' + p.split('/').map((seg) => encodeURIComponent(seg).replaceAll('%5C', '\\')).join('/') + (trailing ? '/' : '');
+const fsUrl = (p: string, trailing = false) =>
+  '/api/v1/fs' +
+  p
+    .split('/')
+    .map((seg) => encodeURIComponent(seg).replaceAll('%5C', '\\'))
+    .join('/') +
+  (trailing ? '/' : '');
 
-function httpRequest(base: string, token: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function httpRequest(
+  base: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     // node:http sends the path as written: no '..' normalisation (fetch would resolve it).
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (c: Buffer) => (data += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method,
+        path,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => (data += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -140,7 +162,9 @@ async function viaHttp(s: SftpServed, token: string, o: Op): Promise<Outcome> {
       r = await httpRequest(s.httpBase, token, 'POST', '/api/v1/fs-ops/mkdir', JSON.stringify({ path: o.path }), { 'content-type': 'application/json' });
       break;
     case 'rename':
-      r = await httpRequest(s.httpBase, token, 'POST', '/api/v1/fs-ops/rename', JSON.stringify({ from: o.from, to: o.to }), { 'content-type': 'application/json' });
+      r = await httpRequest(s.httpBase, token, 'POST', '/api/v1/fs-ops/rename', JSON.stringify({ from: o.from, to: o.to }), {
+        'content-type': 'application/json',
+      });
       break;
   }
   if (r.status < 300) return { code: 'ok', raw: String(r.status) };
@@ -213,7 +237,13 @@ for (const dialect of DIALECTS) {
       await t.core.admin.folders.create(t.system, '/muster/inbox', { org: 'Muster' });
       await t.core.admin.folders.create(t.system, '/muster/outbox', { org: 'Muster' });
       await t.core.admin.folders.create(t.system, '/other/inbox', { org: 'Other' });
-      for (const [login, org] of [['muster', 'Muster'], ['reader', 'Muster'], ['nogrant', 'Muster'], ['gone', 'Muster'], ['other', 'Other']] as const) {
+      for (const [login, org] of [
+        ['muster', 'Muster'],
+        ['reader', 'Muster'],
+        ['nogrant', 'Muster'],
+        ['gone', 'Muster'],
+        ['other', 'Other'],
+      ] as const) {
         await t.user(login, { org });
         keys[login] = userKey();
         await t.core.admin.keys.add(t.system, login, keys[login].publicLine);
@@ -223,7 +253,14 @@ for (const dialect of DIALECTS) {
       await t.core.admin.grants.set(t.system, 'reader', '/muster/outbox', 'list,read');
       await t.core.admin.grants.set(t.system, 'gone', '/muster', 'all');
       await t.core.admin.grants.set(t.system, 'other', '/other/inbox', 'all');
-      const put = async (p: string, b: Buffer) => t.core.files.upload(t.system, p, (async function* () { yield b; })());
+      const put = async (p: string, b: Buffer) =>
+        t.core.files.upload(
+          t.system,
+          p,
+          (async function* () {
+            yield b;
+          })(),
+        );
       await put('/muster/outbox/report.csv', Buffer.from('IK;Betrag\n'));
       await put('/muster/inbox/mine.csv', Buffer.from('mine'));
       await put('/other/inbox/secret.csv', Buffer.from('secret'));
@@ -233,7 +270,10 @@ for (const dialect of DIALECTS) {
 
     for (const sc of SCENARIOS) {
       it(`${sc.name}: same outcome over HTTP and SFTP, no blob written, an audit event`, async () => {
-        const tree = async () => JSON.stringify(await s.t.core.files.list(s.t.system, '/muster/inbox')) + JSON.stringify(await s.t.core.files.list(s.t.system, '/other/inbox')) + JSON.stringify(await s.t.core.files.list(s.t.system, '/muster/outbox'));
+        const tree = async () =>
+          JSON.stringify(await s.t.core.files.list(s.t.system, '/muster/inbox')) +
+          JSON.stringify(await s.t.core.files.list(s.t.system, '/other/inbox')) +
+          JSON.stringify(await s.t.core.files.list(s.t.system, '/muster/outbox'));
         const treeBefore = await tree();
         const blobsBefore = blobCount(s.t);
 
@@ -272,7 +312,10 @@ for (const dialect of DIALECTS) {
           }
           if (sc.user === 'gone') {
             const fails = (await ledger(s.t, { action: 'auth.login' })).filter((e) => e.protocol === 'sftp' && e.outcome === 'failure');
-            assert.ok(fails.some((e) => JSON.parse(e.detail).reason === 'user disabled'), 'the SFTP sign-in of the disabled user is recorded with its reason');
+            assert.ok(
+              fails.some((e) => JSON.parse(e.detail).reason === 'user disabled'),
+              'the SFTP sign-in of the disabled user is recorded with its reason',
+            );
           }
         } finally {
           sftp?.end();
@@ -280,7 +323,6 @@ for (const dialect of DIALECTS) {
         assert.equal(blobCount(s.t), blobsBefore, 'no blob written (or left behind)');
         assert.equal(await tree(), treeBefore, 'nothing changed');
       });
-
     }
 
     it('control: the same operations succeed for a user with the rights, on both protocols', async () => {

@@ -17,7 +17,9 @@ export interface TransferRun<S extends string = string> {
 }
 
 export function logTransfer(log: (msg: string) => void, w: string, r: TransferRun): void {
-  log(`${w} round ${r.round} ${r.server.padEnd(6)} ${fmt(r.mbps, 1).padStart(7)} MB/s  ${fmt(r.seconds, 2)} s  cpu ${fmt(r.cpuSeconds, 2)} s  peak RSS ${fmt(r.peakRssMB, 0)} MB`);
+  log(
+    `${w} round ${r.round} ${r.server.padEnd(6)} ${fmt(r.mbps, 1).padStart(7)} MB/s  ${fmt(r.seconds, 2)} s  cpu ${fmt(r.cpuSeconds, 2)} s  peak RSS ${fmt(r.peakRssMB, 0)} MB`,
+  );
 }
 
 /**
@@ -29,7 +31,11 @@ export async function runRounds<W extends string, S extends { readonly name: str
   rounds: number,
   servers: readonly S[],
   transfer: (srv: S, w: W, round: number) => Promise<R>,
-  opts: { readonly log: (msg: string) => void; readonly sluice: { readonly pid: number; logTail(): string } | undefined; readonly sluiceError: string | undefined },
+  opts: {
+    readonly log: (msg: string) => void;
+    readonly sluice: { readonly pid: number; logTail(): string } | undefined;
+    readonly sluiceError: string | undefined;
+  },
 ): Promise<{ readonly w: W; readonly runs: R[]; readonly error: string | undefined }[]> {
   const out: { w: W; runs: R[]; error: string | undefined }[] = [];
   for (const w of workloads) {

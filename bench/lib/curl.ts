@@ -85,13 +85,10 @@ export function curlSha256(o: CurlOptions): Promise<{ sha256: string; bytes: num
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      hashed.then(
-        (h) => {
-          if (code !== 0) return reject(new Error(`curl ${o.url} exited with ${code}: ${err.trim()}`));
-          resolve({ ...h, httpCode: parseWriteOut(err.split('\n').pop() ?? '').httpCode });
-        },
-        reject,
-      );
+      hashed.then((h) => {
+        if (code !== 0) return reject(new Error(`curl ${o.url} exited with ${code}: ${err.trim()}`));
+        resolve({ ...h, httpCode: parseWriteOut(err.split('\n').pop() ?? '').httpCode });
+      }, reject);
     });
   });
 }

@@ -20,7 +20,7 @@ export async function makeRandomFile(file: string, bytes: number): Promise<strin
   const hash = createHash('sha256');
   const fd = fs.openSync(file, 'w');
   try {
-    for (let off = 0; off < bytes; ) {
+    for (let off = 0; off < bytes;) {
       const n = Math.min(4 * MiB, bytes - off);
       const buf = randomBytes(n);
       hash.update(buf);
@@ -55,9 +55,23 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
   await run(
     'openssl',
     [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
     ],
     { timeoutMs: 30_000 },
   );

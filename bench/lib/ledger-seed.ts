@@ -107,40 +107,125 @@ async function seedDirectory(db: Kysely<Database>, w: SeedWorld, orgs: number): 
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < orgs; i += 500) {
       const n = Math.min(500, orgs - i);
-      await trx.insertInto('orgs').values(Array.from({ length: n }, (_, k) => ({
-        id: uid('8000', 0x200000 + i + k), name: `Partner ${i + k}`, name_key: `partner ${i + k}`, ik: String(100_000_000 + i + k), betriebsnummer: null,
-        contacts: JSON.stringify([{ email: `security@partner${i + k}.example` }]), quota_bytes: null, budget_files: null, budget_bytes: null, status: 'active', created_at: t,
-      }))).execute();
-      await trx.insertInto('folders').values(Array.from({ length: n }, (_, k) => ({
-        id: uid('a000', i + k), parent_id: ROOT_FOLDER_ID, name: `partner-${i + k}`, name_key: `partner-${i + k}`, path: `/partner-${i + k}`, path_key: `partner-${i + k}`,
-        path_hash: createHash('sha256').update(`partner-${i + k}`).digest('hex'), org_id: uid('8000', 0x200000 + i + k), created_at: t, created_by: null,
-      }))).execute();
+      await trx
+        .insertInto('orgs')
+        .values(
+          Array.from({ length: n }, (_, k) => ({
+            id: uid('8000', 0x200000 + i + k),
+            name: `Partner ${i + k}`,
+            name_key: `partner ${i + k}`,
+            ik: String(100_000_000 + i + k),
+            betriebsnummer: null,
+            contacts: JSON.stringify([{ email: `security@partner${i + k}.example` }]),
+            quota_bytes: null,
+            budget_files: null,
+            budget_bytes: null,
+            status: 'active',
+            created_at: t,
+          })),
+        )
+        .execute();
+      await trx
+        .insertInto('folders')
+        .values(
+          Array.from({ length: n }, (_, k) => ({
+            id: uid('a000', i + k),
+            parent_id: ROOT_FOLDER_ID,
+            name: `partner-${i + k}`,
+            name_key: `partner-${i + k}`,
+            path: `/partner-${i + k}`,
+            path_key: `partner-${i + k}`,
+            path_hash: createHash('sha256')
+              .update(`partner-${i + k}`)
+              .digest('hex'),
+            org_id: uid('8000', 0x200000 + i + k),
+            created_at: t,
+            created_by: null,
+          })),
+        )
+        .execute();
     }
     for (let i = 0; i < w.users.length; i += 500) {
-      await trx.insertInto('users').values(w.users.slice(i, i + 500).map((u) => ({
-        id: u.id, login: u.login, org_id: u.orgId, role: 'partner', status: 'active', display_name: null, email: null, password_hash: null, password_changed_at: null,
-        failed_logins: 0, locked_until: null, last_login_at: null, expires_at: null, created_at: t, mfa_state: null, totp_secret: null, totp_last_step: null, mfa_changed_at: null,
-      }))).execute();
+      await trx
+        .insertInto('users')
+        .values(
+          w.users.slice(i, i + 500).map((u) => ({
+            id: u.id,
+            login: u.login,
+            org_id: u.orgId,
+            role: 'partner',
+            status: 'active',
+            display_name: null,
+            email: null,
+            password_hash: null,
+            password_changed_at: null,
+            failed_logins: 0,
+            locked_until: null,
+            last_login_at: null,
+            expires_at: null,
+            created_at: t,
+            mfa_state: null,
+            totp_secret: null,
+            totp_last_step: null,
+            mfa_changed_at: null,
+          })),
+        )
+        .execute();
     }
     for (let i = 0; i < w.files; i += 1000) {
       const n = Math.min(1000, w.files - i);
-      await trx.insertInto('files').values(Array.from({ length: n }, (_, k) => {
-        const f = i + k;
-        const org = f % orgs;
-        const size = Math.round(Math.exp(7 + r() * 10)); // ~1 KiB … ~24 MiB, log-uniform
-        const meta = r() < 0.3 ? { records: 1 + Math.floor(r() * 5000), categories: ['health'] } : {};
-        return {
-          id: w.fileIds(f), folder_id: uid('a000', org), name: `f${f}.csv`, name_key: `f${f}.csv`, size, sha256: createHash('sha256').update(`file ${f}`).digest('hex'),
-          blob_key: uid('b000', f), org_id: uid('8000', 0x200000 + org), uploaded_by: null, uploaded_by_login: null, created_at: t, modified_at: t, metadata: JSON.stringify(meta), stored_inline: 0,
-        };
-      })).execute();
+      await trx
+        .insertInto('files')
+        .values(
+          Array.from({ length: n }, (_, k) => {
+            const f = i + k;
+            const org = f % orgs;
+            const size = Math.round(Math.exp(7 + r() * 10)); // ~1 KiB … ~24 MiB, log-uniform
+            const meta = r() < 0.3 ? { records: 1 + Math.floor(r() * 5000), categories: ['health'] } : {};
+            return {
+              id: w.fileIds(f),
+              folder_id: uid('a000', org),
+              name: `f${f}.csv`,
+              name_key: `f${f}.csv`,
+              size,
+              sha256: createHash('sha256').update(`file ${f}`).digest('hex'),
+              blob_key: uid('b000', f),
+              org_id: uid('8000', 0x200000 + org),
+              uploaded_by: null,
+              uploaded_by_login: null,
+              created_at: t,
+              modified_at: t,
+              metadata: JSON.stringify(meta),
+              stored_inline: 0,
+            };
+          }),
+        )
+        .execute();
     }
   });
 }
 
 type Fields = Omit<AuditEventRow, 'hash'>;
 
-const COLUMNS = ['seq', 'ts', 'actor_type', 'actor_id', 'actor_login', 'org_id', 'protocol', 'remote_addr', 'action', 'target_path', 'file_id', 'sha256', 'bytes', 'outcome', 'detail', 'prev_hash', 'hash'] as const;
+const COLUMNS = [
+  'seq',
+  'ts',
+  'actor_type',
+  'actor_id',
+  'actor_login',
+  'org_id',
+  'protocol',
+  'remote_addr',
+  'action',
+  'target_path',
+  'file_id',
+  'sha256',
+  'bytes',
+  'outcome',
+  'detail',
+  'prev_hash',
+  'hash',
+] as const;
 
 /**
  * Inserts rows. PostgreSQL: one INSERT … SELECT FROM unnest() with one bound array per column
@@ -218,17 +303,45 @@ export async function seedLedger(db: Kysely<Database>, o: SeedOptions): Promise<
     const x = r();
     const folder = `/partner-${orgIndex(u.orgId)}`;
     if (x < 0.1) {
-      push(rows, { ...who, action: http ? 'auth.token' : 'auth.login', target_path: null, file_id: null, sha256: null, bytes: null, outcome: 'success', detail: JSON.stringify(http ? { token: auth.token } : { method: auth.method, client: auth.client }) });
+      push(rows, {
+        ...who,
+        action: http ? 'auth.token' : 'auth.login',
+        target_path: null,
+        file_id: null,
+        sha256: null,
+        bytes: null,
+        outcome: 'success',
+        detail: JSON.stringify(http ? { token: auth.token } : { method: auth.method, client: auth.client }),
+      });
     } else if (x < 0.11) {
       // A failed sign-in: a typo of the user's, or someone guessing from an unknown address.
       const guess = r() < 0.5;
       push(rows, {
-        actor_type: 'user', actor_id: guess ? null : u.id, actor_login: guess ? `admin${Math.floor(r() * 50)}` : u.login, org_id: null, protocol: 'sftp',
-        remote_addr: guess ? `198.51.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}` : ip, action: 'auth.login', target_path: null, file_id: null, sha256: null, bytes: null,
-        outcome: 'failure', detail: JSON.stringify({ method: 'password', reason: 'bad credentials' }),
+        actor_type: 'user',
+        actor_id: guess ? null : u.id,
+        actor_login: guess ? `admin${Math.floor(r() * 50)}` : u.login,
+        org_id: null,
+        protocol: 'sftp',
+        remote_addr: guess ? `198.51.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}` : ip,
+        action: 'auth.login',
+        target_path: null,
+        file_id: null,
+        sha256: null,
+        bytes: null,
+        outcome: 'failure',
+        detail: JSON.stringify({ method: 'password', reason: 'bad credentials' }),
       });
     } else if (x < 0.3) {
-      push(rows, { ...who, action: 'folder.list', target_path: folder, file_id: null, sha256: null, bytes: null, outcome: 'success', detail: JSON.stringify({ ...auth, entries: Math.floor(r() * 300) }) });
+      push(rows, {
+        ...who,
+        action: 'folder.list',
+        target_path: folder,
+        file_id: null,
+        sha256: null,
+        bytes: null,
+        outcome: 'success',
+        detail: JSON.stringify({ ...auth, entries: Math.floor(r() * 300) }),
+      });
     } else if (x < 0.62) {
       const fi = pickFile(u.orgId);
       const size = 1000 + Math.floor(r() * 2_000_000);
@@ -236,23 +349,74 @@ export async function seedLedger(db: Kysely<Database>, o: SeedOptions): Promise<
       const bytes = ranged ? Math.floor(size / 4) : size;
       const path = `/partner-${fi % ORGS}/f${fi}.csv`;
       const sha = createHash('sha256').update(`file ${fi}`).digest('hex');
-      push(rows, { ...who, action: 'file.read', target_path: path, file_id: w.fileIds(fi), sha256: sha, bytes, outcome: 'success', detail: JSON.stringify({ ...auth, ...(ranged ? { range: [0, bytes - 1], size } : { size }) }) });
+      push(rows, {
+        ...who,
+        action: 'file.read',
+        target_path: path,
+        file_id: w.fileIds(fi),
+        sha256: sha,
+        bytes,
+        outcome: 'success',
+        detail: JSON.stringify({ ...auth, ...(ranged ? { range: [0, bytes - 1], size } : { size }) }),
+      });
       const readSeq = seq;
-      push(rows, { ...who, action: 'file.read.end', target_path: path, file_id: w.fileIds(fi), sha256: sha, bytes, outcome: 'success', detail: JSON.stringify({ ...auth, read: readSeq, complete: true }) });
+      push(rows, {
+        ...who,
+        action: 'file.read.end',
+        target_path: path,
+        file_id: w.fileIds(fi),
+        sha256: sha,
+        bytes,
+        outcome: 'success',
+        detail: JSON.stringify({ ...auth, read: readSeq, complete: true }),
+      });
     } else if (x < 0.75) {
       const fi = pickFile(u.orgId);
       push(rows, {
-        ...who, action: 'file.write', target_path: `/partner-${fi % ORGS}/f${fi}.csv`, file_id: w.fileIds(fi), sha256: createHash('sha256').update(`file ${fi}`).digest('hex'),
-        bytes: 1000 + Math.floor(r() * 5_000_000), outcome: r() < 0.02 ? 'denied' : 'success', detail: JSON.stringify(auth),
+        ...who,
+        action: 'file.write',
+        target_path: `/partner-${fi % ORGS}/f${fi}.csv`,
+        file_id: w.fileIds(fi),
+        sha256: createHash('sha256').update(`file ${fi}`).digest('hex'),
+        bytes: 1000 + Math.floor(r() * 5_000_000),
+        outcome: r() < 0.02 ? 'denied' : 'success',
+        detail: JSON.stringify(auth),
       });
     } else if (x < 0.77) {
       const fi = pickFile(u.orgId);
-      push(rows, { ...who, action: 'file.delete', target_path: `/partner-${fi % ORGS}/f${fi}.csv`, file_id: w.fileIds(fi), sha256: null, bytes: null, outcome: 'success', detail: JSON.stringify(auth) });
+      push(rows, {
+        ...who,
+        action: 'file.delete',
+        target_path: `/partner-${fi % ORGS}/f${fi}.csv`,
+        file_id: w.fileIds(fi),
+        sha256: null,
+        bytes: null,
+        outcome: 'success',
+        detail: JSON.stringify(auth),
+      });
     } else if (x < 0.775) {
       const fi = pickFile(u.orgId);
-      push(rows, { ...who, action: 'entry.rename', target_path: `/partner-${fi % ORGS}/f${fi}.csv`, file_id: w.fileIds(fi), sha256: null, bytes: null, outcome: 'success', detail: JSON.stringify({ ...auth, to: `/partner-${fi % ORGS}/done/f${fi}.csv` }) });
+      push(rows, {
+        ...who,
+        action: 'entry.rename',
+        target_path: `/partner-${fi % ORGS}/f${fi}.csv`,
+        file_id: w.fileIds(fi),
+        sha256: null,
+        bytes: null,
+        outcome: 'success',
+        detail: JSON.stringify({ ...auth, to: `/partner-${fi % ORGS}/done/f${fi}.csv` }),
+      });
     } else {
-      push(rows, { ...who, action: 'folder.list', target_path: `${folder}/out`, file_id: null, sha256: null, bytes: null, outcome: r() < 0.05 ? 'denied' : 'success', detail: JSON.stringify({ ...auth, entries: Math.floor(r() * 50) }) });
+      push(rows, {
+        ...who,
+        action: 'folder.list',
+        target_path: `${folder}/out`,
+        file_id: null,
+        sha256: null,
+        bytes: null,
+        outcome: r() < 0.05 ? 'denied' : 'success',
+        detail: JSON.stringify({ ...auth, entries: Math.floor(r() * 50) }),
+      });
     }
   };
 
@@ -267,7 +431,7 @@ export async function seedLedger(db: Kysely<Database>, o: SeedOptions): Promise<
   let pending: Promise<unknown> = Promise.resolve();
   while (made < o.events) {
     const txRows: AuditEventRow[][] = [];
-    for (let n = 0; n < rowsPerTx && made < o.events; ) {
+    for (let n = 0; n < rowsPerTx && made < o.events;) {
       const rows: AuditEventRow[] = [];
       while (rows.length < o.rowsPerInsert && made < o.events) activity(rows);
       // An activity may add a second event past the target; keep the count exact.
@@ -306,6 +470,9 @@ async function secondaryIndexes(db: Kysely<Database>, postgres: boolean): Promis
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`.execute(db);
     return r.rows;
   }
-  const r = await sql<{ name: string; definition: string }>`SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events' AND sql IS NOT NULL`.execute(db);
+  const r = await sql<{
+    name: string;
+    definition: string;
+  }>`SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events' AND sql IS NOT NULL`.execute(db);
   return r.rows;
 }

@@ -27,10 +27,7 @@ export interface Reply {
  * One small HTTP(S) request (the body is read whole: not for transfers). TLS certificates are
  * not checked: the peers here use throwaway self-signed ones.
  */
-export function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
-): Promise<Reply> {
+export function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<Reply> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

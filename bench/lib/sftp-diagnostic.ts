@@ -36,10 +36,42 @@ export async function startSftpDiagnostic(name: string, size: number, log: (m: s
   try {
     await s.cli(['key', 'add', s.login, `${key}.pub`]);
     const knownHosts = path.join(dir, 'known_hosts');
-    const hostPub = fs.readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    const hostPub = fs
+      .readFileSync(path.join(s.dataDir, 'keys', 'ssh_host_ed25519_key.pub'), 'utf8')
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
     fs.writeFileSync(knownHosts, `[127.0.0.1]:${s.sftpPort} ${hostPub}\n`);
     const sftp = (commands: string) =>
-      run('sftp', ['-q', '-b', '-', '-c', 'aes128-gcm@openssh.com', '-P', String(s.sftpPort), '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', `${s.login}@127.0.0.1`], { input: commands, timeoutMs: 600_000, cwd: dir });
+      run(
+        'sftp',
+        [
+          '-q',
+          '-b',
+          '-',
+          '-c',
+          'aes128-gcm@openssh.com',
+          '-P',
+          String(s.sftpPort),
+          '-i',
+          key,
+          '-o',
+          `UserKnownHostsFile=${knownHosts}`,
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          'IdentityAgent=none',
+          '-o',
+          'LogLevel=ERROR',
+          `${s.login}@127.0.0.1`,
+        ],
+        { input: commands, timeoutMs: 600_000, cwd: dir },
+      );
     return { s, big, sftp, finish };
   } catch (e) {
     await finish();

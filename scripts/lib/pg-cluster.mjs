@@ -36,10 +36,7 @@ export function findPgBin() {
         .filter((v) => /^\d+(\.\d+)?$/.test(v))
         .sort((a, b) => Number(b) - Number(a))
     : [];
-  const candidates = [
-    ...versions.map((v) => path.join(base, v, 'bin')),
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean),
-  ];
+  const candidates = [...versions.map((v) => path.join(base, v, 'bin')), ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean)];
   return candidates.find(hasPgTools);
 }
 
@@ -133,10 +130,7 @@ export function pgCluster(opts = {}) {
       fs.writeFileSync(conf, 'create_main_cluster = false\n');
     }
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [
-      ['update'],
-      ['install', '-y', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confold', 'postgresql'],
-    ]) {
+    for (const args of [['update'], ['install', '-y', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confold', 'postgresql']]) {
       log(`postgres: apt-get ${args.join(' ')}`);
       const code = await runForeground('apt-get', args, { env });
       checkInterrupted();
@@ -170,10 +164,7 @@ export function pgCluster(opts = {}) {
     state = { bin, dir, data };
     if (owner) fs.chownSync(dir, owner.uid, owner.gid);
 
-    const initdb = await runCaptured(
-      ...pgCommand(bin, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']),
-      out,
-    );
+    const initdb = await runCaptured(...pgCommand(bin, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']), out);
     checkInterrupted();
     if (initdb.code !== 0) throw new ClusterError(`initdb failed (exit code ${initdb.code}):\n${tail(initdb.output)}`);
     const settings = { listen_addresses: "'127.0.0.1'", unix_socket_directories: `'${dir}'`, ...(opts.settings ?? {}) };
@@ -188,11 +179,9 @@ export function pgCluster(opts = {}) {
       const port = await freePort();
       // detached: the postmaster gets its own session, so a terminal's Ctrl-C reaches us, and we
       // stop the cluster in order rather than racing its own shutdown.
-      const started = await runCaptured(
-        ...pgCommand(bin, 'pg_ctl', ['-D', data, '-l', serverLog, '-w', '-t', '60', '-o', `-p ${port}`, 'start']),
-        out,
-        { detached: true },
-      );
+      const started = await runCaptured(...pgCommand(bin, 'pg_ctl', ['-D', data, '-l', serverLog, '-w', '-t', '60', '-o', `-p ${port}`, 'start']), out, {
+        detached: true,
+      });
       checkInterrupted();
       if (started.code === 0) {
         log(`postgres: started on 127.0.0.1:${port} in ${dir} (${since(t0)})`);

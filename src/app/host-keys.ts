@@ -16,7 +16,20 @@
  *   others, or does not parse as an unencrypted private key of the expected type.
  * - Fingerprints are SHA256 of the public key blob, printed as OpenSSH does (`ssh-keygen -lf`).
  */
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -82,7 +95,8 @@ export function generateValid(type: string, generate: () => { private: string; p
     const parsed = ssh2.utils.parseKey(pair.private);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
     const pub = ssh2.utils.parseKey(pair.public);
-    if (key && !(key instanceof Error) && key.type === type && key.isPrivateKey() && !(pub instanceof Error) && key.getPublicSSH().equals(pub.getPublicSSH())) return pair;
+    if (key && !(key instanceof Error) && key.type === type && key.isPrivateKey() && !(pub instanceof Error) && key.getPublicSSH().equals(pub.getPublicSSH()))
+      return pair;
   }
   throw unavailable(`could not generate a valid ${type} host key`);
 }
@@ -112,13 +126,18 @@ export function loadHostKeys(dir: string): HostKey[] {
       fd = openSync(file, constants.O_RDONLY | O_NOFOLLOW);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw unavailable(code === 'ENOENT' ? `SSH host key ${k.file} is missing; run "sluice init" or "sluice serve"` : `SSH host key ${k.file} cannot be opened (${code ?? 'error'}); it must be a regular file`);
+      throw unavailable(
+        code === 'ENOENT'
+          ? `SSH host key ${k.file} is missing; run "sluice init" or "sluice serve"`
+          : `SSH host key ${k.file} cannot be opened (${code ?? 'error'}); it must be a regular file`,
+      );
     }
     let content: Buffer;
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw unavailable(`SSH host key ${k.file} is not a regular file`);
-      if (st.mode & 0o077) throw unavailable(`SSH host key ${k.file} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
+      if (st.mode & 0o077)
+        throw unavailable(`SSH host key ${k.file} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
       if (st.size > MAX_KEY_FILE) throw unavailable(`SSH host key ${k.file} is too large to be a key`);
       content = readFileSync(fd);
     } finally {

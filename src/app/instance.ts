@@ -21,7 +21,17 @@ import { createWebhookChannel } from '../adapters/alerts/webhook.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
 import type { Mailer } from '../ports/mailer.js';
 import { createSmtpMailer } from '../adapters/mail/smtp.js';
-import { createCore, openBackup, restoreBackup, type Core, type Principal, type RequestContext, type RestoreCheck, type RestoreOptions, type RestoreSummary } from '../core/index.js';
+import {
+  createCore,
+  openBackup,
+  restoreBackup,
+  type Core,
+  type Principal,
+  type RequestContext,
+  type RestoreCheck,
+  type RestoreOptions,
+  type RestoreSummary,
+} from '../core/index.js';
 import type { RestoreTarget } from '../ports/backup.js';
 import { CoreError } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
@@ -78,11 +88,19 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   const keyring = loadKeyring(p.keys);
   initLedgerKey(p.keys); // data directories made before ledger signing existed get their key now
   const mailer = config.smtpUrl ? createSmtpMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom ?? `sluice@${config.nodeId}.invalid` }) : undefined;
-  const anchors = { signer: loadLedgerSigner(p.keys), sinks: [
+  const anchors = {
+    signer: loadLedgerSigner(p.keys),
+    sinks: [
       ...(p.auditSink ? [createJsonlSink(p.auditSink)] : []),
       ...(config.auditSyslog ? [createSyslogSink(config.auditSyslog, { caFile: config.auditSyslogCa })] : []),
-    ] };
-  const { db, dialect, close } = await openServiceDatabase({ url: config.databaseUrl, migrateUrl: config.databaseMigrateUrl, sqlitePath: p.sqlite, onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced') });
+    ],
+  };
+  const { db, dialect, close } = await openServiceDatabase({
+    url: config.databaseUrl,
+    migrateUrl: config.databaseMigrateUrl,
+    sqlitePath: p.sqlite,
+    onIdleError: (e) => log.warn({ err: e.message }, 'database connection lost; it will be replaced'),
+  });
   const rawBlobs = createLocalStore({ dir: p.blobs });
   const store = createEncryptedStore({ inner: rawBlobs, keyring });
   const { core, systemPrincipal } = createCore({
@@ -96,7 +114,14 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     alertChannels: alertChannels(config, mailer),
     mailer,
     templateDir: path.join(config.dataDir, 'templates'),
-    backup: { snapshots: createSnapshots({ dialect, db, sqlitePath: p.sqlite }), rawBlobs, keysDir: p.keys, anchorFile: p.auditSink, storedSize: sealedLength, version: sluiceVersion() },
+    backup: {
+      snapshots: createSnapshots({ dialect, db, sqlitePath: p.sqlite }),
+      rawBlobs,
+      keysDir: p.keys,
+      anchorFile: p.auditSink,
+      storedSize: sealedLength,
+      version: sluiceVersion(),
+    },
     settings: {
       nodeId: config.nodeId,
       uploadOwner: opts.uploadOwner,
@@ -156,7 +181,8 @@ export async function restoreInstance(
   let empty = false;
   const target: RestoreTarget = {
     assertEmpty() {
-      if (existed && fs.readdirSync(config.dataDir).length > 0) throw new CoreError('CONFLICT', `${config.dataDir} is not empty; restore needs an empty data directory`);
+      if (existed && fs.readdirSync(config.dataDir).length > 0)
+        throw new CoreError('CONFLICT', `${config.dataDir} is not empty; restore needs an empty data directory`);
       empty = true;
     },
     async openDatabase() {

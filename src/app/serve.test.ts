@@ -20,7 +20,14 @@ describe('serve: SFTP processes and limits from the configuration', () => {
   });
 
   it('takes the connection limits from the configuration', () => {
-    const l = sftpLimits(loadConfig({ SLUICE_SFTP_MAX_CONNECTIONS: '10', SLUICE_SFTP_MAX_CONNECTIONS_PER_IP: '2', SLUICE_SFTP_MAX_PREAUTH_PER_IP: '1', SLUICE_SFTP_LOGIN_GRACE: '5s' }));
+    const l = sftpLimits(
+      loadConfig({
+        SLUICE_SFTP_MAX_CONNECTIONS: '10',
+        SLUICE_SFTP_MAX_CONNECTIONS_PER_IP: '2',
+        SLUICE_SFTP_MAX_PREAUTH_PER_IP: '1',
+        SLUICE_SFTP_LOGIN_GRACE: '5s',
+      }),
+    );
     assert.deepEqual([l.maxConnections, l.maxConnectionsPerIp, l.maxPreAuthPerIp, l.loginGraceMs], [10, 2, 1, 5000]);
   });
 });

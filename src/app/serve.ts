@@ -46,29 +46,43 @@ export async function runServer(config: Config): Promise<void> {
   const http = await buildHttpServer({ core: inst.core, config, log, metrics });
   const limits = sftpLimits(config);
   const processes = sftpProcessCount(config);
-  const sftp = processes > 0
-    ? await startSftpProcesses({
-        config,
-        log,
-        metrics,
-        limits,
-        count: processes,
-        onWorkerGone: (owner) =>
-          void inst.core.maintenance.sweepAbandoned(owner).then(
-            (r) => (r.removed || r.temp ? log.info({ owner, ...r }, 'removed the unfinished uploads of an SFTP worker that exited') : undefined),
-            (e: unknown) => log.error({ err: e, owner }, 'could not remove the unfinished uploads of an SFTP worker (the next start will)'),
-          ),
-      })
-    : createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey), limits });
+  const sftp =
+    processes > 0
+      ? await startSftpProcesses({
+          config,
+          log,
+          metrics,
+          limits,
+          count: processes,
+          onWorkerGone: (owner) =>
+            void inst.core.maintenance.sweepAbandoned(owner).then(
+              (r) => (r.removed || r.temp ? log.info({ owner, ...r }, 'removed the unfinished uploads of an SFTP worker that exited') : undefined),
+              (e: unknown) => log.error({ err: e, owner }, 'could not remove the unfinished uploads of an SFTP worker (the next start will)'),
+            ),
+        })
+      : createSftpServer({ core: inst.core, log, metrics, hostKeys: loadHostKeys(paths(config).keys).map((k) => k.privateKey), limits });
   await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
   const sftpAt = await sftp.listen(config.sftpListen.host, config.sftpListen.port);
   const scheme = config.tlsCert ? 'https' : 'http';
-  log.info({ url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`, sftp: `${sftpAt.host}:${sftpAt.port}`, sftpProcesses: processes, dataDir: config.dataDir, database: inst.dialect }, 'sluice is serving');
+  log.info(
+    {
+      url: `${scheme}://${config.httpListen.host}:${config.httpListen.port}`,
+      sftp: `${sftpAt.host}:${sftpAt.port}`,
+      sftpProcesses: processes,
+      dataDir: config.dataDir,
+      database: inst.dialect,
+    },
+    'sluice is serving',
+  );
   // Sign the ledger head periodically (and once more at shutdown), sending it to the sinks.
-  const checkpoint = () => inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
+  const checkpoint = () =>
+    inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
   const ticker = setInterval(checkpoint, config.auditCheckpointInterval);
   ticker.unref();
-  if (process.stderr.isTTY) process.stderr.write(`Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n`);
+  if (process.stderr.isTTY)
+    process.stderr.write(
+      `Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n`,
+    );
 
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -162,7 +162,11 @@ export async function startSftpProcesses(opts: SftpProcessesOptions): Promise<Sf
         const delay = Math.min(RESPAWN_MAX_MS, RESPAWN_MIN_MS * 2 ** Math.min(deaths - 1, 6));
         log.error({ worker: index, code, signal, connections: lost, restartInMs: delay }, 'SFTP worker exited; starting a new one');
         setTimeout(() => {
-          if (!stopping) void spawn(index).then(() => undefined, (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e), worker: index }, 'SFTP worker did not start'));
+          if (!stopping)
+            void spawn(index).then(
+              () => undefined,
+              (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e), worker: index }, 'SFTP worker did not start'),
+            );
         }, delay).unref();
       });
     });

@@ -29,7 +29,8 @@ async function passphrase(file: string | undefined, confirm: boolean): Promise<s
     const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
     return text.split(/\r?\n/)[0] ?? '';
   }
-  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new CoreError('INVALID_INPUT', 'give the passphrase with --passphrase-file FILE (or run on a terminal to be asked)');
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    throw new CoreError('INVALID_INPUT', 'give the passphrase with --passphrase-file FILE (or run on a terminal to be asked)');
   const first = await askHidden(confirm ? `Backup passphrase (at least ${MIN_PASSPHRASE} characters): ` : 'Backup passphrase: ');
   if (confirm) {
     if ([...first].length < MIN_PASSPHRASE) throw new CoreError('INVALID_INPUT', `the backup passphrase must have at least ${MIN_PASSPHRASE} characters`);
@@ -82,7 +83,10 @@ export function registerBackupCommands(program: Command, deps: BackupCliDeps): v
     .command('backup')
     .description('write a consistent backup of this instance (database, blobs, passphrase-encrypted keys) while it runs')
     .requiredOption('--to <dir>', 'new or empty directory to write the backup into')
-    .option('--passphrase-file <file>', `file whose first line is the passphrase for keys.enc (at least ${MIN_PASSPHRASE} characters; "-" for stdin); asked for on a terminal otherwise`)
+    .option(
+      '--passphrase-file <file>',
+      `file whose first line is the passphrase for keys.enc (at least ${MIN_PASSPHRASE} characters; "-" for stdin); asked for on a terminal otherwise`,
+    )
     .addOption(jsonOpt())
     .action(async (o: { to: string; passphraseFile?: string } & J) => {
       const pass = await passphrase(o.passphraseFile, true);
@@ -125,20 +129,23 @@ export function registerBackupCommands(program: Command, deps: BackupCliDeps): v
       const bar = progress('restore', 'bytes', !o.json);
       const r = await restoreInstance(cfg, { from: o.from, passphrase: pass, log, onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
       const s = r.summary;
-      print(!!o.json, { ...s, dataDir: cfg.dataDir, ok: r.check.ok, ledger: r.check.ledger, headMatches: r.check.headMatches, warnings: r.check.warnings }, () =>
-        [
-          `restored the backup of ${s.createdAt} (${s.sourceDialect}) into ${cfg.dataDir} (${s.targetDialect}) in ${secs(s.durationMs)}`,
-          `  database  ${s.tables.reduce((n, t) => n + t.rows, 0)} rows in ${s.tables.length} tables, row counts and file hashes match the manifest`,
-          `  blobs     ${s.blobs.count} (${mib(s.blobs.bytes)}), each checked against the backup's SHA-256`,
-          `  keys      ${s.keyFiles} key files (0600)${s.anchorRestored ? '; ledger anchor file restored' : ''}`,
-          r.check.ok
-            ? `  ledger    intact: ${r.check.ledger.events} events, ${r.check.ledger.checkpoints} signed checkpoints, head as in the backup`
-            : `  LEDGER BROKEN: ${r.check.ledger.problem ? `at event ${r.check.ledger.problem.seq}: ${r.check.ledger.problem.reason}` : 'the head differs from the backup\'s'}`,
-          ...r.check.warnings.map((w) => `  note: ${w}`),
-          r.check.ok ? 'Run "sluice verify" to read back every file.' : '',
-        ]
-          .filter(Boolean)
-          .join('\n'),
+      print(
+        !!o.json,
+        { ...s, dataDir: cfg.dataDir, ok: r.check.ok, ledger: r.check.ledger, headMatches: r.check.headMatches, warnings: r.check.warnings },
+        () =>
+          [
+            `restored the backup of ${s.createdAt} (${s.sourceDialect}) into ${cfg.dataDir} (${s.targetDialect}) in ${secs(s.durationMs)}`,
+            `  database  ${s.tables.reduce((n, t) => n + t.rows, 0)} rows in ${s.tables.length} tables, row counts and file hashes match the manifest`,
+            `  blobs     ${s.blobs.count} (${mib(s.blobs.bytes)}), each checked against the backup's SHA-256`,
+            `  keys      ${s.keyFiles} key files (0600)${s.anchorRestored ? '; ledger anchor file restored' : ''}`,
+            r.check.ok
+              ? `  ledger    intact: ${r.check.ledger.events} events, ${r.check.ledger.checkpoints} signed checkpoints, head as in the backup`
+              : `  LEDGER BROKEN: ${r.check.ledger.problem ? `at event ${r.check.ledger.problem.seq}: ${r.check.ledger.problem.reason}` : "the head differs from the backup's"}`,
+            ...r.check.warnings.map((w) => `  note: ${w}`),
+            r.check.ok ? 'Run "sluice verify" to read back every file.' : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
       );
       if (!r.check.ok) process.exitCode = 3;
     });
@@ -172,7 +179,11 @@ export function registerBackupCommands(program: Command, deps: BackupCliDeps): v
           for (const x of r.missing.slice(0, 50)) lines.push(`    missing  ${x.path} (file ${x.fileId}, blob ${x.blobKey})`);
           for (const x of r.corrupt.slice(0, 50)) lines.push(`    damaged  ${x.path} (file ${x.fileId}): ${x.reason}`);
           for (const k of r.orphans.slice(0, 50)) lines.push(`    orphan   blob ${k}`);
-          lines.push(r.ledger.ok ? `  ledger    intact: ${r.ledger.events} events, ${r.ledger.checkpoints} signed checkpoints` : `  LEDGER BROKEN at event ${r.ledger.problem?.seq}: ${r.ledger.problem?.reason}`);
+          lines.push(
+            r.ledger.ok
+              ? `  ledger    intact: ${r.ledger.events} events, ${r.ledger.checkpoints} signed checkpoints`
+              : `  LEDGER BROKEN at event ${r.ledger.problem?.seq}: ${r.ledger.problem?.reason}`,
+          );
           for (const w of r.ledger.warnings) lines.push(`  note: ${w}`);
           return lines.join('\n');
         });

@@ -38,7 +38,10 @@ const ALERT_DRAIN_MS = 8_000;
 async function withCore<T>(fn: (i: Instance, sys: Principal) => Promise<T>): Promise<T> {
   const inst = await openInstance(config(), { log: await quietLog() });
   try {
-    return await fn(inst, inst.system({ protocol: 'cli', remoteAddr: 'local', client: `sluice-cli ${os.userInfo().username}` }, `cli:${os.userInfo().username}`));
+    return await fn(
+      inst,
+      inst.system({ protocol: 'cli', remoteAddr: 'local', client: `sluice-cli ${os.userInfo().username}` }, `cli:${os.userInfo().username}`),
+    );
   } finally {
     // An alert raised by the command (lockdown, budget lifted…) is delivered before we exit;
     // a channel that stays down is given its first retries, then reported.
@@ -97,7 +100,9 @@ program
     const cfg = config();
     if (o.init && !isInitialised(cfg)) {
       const r = await initialise(cfg, 'admin');
-      process.stderr.write(`Initialised Sluice in ${cfg.dataDir}\nAdministrator: admin\n${r.password ? `Password (shown once, store it now): ${r.password}\n` : ''}`);
+      process.stderr.write(
+        `Initialised Sluice in ${cfg.dataDir}\nAdministrator: admin\n${r.password ? `Password (shown once, store it now): ${r.password}\n` : ''}`,
+      );
     }
     const { runServer } = await import('../app/serve.js');
     await runServer(cfg);
@@ -112,7 +117,16 @@ program
       const orgs = await i.core.admin.orgs.list(sys);
       const users = await i.core.admin.users.list(sys);
       const ledger = await i.core.audit.verify(sys);
-      const data = { dataDir: i.config.dataDir, database: i.dialect, storage: i.config.storage, http: `${i.config.httpListen.host}:${i.config.httpListen.port}`, organisations: orgs.length, users: users.length, ledgerEvents: ledger.headSeq, ledgerIntact: ledger.ok };
+      const data = {
+        dataDir: i.config.dataDir,
+        database: i.dialect,
+        storage: i.config.storage,
+        http: `${i.config.httpListen.host}:${i.config.httpListen.port}`,
+        organisations: orgs.length,
+        users: users.length,
+        ledgerEvents: ledger.headSeq,
+        ledgerIntact: ledger.ok,
+      };
       // SSH host keys: what SFTP users compare with the fingerprint their client shows on first connect.
       let hostKeys: { type: string; fingerprint: string }[] | string;
       try {
@@ -123,7 +137,9 @@ program
       print(!!o.json, { ...data, sshHostKeys: hostKeys }, () =>
         [
           ...Object.entries(data).map(([k, v]) => `${k.padEnd(14)} ${v}`),
-          ...(typeof hostKeys === 'string' ? [`${'sshHostKeys'.padEnd(14)} ${hostKeys}`] : hostKeys.map((k) => `${'sshHostKey'.padEnd(14)} ${k.fingerprint} (${k.type})`)),
+          ...(typeof hostKeys === 'string'
+            ? [`${'sshHostKeys'.padEnd(14)} ${hostKeys}`]
+            : hostKeys.map((k) => `${'sshHostKey'.padEnd(14)} ${k.fingerprint} (${k.type})`)),
         ].join('\n'),
       );
     }),
@@ -160,7 +176,12 @@ org
   .action(async (o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.orgs.list(sys);
-      print(!!o.json, r, () => table(r.map((x) => ({ ...x, contacts: x.contacts.map((c) => c.email).join(' '), quota: x.quotaBytes, used: x.usedBytes })), ['name', 'ik', 'betriebsnummer', 'status', 'used', 'quota', 'contacts']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((x) => ({ ...x, contacts: x.contacts.map((c) => c.email).join(' '), quota: x.quotaBytes, used: x.usedBytes })),
+          ['name', 'ik', 'betriebsnummer', 'status', 'used', 'quota', 'contacts'],
+        ),
+      );
     }),
   );
 org
@@ -174,23 +195,28 @@ org
   .option('--disable', 'disable: its users can no longer sign in')
   .option('--enable')
   .addOption(jsonOpt())
-  .action(async (name: string, o: { ik?: string; betriebsnummer?: string; quota?: string; budgetFiles?: string; budgetBytes?: string; disable?: boolean; enable?: boolean } & J) =>
-    withCore(async (i, sys) => {
-      const bf = o.budgetFiles === undefined ? undefined : o.budgetFiles === 'default' ? null : /^\d{1,12}$/.test(o.budgetFiles) ? Number(o.budgetFiles) : NaN;
-      const bb = o.budgetBytes === undefined ? undefined : o.budgetBytes === 'default' ? null : (parseSize(o.budgetBytes) ?? NaN);
-      if (Number.isNaN(bf) || Number.isNaN(bb)) throw new CoreError('INVALID_INPUT', 'invalid --budget-files or --budget-bytes');
-      const quota = o.quota === undefined ? undefined : o.quota === 'none' ? null : parseSize(o.quota);
-      if (quota === undefined && o.quota !== undefined) throw new CoreError('INVALID_INPUT', `invalid --quota "${o.quota}"`);
-      const r = await i.core.admin.orgs.update(sys, name, {
-        ...(o.ik ? { ik: o.ik } : {}),
-        ...(o.betriebsnummer ? { betriebsnummer: o.betriebsnummer } : {}),
-        ...(quota !== undefined ? { quotaBytes: quota } : {}),
-        ...(bf !== undefined ? { budgetFiles: bf } : {}),
-        ...(bb !== undefined ? { budgetBytes: bb } : {}),
-        ...(o.disable ? { status: 'disabled' } : o.enable ? { status: 'active' } : {}),
-      });
-      print(!!o.json, r, () => `updated organisation ${r.name}`);
-    }),
+  .action(
+    async (
+      name: string,
+      o: { ik?: string; betriebsnummer?: string; quota?: string; budgetFiles?: string; budgetBytes?: string; disable?: boolean; enable?: boolean } & J,
+    ) =>
+      withCore(async (i, sys) => {
+        const bf =
+          o.budgetFiles === undefined ? undefined : o.budgetFiles === 'default' ? null : /^\d{1,12}$/.test(o.budgetFiles) ? Number(o.budgetFiles) : NaN;
+        const bb = o.budgetBytes === undefined ? undefined : o.budgetBytes === 'default' ? null : (parseSize(o.budgetBytes) ?? NaN);
+        if (Number.isNaN(bf) || Number.isNaN(bb)) throw new CoreError('INVALID_INPUT', 'invalid --budget-files or --budget-bytes');
+        const quota = o.quota === undefined ? undefined : o.quota === 'none' ? null : parseSize(o.quota);
+        if (quota === undefined && o.quota !== undefined) throw new CoreError('INVALID_INPUT', `invalid --quota "${o.quota}"`);
+        const r = await i.core.admin.orgs.update(sys, name, {
+          ...(o.ik ? { ik: o.ik } : {}),
+          ...(o.betriebsnummer ? { betriebsnummer: o.betriebsnummer } : {}),
+          ...(quota !== undefined ? { quotaBytes: quota } : {}),
+          ...(bf !== undefined ? { budgetFiles: bf } : {}),
+          ...(bb !== undefined ? { budgetBytes: bb } : {}),
+          ...(o.disable ? { status: 'disabled' } : o.enable ? { status: 'active' } : {}),
+        });
+        print(!!o.json, r, () => `updated organisation ${r.name}`);
+      }),
   );
 
 // --- users -----------------------------------------------------------------------------------
@@ -219,7 +245,12 @@ user
         },
         { generatePassword: !o.passwordFile && o.password },
       );
-      print(!!o.json, r, () => `created user ${r.user.login} (${r.user.role}${r.user.org ? ', ' + r.user.org : ''})` + (r.password ? `\nPassword (shown once): ${r.password}` : ''));
+      print(
+        !!o.json,
+        r,
+        () =>
+          `created user ${r.user.login} (${r.user.role}${r.user.org ? ', ' + r.user.org : ''})` + (r.password ? `\nPassword (shown once): ${r.password}` : ''),
+      );
     }),
   );
 user
@@ -230,7 +261,12 @@ user
   .action(async (o: { org?: string } & J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.users.list(sys, o.org ? { org: o.org } : {});
-      print(!!o.json, r, () => table(r.map((u) => ({ ...u, lastLogin: iso(u.lastLoginAt), locked: u.lockedUntil && u.lockedUntil > Date.now() ? 'yes' : '' })), ['login', 'org', 'role', 'status', 'mfa', 'lastLogin', 'locked']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((u) => ({ ...u, lastLogin: iso(u.lastLoginAt), locked: u.lockedUntil && u.lockedUntil > Date.now() ? 'yes' : '' })),
+          ['login', 'org', 'role', 'status', 'mfa', 'lastLogin', 'locked'],
+        ),
+      );
     }),
   );
 const userPatch = (cmd: string, desc: string, patch: (o: Record<string, string>) => Record<string, unknown>, extra?: (c: Command) => Command) => {
@@ -246,8 +282,18 @@ const userPatch = (cmd: string, desc: string, patch: (o: Record<string, string>)
 userPatch('disable', 'disable a user (ends their sessions; tokens and keys stop working)', () => ({ status: 'disabled' }));
 userPatch('enable', 'enable a user', () => ({ status: 'active' }));
 userPatch('unlock', 'clear a lockout after failed sign-ins', () => ({ unlock: true }));
-userPatch('set-password', 'set a new password', (o) => ({ password: readSecretFile(o.passwordFile ?? '-') }), (c) => c.option('--password-file <file>', 'file with the password ("-" for stdin)', '-'));
-userPatch('set-role', 'change the role', (o) => ({ role: o.role }), (c) => c.addOption(new Option('--role <role>').choices(['partner', 'staff', 'admin']).makeOptionMandatory()));
+userPatch(
+  'set-password',
+  'set a new password',
+  (o) => ({ password: readSecretFile(o.passwordFile ?? '-') }),
+  (c) => c.option('--password-file <file>', 'file with the password ("-" for stdin)', '-'),
+);
+userPatch(
+  'set-role',
+  'change the role',
+  (o) => ({ role: o.role }),
+  (c) => c.addOption(new Option('--role <role>').choices(['partner', 'staff', 'admin']).makeOptionMandatory()),
+);
 
 // Two-factor sign-in (TOTP). enable issues a secret (shown once) and leaves the user pending: sign-in
 // is unchanged until `confirm --code` (the user reads a code from the app) makes it active.
@@ -289,7 +335,9 @@ mfa
   .action(async (login: string, o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.mfa.recoveryCodes(sys, login);
-      print(!!o.json, r, () => [`recovery codes for ${r.login} (shown once; each works once instead of a verification code):`, ...r.codes.map((c) => `  ${c}`)].join('\n'));
+      print(!!o.json, r, () =>
+        [`recovery codes for ${r.login} (shown once; each works once instead of a verification code):`, ...r.codes.map((c) => `  ${c}`)].join('\n'),
+      );
     }),
   );
 mfa
@@ -322,7 +370,10 @@ key
   .action(async (login: string, file: string, o: J) =>
     withCore(async (i, sys) => {
       const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
-      const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      const lines = text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
       if (lines.length === 0) throw new CoreError('INVALID_INPUT', 'no public key found in the file');
       const added: Awaited<ReturnType<Instance['core']['admin']['keys']['add']>>[] = [];
       for (const l of lines) added.push(await i.core.admin.keys.add(sys, login, l));
@@ -335,12 +386,19 @@ key
   .action(async (login: string, o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.keys.list(sys, login);
-      print(!!o.json, r, () => table(r.map((k) => ({ ...k, created: iso(k.createdAt) })), ['id', 'algorithm', 'fingerprint', 'comment', 'created']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((k) => ({ ...k, created: iso(k.createdAt) })),
+          ['id', 'algorithm', 'fingerprint', 'comment', 'created'],
+        ),
+      );
     }),
   );
 key
   .command('remove <login> <idOrFingerprint>')
-  .action(async (login: string, id: string) => withCore(async (i, sys) => i.core.admin.keys.remove(sys, login, id).then(() => console.log(`removed key ${id}`))));
+  .action(async (login: string, id: string) =>
+    withCore(async (i, sys) => i.core.admin.keys.remove(sys, login, id).then(() => console.log(`removed key ${id}`))),
+  );
 
 // --- folders and grants ------------------------------------------------------------------------
 const folder = program.command('folder').description('folders');
@@ -361,7 +419,12 @@ folder
   .action(async (o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.folders.list(sys);
-      print(!!o.json, r, () => table(r.map((f) => ({ ...f, created: iso(f.createdAt) })), ['path', 'org', 'created']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((f) => ({ ...f, created: iso(f.createdAt) })),
+          ['path', 'org', 'created'],
+        ),
+      );
     }),
   );
 
@@ -397,7 +460,9 @@ grant
 grant
   .command('revoke <subject> <path>')
   .description('remove a grant')
-  .action(async (subject: string, path: string) => withCore(async (i, sys) => i.core.admin.grants.revoke(sys, subject, path).then(() => console.log(`revoked ${subject} on ${path}`))));
+  .action(async (subject: string, path: string) =>
+    withCore(async (i, sys) => i.core.admin.grants.revoke(sys, subject, path).then(() => console.log(`revoked ${subject} on ${path}`))),
+  );
 
 // --- tokens ------------------------------------------------------------------------------------
 const token = program.command('token').description('API tokens');
@@ -421,7 +486,12 @@ token
   .action(async (login: string, o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.admin.tokens.list(sys, login);
-      print(!!o.json, r, () => table(r.map((t) => ({ ...t, expires: iso(t.expiresAt), revoked: iso(t.revokedAt), lastUsed: iso(t.lastUsedAt) })), ['id', 'name', 'expires', 'revoked', 'lastUsed']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((t) => ({ ...t, expires: iso(t.expiresAt), revoked: iso(t.revokedAt), lastUsed: iso(t.lastUsedAt) })),
+          ['id', 'name', 'expires', 'revoked', 'lastUsed'],
+        ),
+      );
     }),
   );
 token
@@ -442,7 +512,12 @@ file
         all.push(...page.entries);
         next = page.next;
       } while (next);
-      print(!!o.json, all, () => table(all.map((e) => ({ ...e, modified: iso(e.modified) })), ['type', 'name', 'size', 'modified', 'sha256']));
+      print(!!o.json, all, () =>
+        table(
+          all.map((e) => ({ ...e, modified: iso(e.modified) })),
+          ['type', 'name', 'size', 'modified', 'sha256'],
+        ),
+      );
     }),
   );
 file
@@ -482,19 +557,17 @@ file
       await d.finished;
     }),
   );
-file
-  .command('rm <path>')
-  .action(async (path: string) => withCore(async (i, sys) => i.core.files.remove(sys, path)));
-file
-  .command('mv <from> <to>')
-  .action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
+file.command('rm <path>').action(async (path: string) => withCore(async (i, sys) => i.core.files.remove(sys, path)));
+file.command('mv <from> <to>').action(async (from: string, to: string) => withCore(async (i, sys) => i.core.files.rename(sys, from, to).then(() => undefined)));
 
 // --- incident response -------------------------------------------------------------------------
 const incident = program.command('incident').description('incident response: what left, whose data, evidence');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 incident
   .command('scope')
-  .description('what the given addresses, users, organisations or tokens did in a window: files read (fully or partly), written, deleted, per organisation, with ledger evidence')
+  .description(
+    'what the given addresses, users, organisations or tokens did in a window: files read (fully or partly), written, deleted, per organisation, with ledger evidence',
+  )
   .requiredOption('--from <time>', 'window start, ISO 8601 (e.g. 2026-11-20T00:00:00Z)')
   .option('--to <time>', 'window end, ISO 8601 (default: now)')
   .option('--ip <address>', 'remote address (repeatable)', collect)
@@ -510,12 +583,21 @@ incident
       const to = o.to === undefined ? Date.now() + 1 : Date.parse(o.to);
       if (!Number.isFinite(from) || !Number.isFinite(to)) throw new CoreError('INVALID_INPUT', '--from and --to must be ISO 8601 times');
       const started = Date.now();
-      const scope = await i.core.incident.scope(sys, { from, to, ...(o.ip ? { ips: o.ip } : {}), ...(o.user ? { users: o.user } : {}), ...(o.org ? { orgs: o.org } : {}), ...(o.token ? { tokens: o.token } : {}) });
+      const scope = await i.core.incident.scope(sys, {
+        from,
+        to,
+        ...(o.ip ? { ips: o.ip } : {}),
+        ...(o.user ? { users: o.user } : {}),
+        ...(o.org ? { orgs: o.org } : {}),
+        ...(o.token ? { tokens: o.token } : {}),
+      });
       const format = o.json ? 'json' : o.format;
       const text = format === 'json' ? JSON.stringify(scope, null, 2) + '\n' : format === 'csv' ? scopeCsv(scope) : scopeText(scope);
       if (o.out) {
         fs.writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
-        process.stderr.write(`wrote ${o.out}: ${scope.totals.filesRead} file(s) read, ${scope.organisations.length} organisation(s), in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        process.stderr.write(
+          `wrote ${o.out}: ${scope.totals.filesRead} file(s) read, ${scope.organisations.length} organisation(s), in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+        );
       } else process.stdout.write(text);
     }),
   );
@@ -533,14 +615,17 @@ incident
   .requiredOption('--scope <file>', 'scope JSON')
   .addOption(new Option('--lang <lang>', 'template language (templates in DATA_DIR/templates/notify.LANG.txt, editable)').choices(['de', 'en']).default('de'))
   .option('--sender <text>', 'signature line', 'Ihre Krankenkasse / your health insurer')
-  .option('--send', 'send the messages over SMTP (SLUICE_SMTP_URL) to the partners\' contacts')
+  .option('--send', "send the messages over SMTP (SLUICE_SMTP_URL) to the partners' contacts")
   .addOption(jsonOpt())
   .action(async (o: { scope: string; lang: 'de' | 'en'; sender: string; send?: boolean } & J) =>
     withCore(async (i, sys) => {
       const r = await i.core.incident.notify(sys, readScope(o.scope), { lang: o.lang, sender: o.sender, ...(o.send ? { send: true } : {}) });
       print(!!o.json, r, () =>
         [
-          ...r.drafts.map((d) => `=== ${d.org} → ${d.to.join(', ') || '(no contact on file)'}${d.sent === true ? '  [sent]' : d.sent === false ? `  [FAILED: ${d.error}]` : ''}\nSubject: ${d.subject}\n\n${d.text}`),
+          ...r.drafts.map(
+            (d) =>
+              `=== ${d.org} → ${d.to.join(', ') || '(no contact on file)'}${d.sent === true ? '  [sent]' : d.sent === false ? `  [FAILED: ${d.error}]` : ''}\nSubject: ${d.subject}\n\n${d.text}`,
+          ),
           `${r.drafts.length} message(s)${o.send ? `, ${r.drafts.filter((d) => d.sent).length} sent` : ' drafted (use --send to mail them)'}${r.withoutContact.length ? `; no contact for: ${r.withoutContact.join(', ')}` : ''}`,
         ].join('\n'),
       );
@@ -561,7 +646,7 @@ incident
   );
 
 // --- canaries and decoys ----------------------------------------------------------------------
-const canary = program.command('canary').description('canary files: any read alerts at once and trips the reader\'s download budget');
+const canary = program.command('canary').description("canary files: any read alerts at once and trips the reader's download budget");
 canary
   .command('plant <path>')
   .description('upload a plausible, fictitious billing file at PATH and mark it as a canary')
@@ -577,14 +662,21 @@ canary
   .command('mark <path>')
   .description('mark an existing file as a canary')
   .option('--note <text>')
-  .action(async (path: string, o: { note?: string }) => withCore(async (i, sys) => console.log(`marked ${path} as a canary (file ${(await i.core.canaries.mark(sys, path, o.note)).fileId})`)));
+  .action(async (path: string, o: { note?: string }) =>
+    withCore(async (i, sys) => console.log(`marked ${path} as a canary (file ${(await i.core.canaries.mark(sys, path, o.note)).fileId})`)),
+  );
 canary
   .command('list')
   .addOption(jsonOpt())
   .action(async (o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.canaries.list(sys);
-      print(!!o.json, r, () => table(r.map((c) => ({ ...c, planted: iso(c.plantedAt), path: c.path ?? '(file replaced or removed)' })), ['path', 'planted', 'plantedBy', 'note']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((c) => ({ ...c, planted: iso(c.plantedAt), path: c.path ?? '(file replaced or removed)' })),
+          ['path', 'planted', 'plantedBy', 'note'],
+        ),
+      );
     }),
   );
 program
@@ -615,7 +707,10 @@ budget
       print(!!o.json, { limits, trips }, () =>
         [
           `window ${limits.windowMs / 60000} min; per user ${limits.user.files} files / ${limits.user.bytes} bytes; per organisation ${limits.org.files} / ${limits.org.bytes}; global ${limits.global.files} / ${limits.global.bytes}`,
-          table(trips.map((t) => ({ ...t, tripped: iso(t.trippedAt), lifted: iso(t.liftedAt), who: t.detail.label, by: t.detail.by, from: t.detail.remoteAddr })), ['id', 'who', 'tripped', 'by', 'from', 'lifted']),
+          table(
+            trips.map((t) => ({ ...t, tripped: iso(t.trippedAt), lifted: iso(t.liftedAt), who: t.detail.label, by: t.detail.by, from: t.detail.remoteAddr })),
+            ['id', 'who', 'tripped', 'by', 'from', 'lifted'],
+          ),
         ].join('\n'),
       );
     }),
@@ -718,7 +813,13 @@ audit
   .action(async (o: J) =>
     withCore(async (i, sys) => {
       const r = await i.core.audit.checkpoint(sys);
-      print(!!o.json, r, () => (r.checkpoint ? `signed checkpoint at event ${r.checkpoint.seq}` : 'nothing new to sign') + r.sinkErrors.map((e) => `\nsink ${e.sink} failed: ${e.error}`).join(''));
+      print(
+        !!o.json,
+        r,
+        () =>
+          (r.checkpoint ? `signed checkpoint at event ${r.checkpoint.seq}` : 'nothing new to sign') +
+          r.sinkErrors.map((e) => `\nsink ${e.sink} failed: ${e.error}`).join(''),
+      );
       if (r.sinkErrors.length) process.exitCode = 1;
     }),
   );
@@ -761,7 +862,12 @@ audit
         ...(afterSeq !== undefined ? { afterSeq } : {}),
         ...(limit !== undefined ? { limit } : {}),
       });
-      print(!!o.json, r, () => table(r.map((e) => ({ ...e, actor: e.login ?? e.actorType })), ['seq', 'time', 'actor', 'protocol', 'remoteAddr', 'action', 'outcome', 'path', 'bytes']));
+      print(!!o.json, r, () =>
+        table(
+          r.map((e) => ({ ...e, actor: e.login ?? e.actorType })),
+          ['seq', 'time', 'actor', 'protocol', 'remoteAddr', 'action', 'outcome', 'path', 'bytes'],
+        ),
+      );
     }),
   );
 

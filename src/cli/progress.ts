@@ -8,7 +8,10 @@ export interface Progress {
 
 export function progress(label: string, unit: 'bytes' | 'events', enabled: boolean): Progress {
   if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const fmt = unit === 'bytes' ? `${label} [{bar}] {percentage}% | {value_mb}/{total_mb} MiB | {eta_formatted}` : `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {eta_formatted}`;
+  const fmt =
+    unit === 'bytes'
+      ? `${label} [{bar}] {percentage}% | {value_mb}/{total_mb} MiB | {eta_formatted}`
+      : `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {eta_formatted}`;
   const bar = new cliProgress.SingleBar({ format: fmt, stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   let started = false;
   const mb = (n: number) => (n / 1048576).toFixed(1);

@@ -34,7 +34,10 @@ describe('configuration', () => {
     assert.throws(
       () => loadConfig({ SLUICE_HTTP_LISTEN: 'nope', SLUICE_MAX_UPLOAD_BYTES: 'lots', SLUICE_LOCKOUT_THRESHOLD: '-1', SLUICE_LOG_LEVEL: 'loud' }),
       (e: Error) =>
-        /SLUICE_HTTP_LISTEN/.test(e.message) && /SLUICE_MAX_UPLOAD_BYTES/.test(e.message) && /SLUICE_LOCKOUT_THRESHOLD/.test(e.message) && /SLUICE_LOG_LEVEL/.test(e.message),
+        /SLUICE_HTTP_LISTEN/.test(e.message) &&
+        /SLUICE_MAX_UPLOAD_BYTES/.test(e.message) &&
+        /SLUICE_LOCKOUT_THRESHOLD/.test(e.message) &&
+        /SLUICE_LOG_LEVEL/.test(e.message),
     );
   });
 

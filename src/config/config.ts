@@ -25,14 +25,24 @@ const duration = z.union([z.number().int().positive(), z.string()]).transform((v
   return r ?? 0;
 });
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
-const int = (min: number, max: number) => z.union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number')]).transform(Number).pipe(z.number().int().min(min).max(max));
+const int = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/, 'expected a whole number')])
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 const schema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
-    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// (leave it unset for SQLite)').optional(),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// (leave it unset for SQLite)')
+      .optional(),
     /** PostgreSQL: the schema owner's URL; migrations run through it and the service's role is granted insert-only on the ledger. */
-    databaseMigrateUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
+    databaseMigrateUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres://')
+      .optional(),
     httpListen: listen.prefault('127.0.0.1:8080'),
     sftpListen: listen.prefault('127.0.0.1:2222'),
     storage: z.enum(['local']).default('local'),
@@ -49,9 +59,15 @@ const schema = z
     lockoutDuration: duration.prefault('15m'),
     hashConcurrency: int(1, 64).prefault(2),
     auditSink: z.string().min(1).optional(),
-    auditSyslog: z.string().regex(/^(tcp|tls):\/\//, 'must look like tcp://host:port or tls://host:port').optional(),
+    auditSyslog: z
+      .string()
+      .regex(/^(tcp|tls):\/\//, 'must look like tcp://host:port or tls://host:port')
+      .optional(),
     auditSyslogCa: z.string().optional(),
-    smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+    smtpUrl: z
+      .string()
+      .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
+      .optional(),
     mailFrom: z.string().optional(),
     alertEmail: z.string().optional(),
     alertWebhookUrl: z.string().url().optional(),
@@ -73,7 +89,15 @@ const schema = z
     /** SFTP worker processes: 0 runs SFTP inside the serve process; "auto": one per core on PostgreSQL, 0 on SQLite (app/serve.ts). */
     sftpProcesses: z.union([z.literal('auto'), int(0, 64)]).prefault('auto'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').default(os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node'),
+    nodeId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only')
+      .default(
+        os
+          .hostname()
+          .replace(/[^A-Za-z0-9._-]/g, '-')
+          .slice(0, 64) || 'node',
+      ),
   })
   .strict();
 
@@ -172,6 +196,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
     );
   }
   if (c.alertEmail && !c.smtpUrl) throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_ALERT_EMAIL needs SLUICE_SMTP_URL');
-  if (c.alertWebhookUrl && !c.alertWebhookSecret) throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_ALERT_WEBHOOK_URL needs SLUICE_ALERT_WEBHOOK_SECRET (at least 16 characters) to sign the requests');
+  if (c.alertWebhookUrl && !c.alertWebhookSecret)
+    throw new CoreError(
+      'INVALID_INPUT',
+      'invalid configuration: SLUICE_ALERT_WEBHOOK_URL needs SLUICE_ALERT_WEBHOOK_SECRET (at least 16 characters) to sign the requests',
+    );
   return Object.freeze({ ...c, dataDir: path.resolve(c.dataDir) });
 }

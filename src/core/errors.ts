@@ -49,5 +49,4 @@ export function toCoreError(e: unknown): CoreError {
 }
 
 export const notFound = (what = 'not found') => new CoreError('NOT_FOUND', what);
-export const invalid = (message: string, details?: Record<string, unknown>) =>
-  new CoreError('INVALID_INPUT', message, details ? { details } : {});
+export const invalid = (message: string, details?: Record<string, unknown>) => new CoreError('INVALID_INPUT', message, details ? { details } : {});

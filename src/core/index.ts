@@ -66,7 +66,19 @@ export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
-export type { BackupOptions, BackupStage, BackupSummary, FullVerifyOptions, FullVerifyResult, StorageProblem, OpenedBackup, RestoreOptions, RestoreStage, RestoreSummary, RestoreCheck } from './backup/index.js';
+export type {
+  BackupOptions,
+  BackupStage,
+  BackupSummary,
+  FullVerifyOptions,
+  FullVerifyResult,
+  StorageProblem,
+  OpenedBackup,
+  RestoreOptions,
+  RestoreStage,
+  RestoreSummary,
+  RestoreCheck,
+} from './backup/index.js';
 
 /**
  * SFTP REALPATH: the normalised absolute form of a client path, with '.' dropped and '..'
@@ -92,7 +104,12 @@ function buildCore(deps: CoreDeps) {
     if (!deps.anchors) throw new CoreError('UNAVAILABLE', 'no ledger signing key configured');
     const r = await createCheckpoint(deps.db, deps.clock, deps.anchors);
     for (const e of r.sinkErrors) {
-      await alertsOf(deps).raise({ code: 'LEDGER_SINK_FAILED', severity: 'critical', message: `a ledger checkpoint could not be written to ${e.sink}`, detail: { sink: e.sink, error: e.error } });
+      await alertsOf(deps).raise({
+        code: 'LEDGER_SINK_FAILED',
+        severity: 'critical',
+        message: `a ledger checkpoint could not be written to ${e.sink}`,
+        detail: { sink: e.sink, error: e.error },
+      });
     }
     return r;
   };
@@ -109,7 +126,8 @@ function buildCore(deps: CoreDeps) {
       list: (p: Principal, path: string, opts?: Parameters<typeof listFolder>[3]) => listFolder(deps, p, path, opts),
       stat: (p: Principal, path: string) => statPath(deps, p, path),
       openUpload: (p: Principal, path: string, opts?: Parameters<typeof openUpload>[3]) => openUpload(deps, p, path, opts),
-      upload: (p: Principal, path: string, source: AsyncIterable<Uint8Array>, opts?: Parameters<typeof uploadStream>[4]) => uploadStream(deps, p, path, source, opts),
+      upload: (p: Principal, path: string, source: AsyncIterable<Uint8Array>, opts?: Parameters<typeof uploadStream>[4]) =>
+        uploadStream(deps, p, path, source, opts),
       openDownload: (p: Principal, path: string, req?: Parameters<typeof openDownload>[3]) => openDownload(deps, p, path, req),
       mkdir: (p: Principal, path: string) => mkdir(deps, p, path),
       remove: (p: Principal, path: string, opts?: Parameters<typeof remove>[3]) => remove(deps, p, path, opts),
@@ -144,7 +162,14 @@ function buildCore(deps: CoreDeps) {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {
         await requireAdmin(deps, p, 'audit.verify');
         const r = await verifyLedger(deps.db, { anchors: deps.anchors, onProgress });
-        if (!r.ok) await alertsOf(deps).raise({ code: 'LEDGER_VERIFY_FAILED', severity: 'critical', message: `ledger verification failed at event ${r.problem?.seq}: ${r.problem?.reason}`, detail: { ...r.problem }, actor: p });
+        if (!r.ok)
+          await alertsOf(deps).raise({
+            code: 'LEDGER_VERIFY_FAILED',
+            severity: 'critical',
+            message: `ledger verification failed at event ${r.problem?.seq}: ${r.problem?.reason}`,
+            detail: { ...r.problem },
+            actor: p,
+          });
         return r;
       },
       /** Signs the ledger head now (also done periodically by the server). */
@@ -182,9 +207,14 @@ function buildCore(deps: CoreDeps) {
       async plant(p: Principal, path: string, note?: string) {
         await requireAdmin(deps, p, 'canary.plant');
         const body = canaryContent();
-        await uploadStream(deps, p, path, (async function* () {
-          yield body;
-        })());
+        await uploadStream(
+          deps,
+          p,
+          path,
+          (async function* () {
+            yield body;
+          })(),
+        );
         return canariesOf(deps).mark(p, path, note);
       },
     },
@@ -224,7 +254,11 @@ function buildCore(deps: CoreDeps) {
         await requireAdmin(deps, p, 'setup.init');
         if (p.kind !== 'system') throw new CoreError('PERMISSION_DENIED', 'only local setup may create the first administrator');
         if (await this.initialized()) return { created: false };
-        const r = await users.create(p, { login, role: 'admin', ...(password !== undefined ? { password } : {}) }, { generatePassword: password === undefined });
+        const r = await users.create(
+          p,
+          { login, role: 'admin', ...(password !== undefined ? { password } : {}) },
+          { generatePassword: password === undefined },
+        );
         return { created: true, ...(r.password ? { password: r.password } : {}) };
       },
     },

@@ -333,11 +333,30 @@ describe('validateName', () => {
 
   it('rejects every listed code point in any position', () => {
     const banned = [
-      ...range(0x00, 0x1f), 0x7f, ...range(0x80, 0x9f), 0x2028, 0x2029, // controls
-      0x200e, 0x200f, ...range(0x202a, 0x202e), ...range(0x2066, 0x2069), // bidi
-      ...range(0x200b, 0x200d), 0x2060, 0xfeff, 0x180e, 0x00ad, // invisible
+      ...range(0x00, 0x1f),
+      0x7f,
+      ...range(0x80, 0x9f),
+      0x2028,
+      0x2029, // controls
+      0x200e,
+      0x200f,
+      ...range(0x202a, 0x202e),
+      ...range(0x2066, 0x2069), // bidi
+      ...range(0x200b, 0x200d),
+      0x2060,
+      0xfeff,
+      0x180e,
+      0x00ad, // invisible
       ...[...'\\/:*?"<>|'].map((c) => c.charCodeAt(0)), // Windows-unsafe
-      0xff0e, 0xff0f, 0x2215, 0x2044, 0x2025, 0xfe30, 0xfe52, 0x29f8, 0x2024, // look-alikes
+      0xff0e,
+      0xff0f,
+      0x2215,
+      0x2044,
+      0x2025,
+      0xfe30,
+      0xfe52,
+      0x29f8,
+      0x2024, // look-alikes
     ];
     for (const cp of banned) {
       const c = String.fromCodePoint(cp);
@@ -581,11 +600,67 @@ const NFC = (s: string) => s.normalize('NFC') === s;
 const CONTROL_CHAR = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/;
 
 const interesting = [
-  '/', '/', '/', '\\', '.', '..', '...', '.hidden', 'a', 'B', 'é', 'e\u0301', 'E\u0301', '\u0301',
-  '\u0000', '\n', '\r', '\t', '\x1b', '\x7f', '\u0085', '\u2028', '\u202E', '\u200B', '\uFEFF',
-  '\u00AD', '\uFF0E', '\uFF0F', '\u2215', '\u2025', '\u2100', 'con', 'CON.txt', 'com1', ' ', '\u3000',
-  '\u00A0', ':', '*', '?', '"', '<', '>', '|', '\uD800', '\uDC00', '\uD83D\uDE00', 'İ', 'ı', 'ς', 'Σ',
-  '\u1100', '\u1161', '\u11A8', '\u2126', '\u0958', '%2e', '%2f', ';', '~', 'PROGRA~1',
+  '/',
+  '/',
+  '/',
+  '\\',
+  '.',
+  '..',
+  '...',
+  '.hidden',
+  'a',
+  'B',
+  'é',
+  'e\u0301',
+  'E\u0301',
+  '\u0301',
+  '\u0000',
+  '\n',
+  '\r',
+  '\t',
+  '\x1b',
+  '\x7f',
+  '\u0085',
+  '\u2028',
+  '\u202E',
+  '\u200B',
+  '\uFEFF',
+  '\u00AD',
+  '\uFF0E',
+  '\uFF0F',
+  '\u2215',
+  '\u2025',
+  '\u2100',
+  'con',
+  'CON.txt',
+  'com1',
+  ' ',
+  '\u3000',
+  '\u00A0',
+  ':',
+  '*',
+  '?',
+  '"',
+  '<',
+  '>',
+  '|',
+  '\uD800',
+  '\uDC00',
+  '\uD83D\uDE00',
+  'İ',
+  'ı',
+  'ς',
+  'Σ',
+  '\u1100',
+  '\u1161',
+  '\u11A8',
+  '\u2126',
+  '\u0958',
+  '%2e',
+  '%2f',
+  ';',
+  '~',
+  'PROGRA~1',
 ];
 
 const pathLike = fc.oneof(
@@ -603,10 +678,7 @@ const pathLike = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.string({
-      unit: fc.oneof(
-        { weight: 30, arbitrary: fc.constantFrom('a', 'b', 'é', 'e\u0301', '😀', '.x') },
-        { weight: 1, arbitrary: fc.constant('/') },
-      ),
+      unit: fc.oneof({ weight: 30, arbitrary: fc.constantFrom('a', 'b', 'é', 'e\u0301', '😀', '.x') }, { weight: 1, arbitrary: fc.constant('/') }),
       minLength: 1300,
       maxLength: 1900,
     }),
@@ -700,21 +772,18 @@ describe('properties (fast-check)', () => {
 
   it('validateLogin: INVALID_INPUT or a canonical, idempotent ASCII login', () => {
     fc.assert(
-      fc.property(
-        fc.oneof(fc.string({ unit: 'binary', maxLength: 70 }), fc.string({ unit: 'grapheme-ascii', maxLength: 70 })),
-        (s) => {
-          let l;
-          try {
-            l = validateLogin(s);
-          } catch (e) {
-            assert.ok(e instanceof CoreError && e.code === 'INVALID_INPUT', String(e));
-            return;
-          }
-          assert.match(l, /^[a-z0-9][a-z0-9._@-]{0,63}$/);
-          assert.equal(validateLogin(l), l);
-          assert.equal(validateLogin(l.toUpperCase()), l);
-        },
-      ),
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 70 }), fc.string({ unit: 'grapheme-ascii', maxLength: 70 })), (s) => {
+        let l;
+        try {
+          l = validateLogin(s);
+        } catch (e) {
+          assert.ok(e instanceof CoreError && e.code === 'INVALID_INPUT', String(e));
+          return;
+        }
+        assert.match(l, /^[a-z0-9][a-z0-9._@-]{0,63}$/);
+        assert.equal(validateLogin(l), l);
+        assert.equal(validateLogin(l.toUpperCase()), l);
+      }),
       { numRuns: 3_000 },
     );
   });

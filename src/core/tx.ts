@@ -199,10 +199,17 @@ async function runGroup(db: Kysely<Database>, q: Queue, durable: boolean): Promi
   // The lock is taken outside any savepoint: on PostgreSQL a row lock taken in a rolled-back
   // savepoint would be released with it.
   try {
-    await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+    await trx
+      .updateTable('audit_head')
+      .set((eb) => ({ seq: eb.ref('seq') }))
+      .where('id', '=', 1)
+      .execute();
     if (!durable && isPostgres(db)) await sql`set local synchronous_commit = off`.execute(trx);
   } catch (e) {
-    await trx.rollback().execute().catch(() => undefined);
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => undefined);
     q.waiting.shift()!.reject(e);
     return;
   }
@@ -217,7 +224,10 @@ async function runGroup(db: Kysely<Database>, q: Queue, durable: boolean): Promi
   try {
     done.push({ m: first, value: await first.run(trx) });
   } catch (err) {
-    await trx.rollback().execute().catch(() => undefined);
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => undefined);
     first.reject(err);
     return;
   }
@@ -266,7 +276,11 @@ async function runGroup(db: Kysely<Database>, q: Queue, durable: boolean): Promi
     }
   }
   if (broken !== undefined) {
-    if (!trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => undefined);
+    if (!trx.isCommitted && !trx.isRolledBack)
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => undefined);
     for (const d of done) d.m.reject(broken);
     return;
   }

@@ -29,7 +29,8 @@ export const native: NativeModule | undefined = (() => {
  * while it copies (no other thread writes them: the IO buffer ownership rules, storage/common.ts).
  */
 export const copyBytes: (dst: Uint8Array, at: number, src: Uint8Array) => void =
-  native?.copyBytes ?? ((dst, at, src) => {
+  native?.copyBytes ??
+  ((dst, at, src) => {
     if (at + src.byteLength > dst.byteLength) throw new RangeError('range outside the buffer');
     dst.set(src, at);
   });

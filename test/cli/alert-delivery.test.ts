@@ -57,7 +57,11 @@ describe('CLI alert delivery', () => {
     failNext = 1;
     await sluice(['lockdown', 'on', '--mode', 'closed', '--reason', 'drill']);
     const lockdown = received.filter((r) => r.code === 'LOCKDOWN_CHANGED');
-    assert.deepEqual(lockdown.map((r) => r.status), [503, 200], 'the failed try, then the retry, both before exit');
+    assert.deepEqual(
+      lockdown.map((r) => r.status),
+      [503, 200],
+      'the failed try, then the retry, both before exit',
+    );
     await sluice(['lockdown', 'off']);
   });
 

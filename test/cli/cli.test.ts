@@ -38,14 +38,20 @@ describe('sluice CLI', () => {
     assert.match(first.out, /Password \(shown once/);
     const keys = fs.readdirSync(path.join(data, 'keys'));
     assert.ok(keys.some((k) => k.startsWith('kek-')));
-    assert.ok(keys.some((k) => /^ledger-[0-9a-f]{16}\.key$/.test(k)), 'ledger signing key');
+    assert.ok(
+      keys.some((k) => /^ledger-[0-9a-f]{16}\.key$/.test(k)),
+      'ledger signing key',
+    );
     for (const k of keys.filter((f) => f.endsWith('.key'))) assert.equal(fs.statSync(path.join(data, 'keys', k)).mode & 0o077, 0, k);
     assert.equal(fs.statSync(path.join(data, 'keys')).mode & 0o077, 0);
     const second = sluice(data, ['init', '--admin', 'other']);
     assert.equal(second.code, 0);
     assert.match(second.out, /already initialised/);
     const users = JSON.parse(sluice(data, ['user', 'list', '--json']).out) as { login: string }[];
-    assert.deepEqual(users.map((u) => u.login), ['root']);
+    assert.deepEqual(
+      users.map((u) => u.login),
+      ['root'],
+    );
   });
 
   it('onboards a partner and moves a file; --json everywhere; one-line errors', () => {
@@ -56,7 +62,10 @@ describe('sluice CLI', () => {
     assert.equal(sluice(data, ['folder', 'create', '/nord/inbox', '--org', 'Klinik Nord']).code, 0);
     assert.equal(sluice(data, ['grant', 'nord', '/nord/inbox', 'list,read,write']).code, 0);
     const grants = JSON.parse(sluice(data, ['grant', 'list', '--json']).out) as { subject: string; permissions: string }[];
-    assert.deepEqual(grants.map((g) => [g.subject, g.permissions]), [['user:nord', 'list,read,write']]);
+    assert.deepEqual(
+      grants.map((g) => [g.subject, g.permissions]),
+      [['user:nord', 'list,read,write']],
+    );
     const tok = JSON.parse(sluice(data, ['token', 'create', 'nord', '--expires', '1d', '--json']).out) as { token: string };
     assert.match(tok.token, /^slc_[A-Za-z0-9_-]{43}$/);
     const src = path.join(dir.path, 'src.bin');
@@ -83,15 +92,25 @@ describe('sluice CLI', () => {
     fs.writeFileSync(src, 'id;diagnosis\n');
     const ok = sluice(data, ['file', 'put', src, '/nord/inbox/claims.csv', '--records', '321', '--categories', 'health, Billing', '--json']);
     assert.equal(ok.code, 0, ok.err);
-    for (const [opt, value] of [['--records', '-5'], ['--records', '1.5'], ['--categories', 'health;billing'], ['--categories', '']] as const) {
+    for (const [opt, value] of [
+      ['--records', '-5'],
+      ['--records', '1.5'],
+      ['--categories', 'health;billing'],
+      ['--categories', ''],
+    ] as const) {
       const r = sluice(data, ['file', 'put', src, '/nord/inbox/bad.csv', opt, value]);
       assert.equal(r.code, 2, `${opt} ${value}: ${r.err}`);
       assert.match(r.err, /^sluice: (records|categories|a category)/);
     }
     const ls = JSON.parse(sluice(data, ['file', 'ls', '/nord/inbox', '--json']).out) as { name: string }[];
     assert.ok(!ls.some((e) => e.name === 'bad.csv'));
-    const scope = JSON.parse(sluice(data, ['incident', 'scope', '--from', from, '--ip', 'local', '--json']).out) as { writes: { path: string; dataSubjects: number | null; dataCategories: string[] }[] };
-    assert.deepEqual(scope.writes.map((w) => [w.path, w.dataSubjects, w.dataCategories]), [['/nord/inbox/claims.csv', 321, ['health', 'billing']]]);
+    const scope = JSON.parse(sluice(data, ['incident', 'scope', '--from', from, '--ip', 'local', '--json']).out) as {
+      writes: { path: string; dataSubjects: number | null; dataCategories: string[] }[];
+    };
+    assert.deepEqual(
+      scope.writes.map((w) => [w.path, w.dataSubjects, w.dataCategories]),
+      [['/nord/inbox/claims.csv', 321, ['health', 'billing']]],
+    );
   });
 
   it('audit verify passes, and fails after one byte of the ledger is edited', () => {
@@ -99,7 +118,10 @@ describe('sluice CLI', () => {
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /ledger intact: \d+ events, [1-9]\d* signed checkpoints/);
     const db = new SQLite(path.join(data, 'sluice.db'));
-    const row = db.prepare('select seq, target_path from audit_events where target_path is not null order by seq limit 1').get() as { seq: number; target_path: string };
+    const row = db.prepare('select seq, target_path from audit_events where target_path is not null order by seq limit 1').get() as {
+      seq: number;
+      target_path: string;
+    };
     const edited = row.target_path.slice(0, -1) + (row.target_path.endsWith('x') ? 'y' : 'x');
     db.prepare('update audit_events set target_path = ? where seq = ?').run(edited, row.seq);
     db.close();

@@ -22,7 +22,13 @@ for (const dialect of DIALECTS) {
     const sluice = (args: string[]) => {
       const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_DATA_DIR: data, SLUICE_LOG_LEVEL: 'error', ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}) },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          SLUICE_DATA_DIR: data,
+          SLUICE_LOG_LEVEL: 'error',
+          ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}),
+        },
         encoding: 'utf8',
         timeout: 60_000,
       });
@@ -83,7 +89,9 @@ for (const dialect of DIALECTS) {
       assert.equal(noCodes.code, 1);
       assert.match(noCodes.err, /only while two-factor sign-in is active/);
 
-      const events = json<{ action: string; outcome: string; protocol: string; detail: { login?: string } }[]>(['audit', 'events', '--limit', '1000']).filter((x) => x.action.startsWith('mfa.'));
+      const events = json<{ action: string; outcome: string; protocol: string; detail: { login?: string } }[]>(['audit', 'events', '--limit', '1000']).filter(
+        (x) => x.action.startsWith('mfa.'),
+      );
       assert.deepEqual(
         events.map((x) => `${x.action}:${x.outcome}`),
         ['mfa.enrol:success', 'mfa.enrol:success', 'mfa.confirm:failure', 'mfa.confirm:success', 'mfa.recovery:success', 'mfa.disable:success'],

@@ -25,7 +25,8 @@ for (const dialect of DIALECTS) {
     let alice: Principal;
     let aliceAtWorker: Principal;
     const OWNER = 'test/sftp-0-4242';
-    const pending = async () => (await db.db.selectFrom('blob_pending').select(['blob_key', 'kind', 'node_id']).execute()).sort((a, b) => a.node_id.localeCompare(b.node_id));
+    const pending = async () =>
+      (await db.db.selectFrom('blob_pending').select(['blob_key', 'kind', 'node_id']).execute()).sort((a, b) => a.node_id.localeCompare(b.node_id));
     const tmpFiles = () => fs.readdirSync(path.join(t.dataDir, 'blobs', 'tmp')).filter((f) => !f.startsWith('.'));
 
     before(async () => {
@@ -42,25 +43,46 @@ for (const dialect of DIALECTS) {
       await t.cleanup();
     });
 
-    it('removes the dead owner\'s unfinished uploads, and only those', async () => {
+    it("removes the dead owner's unfinished uploads, and only those", async () => {
       // Larger than a small file: each goes to the blob store, registered in blob_pending.
       const big = randomBytes(200_000);
       const hanging: UploadHandle[] = [];
-      for (const [core, p, name] of [[worker.core, aliceAtWorker, 'w1'], [worker.core, aliceAtWorker, 'w2'], [t.core, alice, 'mine']] as const) {
+      for (const [core, p, name] of [
+        [worker.core, aliceAtWorker, 'w1'],
+        [worker.core, aliceAtWorker, 'w2'],
+        [t.core, alice, 'mine'],
+      ] as const) {
         const h = await core.files.openUpload(p, `/acme/in/${name}`);
         await h.write(big);
         hanging.push(h);
       }
       // One upload of the worker that was committed before it died.
-      await worker.core.files.upload(aliceAtWorker, '/acme/in/done', (async function* () { yield big; })());
+      await worker.core.files.upload(
+        aliceAtWorker,
+        '/acme/in/done',
+        (async function* () {
+          yield big;
+        })(),
+      );
       await new Promise((r) => setTimeout(r, 200)); // the stores have started their temporary files
-      assert.deepEqual((await pending()).map((r) => [r.kind, r.node_id]), [['upload', 'test'], ['upload', OWNER], ['upload', OWNER]]);
+      assert.deepEqual(
+        (await pending()).map((r) => [r.kind, r.node_id]),
+        [
+          ['upload', 'test'],
+          ['upload', OWNER],
+          ['upload', OWNER],
+        ],
+      );
       assert.equal(tmpFiles().length, 3);
 
       assert.deepEqual(await t.core.maintenance.sweepAbandoned('test/sftp-1-1'), { removed: 0, temp: 0 });
       const r = await t.core.maintenance.sweepAbandoned(OWNER);
       assert.deepEqual(r, { removed: 2, temp: 2 });
-      assert.deepEqual((await pending()).map((x) => [x.kind, x.node_id]), [['upload', 'test']], 'the live upload of another owner stays');
+      assert.deepEqual(
+        (await pending()).map((x) => [x.kind, x.node_id]),
+        [['upload', 'test']],
+        'the live upload of another owner stays',
+      );
       assert.equal(tmpFiles().length, 1);
       const done = await t.core.files.openDownload(alice, '/acme/in/done');
       const got: Buffer[] = [];
@@ -75,13 +97,23 @@ for (const dialect of DIALECTS) {
       for (const h of hanging.slice(0, 2)) await h.abort('test over');
     });
 
-    it('the start-up sweep takes the unfinished uploads of the node\'s workers too', async () => {
+    it("the start-up sweep takes the unfinished uploads of the node's workers too", async () => {
       const h = await worker.core.files.openUpload(aliceAtWorker, '/acme/in/w3');
       await h.write(randomBytes(100_000));
-      await db.db.insertInto('blob_pending').values({ blob_key: '01890000-0000-7000-8000-000000000001', kind: 'upload', node_id: 'other-node/sftp-0-1', created_at: Date.now() }).execute();
-      assert.deepEqual((await pending()).map((x) => x.node_id), ['other-node/sftp-0-1', OWNER]);
+      await db.db
+        .insertInto('blob_pending')
+        .values({ blob_key: '01890000-0000-7000-8000-000000000001', kind: 'upload', node_id: 'other-node/sftp-0-1', created_at: Date.now() })
+        .execute();
+      assert.deepEqual(
+        (await pending()).map((x) => x.node_id),
+        ['other-node/sftp-0-1', OWNER],
+      );
       await t.core.maintenance.sweep();
-      assert.deepEqual((await pending()).map((x) => x.node_id), ['other-node/sftp-0-1'], 'another node\'s worker is not this node\'s');
+      assert.deepEqual(
+        (await pending()).map((x) => x.node_id),
+        ['other-node/sftp-0-1'],
+        "another node's worker is not this node's",
+      );
       await h.abort('test over');
     });
   });

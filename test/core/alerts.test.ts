@@ -67,7 +67,16 @@ describe('alerts', () => {
   });
 
   it('webhooks refuse private, loopback and metadata destinations unless allowed', async () => {
-    for (const url of ['https://127.0.0.1/x', 'https://[::1]/x', 'https://169.254.169.254/latest/meta-data/', 'https://2130706433/', 'https://0x7f.1/', 'https://10.0.0.1/', 'https://[::ffff:127.0.0.1]/', 'https://localhost/']) {
+    for (const url of [
+      'https://127.0.0.1/x',
+      'https://[::1]/x',
+      'https://169.254.169.254/latest/meta-data/',
+      'https://2130706433/',
+      'https://0x7f.1/',
+      'https://10.0.0.1/',
+      'https://[::ffff:127.0.0.1]/',
+      'https://localhost/',
+    ]) {
       const ch = createWebhookChannel({ url, secret: SECRET });
       await assert.rejects(ch.send(sample), { code: 'PERMISSION_DENIED' }, url);
     }
@@ -75,7 +84,20 @@ describe('alerts', () => {
       assert.throws(() => createWebhookChannel({ url, secret: SECRET }), { code: 'INVALID_INPUT' }, url);
     }
     assert.throws(() => createWebhookChannel({ url: 'https://example.org/', secret: 'short' }), { code: 'INVALID_INPUT' });
-    for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fd00::1', 'fe80::1', '::ffff:10.0.0.1']) assert.equal(isPrivateAddress(ip), true, ip);
+    for (const ip of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:10.0.0.1',
+    ])
+      assert.equal(isPrivateAddress(ip), true, ip);
     for (const ip of ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946']) assert.equal(isPrivateAddress(ip), false, ip);
   });
 

@@ -42,7 +42,10 @@ for (const dialect of DIALECTS) {
       // Replacing a file counts only the difference.
       await t.core.files.upload(carol, '/small/in/a', bytes(950_000));
       await t.core.files.remove(carol, '/small/in/a');
-      const [x, y] = await Promise.allSettled([t.core.files.upload(carol, '/small/in/x', bytes(800_000)), t.core.files.upload(carol, '/small/in/y', bytes(800_000))]);
+      const [x, y] = await Promise.allSettled([
+        t.core.files.upload(carol, '/small/in/x', bytes(800_000)),
+        t.core.files.upload(carol, '/small/in/y', bytes(800_000)),
+      ]);
       assert.equal([x, y].filter((r) => r.status === 'fulfilled').length, 1, 'exactly one of two racing uploads fits the quota');
       const rejected = [x, y].find((r) => r.status === 'rejected') as PromiseRejectedResult;
       assert.equal(rejected.reason.code, 'QUOTA_EXCEEDED');
@@ -56,7 +59,11 @@ for (const dialect of DIALECTS) {
       try {
         const usage = async () => {
           const orgs = await t.core.admin.orgs.list(t.system);
-          const sums = await db.selectFrom('files').select(['org_id', (eb) => eb.fn.sum<number | string>('size').as('s')]).groupBy('org_id').execute();
+          const sums = await db
+            .selectFrom('files')
+            .select(['org_id', (eb) => eb.fn.sum<number | string>('size').as('s')])
+            .groupBy('org_id')
+            .execute();
           const summed = new Map(sums.map((r) => [r.org_id, Number(r.s)]));
           for (const o of orgs) assert.equal(o.usedBytes, summed.get(o.id) ?? 0, `usage of ${o.name}`);
           return Object.fromEntries(orgs.map((o) => [o.name, o.usedBytes]));
@@ -92,7 +99,10 @@ for (const dialect of DIALECTS) {
       const got = await readAll((await t.core.files.openDownload(carol, '/small/in/same')).stream);
       assert.equal(got.length, 200_000);
       assert.ok([1, 2, 3, 4].includes(got[0]!));
-      assert.ok(got.every((b) => b === got[0]), 'content of exactly one upload');
+      assert.ok(
+        got.every((b) => b === got[0]),
+        'content of exactly one upload',
+      );
       const page = await t.core.files.list(carol, '/small/in');
       assert.equal(page.entries.filter((e) => e.name === 'same').length, 1);
     });
@@ -106,7 +116,8 @@ for (const dialect of DIALECTS) {
 
     it('locks out after repeated failures, with one message for every failure', async () => {
       await t.user('dave', { org: 'Small' });
-      for (let i = 0; i < 3; i++) await assert.rejects(t.core.auth.password('dave', 'wrong password!!', ctx), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
+      for (let i = 0; i < 3; i++)
+        await assert.rejects(t.core.auth.password('dave', 'wrong password!!', ctx), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
       await assert.rejects(t.core.auth.password('dave', TEST_PASSWORD, ctx), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
       await assert.rejects(t.core.auth.password('nobody', TEST_PASSWORD, ctx), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
       await t.core.admin.users.update(t.system, 'dave', { unlock: true });

@@ -51,10 +51,19 @@ const flipByte = (file: string, at: number) => {
 };
 
 /** A restore target: an empty data directory and an empty database of `dialect`. */
-async function target(dialect: TestDialect, env: Record<string, string> = {}): Promise<{ config: Config; dir: TempDir; db: FreshDatabase; cleanup(): Promise<void> }> {
+async function target(
+  dialect: TestDialect,
+  env: Record<string, string> = {},
+): Promise<{ config: Config; dir: TempDir; db: FreshDatabase; cleanup(): Promise<void> }> {
   const db = await freshDatabase(dialect);
   const dir = tempDir('restore');
-  const config = loadConfig({ SLUICE_DATA_DIR: path.join(dir.path, 'data'), ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'restored', ...env });
+  const config = loadConfig({
+    SLUICE_DATA_DIR: path.join(dir.path, 'data'),
+    ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}),
+    SLUICE_LOG_LEVEL: 'silent',
+    SLUICE_NODE_ID: 'restored',
+    ...env,
+  });
   return { config, dir, db, cleanup: async () => (await db.cleanup(), await dir.cleanup()) };
 }
 
@@ -116,7 +125,15 @@ for (const dialect of DIALECTS) {
 
     it('a snapshot does not see writes committed while it is open', async () => {
       const snapshots = createSnapshots({ dialect, db: raw.db, sqlitePath: paths(t.config).sqlite });
-      const count = async (db: Kysely<Database>) => Number((await db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const count = async (db: Kysely<Database>) =>
+        Number(
+          (
+            await db
+              .selectFrom('audit_events')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       const seen = await snapshots.read(async (s) => {
         const before = await count(s.db);
         await t.core.admin.folders.create(t.system, `/snap-${dialect}`); // committed by the core meanwhile
@@ -134,12 +151,16 @@ for (const dialect of DIALECTS) {
       const deletedKey = (await raw.db.selectFrom('files').select('blob_key').where('name', '=', 'f4.bin').executeTakeFirstOrThrow()).blob_key;
       // An upload already running when the backup starts, finishing whenever it does.
       const slow = randomBytes(3_000_000);
-      const running = t.core.files.upload(alice, '/acme/in/running.bin', (async function* () {
-        for await (const c of chunks(slow, 200_000)) {
-          await new Promise((r) => setTimeout(r, 5));
-          yield c;
-        }
-      })());
+      const running = t.core.files.upload(
+        alice,
+        '/acme/in/running.bin',
+        (async function* () {
+          for await (const c of chunks(slow, 200_000)) {
+            await new Promise((r) => setTimeout(r, 5));
+            yield c;
+          }
+        })(),
+      );
       const stages: string[] = [];
       let progressed = 0;
       const r = await t.core.backup.create(t.system, {
@@ -185,7 +206,11 @@ for (const dialect of DIALECTS) {
         const sealed = Buffer.from((JSON.parse(line) as { sealed: string }).sealed, 'base64');
         assert.ok(sealed.subarray(0, 4).equals(Buffer.from('SLC1')) && !sealed.includes('Abrechnung'), 'inline blobs stay ciphertext');
       }
-      const manifest = JSON.parse(fs.readFileSync(path.join(backupDir, 'manifest.json'), 'utf8')) as { source: { dialect: string }; tables: { name: string; rows: number }[]; ledger: { headSeq: number } };
+      const manifest = JSON.parse(fs.readFileSync(path.join(backupDir, 'manifest.json'), 'utf8')) as {
+        source: { dialect: string };
+        tables: { name: string; rows: number }[];
+        ledger: { headSeq: number };
+      };
       assert.equal(manifest.source.dialect, dialect);
       assert.equal(manifest.tables.find((x) => x.name === 'settings')!.rows, 0, 'the lease is not exported');
       const events = await t.core.audit.events(t.system, { action: 'backup.create' });
@@ -249,7 +274,10 @@ for (const dialect of DIALECTS) {
         const r = await restoreInstance(tg.config, { from: backupDir, passphrase: PASS, log: quiet });
         assert.equal(r.summary.anchorRestored, false, 'an existing anchor is never overwritten');
         assert.equal(r.check.ok, true, JSON.stringify(r.check));
-        assert.ok(r.check.warnings.some((w) => /newer than this backup/.test(w)), JSON.stringify(r.check.warnings));
+        assert.ok(
+          r.check.warnings.some((w) => /newer than this backup/.test(w)),
+          JSON.stringify(r.check.warnings),
+        );
       } finally {
         await tg.cleanup();
       }
@@ -284,7 +312,10 @@ for (const dialect of DIALECTS) {
     it('a wrong passphrase fails cleanly and writes nothing', async () => {
       const tg = await target(dialect);
       try {
-        await assert.rejects(restoreInstance(tg.config, { from: backupDir, passphrase: 'the wrong passphrase', log: quiet }), (e: Error & { code?: string }) => e.code === 'INTEGRITY' && /wrong passphrase/.test(e.message));
+        await assert.rejects(
+          restoreInstance(tg.config, { from: backupDir, passphrase: 'the wrong passphrase', log: quiet }),
+          (e: Error & { code?: string }) => e.code === 'INTEGRITY' && /wrong passphrase/.test(e.message),
+        );
         assert.ok(!fs.existsSync(tg.config.dataDir), 'no data directory created');
       } finally {
         await tg.cleanup();
@@ -344,7 +375,11 @@ for (const dialect of DIALECTS) {
         const row = await rdb.db.selectFrom('blob_inline').select('sealed').where('blob_key', '=', inlineKey).executeTakeFirstOrThrow();
         const sealed = Buffer.from(row.sealed, 'base64');
         sealed[sealed.length - 40]! ^= 0x01;
-        await rdb.db.updateTable('blob_inline').set({ sealed: sealed.toString('base64') }).where('blob_key', '=', inlineKey).execute();
+        await rdb.db
+          .updateTable('blob_inline')
+          .set({ sealed: sealed.toString('base64') })
+          .where('blob_key', '=', inlineKey)
+          .execute();
         await rdb.close();
         flipByte(blobPath(dataDir, damagedKey), 2_000_000);
         fs.rmSync(blobPath(dataDir, missingKey));

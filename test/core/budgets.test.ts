@@ -14,7 +14,12 @@ for (const dialect of DIALECTS) {
     let thief: Principal; // a stolen partner credential
     let colleague: Principal;
     before(async () => {
-      t = await testInstance(dialect, { SLUICE_BUDGET_USER_FILES: '5', SLUICE_BUDGET_USER_BYTES: '1M', SLUICE_BUDGET_ORG_FILES: '8', SLUICE_BUDGET_GLOBAL_FILES: '1000' });
+      t = await testInstance(dialect, {
+        SLUICE_BUDGET_USER_FILES: '5',
+        SLUICE_BUDGET_USER_BYTES: '1M',
+        SLUICE_BUDGET_ORG_FILES: '8',
+        SLUICE_BUDGET_GLOBAL_FILES: '1000',
+      });
       await t.core.admin.orgs.create(t.system, { name: 'Klinik' });
       await t.core.admin.folders.create(t.system, '/klinik/out', { org: 'Klinik' });
       thief = await t.user('klinik1', { org: 'Klinik' });
@@ -26,11 +31,14 @@ for (const dialect of DIALECTS) {
     after(() => t.cleanup());
 
     const read = (p: Principal, path: string, range?: { start: number; end?: number }) =>
-      t.core.files.openDownload(p, path, range ? { range } : {}).then(async (d) => {
-        d.stream.resume();
-        await d.finished;
-        return 'ok';
-      }, (e: { code?: string }) => e.code);
+      t.core.files.openDownload(p, path, range ? { range } : {}).then(
+        async (d) => {
+          d.stream.resume();
+          await d.finished;
+          return 'ok';
+        },
+        (e: { code?: string }) => e.code,
+      );
 
     it('a mass download gets at most the budget, trips it, alerts, and stays blocked until lifted', async () => {
       const results = await Promise.all(Array.from({ length: 12 }, (_, i) => read(thief, `/klinik/out/f${String(i).padStart(2, '0')}.csv`)));

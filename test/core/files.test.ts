@@ -41,7 +41,10 @@ for (const dialect of DIALECTS) {
       assert.equal(info.size, Buffer.byteLength(body));
       assert.equal(info.sha256, sha(body));
       const page = await t.core.files.list(alice, '/acme/inbox/');
-      assert.deepEqual(page.entries.map((e) => e.name), ['report.txt']);
+      assert.deepEqual(
+        page.entries.map((e) => e.name),
+        ['report.txt'],
+      );
       const dl = await t.core.files.openDownload(alice, '/acme/inbox/report.txt');
       assert.equal((await readAll(dl.stream)).toString(), body);
       const part = await t.core.files.openDownload(alice, '/acme/inbox/report.txt', { range: { start: 14, end: 27 } });
@@ -49,7 +52,8 @@ for (const dialect of DIALECTS) {
       // No plaintext on disk.
       const blobs = path.join(t.dataDir, 'blobs');
       const files: string[] = [];
-      const walk = (d: string) => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.join(d, e.name))));
+      const walk = (d: string) =>
+        fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.join(d, e.name))));
       walk(blobs);
       assert.equal(files.length, 1);
       assert.ok(!fs.readFileSync(files[0]!).includes('Abrechnung'));
@@ -62,7 +66,10 @@ for (const dialect of DIALECTS) {
       const first = await t.core.files.list(alice, '/acme/inbox/paged', { limit: 2 });
       assert.ok(first.next);
       const second = await t.core.files.list(alice, '/acme/inbox/paged', { cursor: first.next, limit: 2 });
-      assert.deepEqual([...first.entries, ...second.entries].map((e) => e.name), ['a', 'b', 'c']);
+      assert.deepEqual(
+        [...first.entries, ...second.entries].map((e) => e.name),
+        ['a', 'b', 'c'],
+      );
       assert.equal(second.next, undefined);
       const events = (await t.core.audit.events(t.system, { action: 'folder.list' })).slice(before);
       assert.deepEqual(
@@ -76,7 +83,10 @@ for (const dialect of DIALECTS) {
 
     it('shows ancestors only as the way to granted folders', async () => {
       const root = await t.core.files.list(alice, '/');
-      assert.deepEqual(root.entries.map((e) => e.name), ['acme']);
+      assert.deepEqual(
+        root.entries.map((e) => e.name),
+        ['acme'],
+      );
       const acme = await t.core.files.list(alice, '/acme');
       assert.deepEqual(acme.entries.map((e) => e.name).sort(), ['inbox', 'outbox']);
       const bobRoot = await t.core.files.list(bob, '/');

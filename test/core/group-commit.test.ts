@@ -47,7 +47,10 @@ for (const dialect of DIALECTS) {
       const settled = await Promise.allSettled(
         Array.from({ length: N }, (_, i) =>
           writeTx(o.db, systemClock, async (s) => {
-            await s.trx.insertInto('settings').values({ key: `gc-${i}`, value: String(i) }).execute();
+            await s.trx
+              .insertInto('settings')
+              .values({ key: `gc-${i}`, value: String(i) })
+              .execute();
             const seq = await s.audit({ action: 'test.group', outcome: 'success', detail: { i } });
             if (fails(i)) throw new Error(`caller ${i} fails after its change and event`);
             return seq;
@@ -63,7 +66,10 @@ for (const dialect of DIALECTS) {
       // Grouping happened (else this test proves nothing about groups): fewer commits than callers.
       assert.ok(stats1.commits - stats0.commits < ok.length / 2, `commits ${stats1.commits - stats0.commits} for ${ok.length} callers`);
       // The successful callers hold consecutive seqs in arrival order; the failed ones left no trace.
-      assert.deepEqual(ok.map((x) => x.seq), ok.map((_, k) => start + 1 + k));
+      assert.deepEqual(
+        ok.map((x) => x.seq),
+        ok.map((_, k) => start + 1 + k),
+      );
       assert.equal(await head(), start + ok.length);
       for (const x of ok) assert.deepEqual(await detailOf(x.seq), { action: 'test.group', i: x.i });
       const rows = await o.db.selectFrom('settings').select('key').where('key', 'like', 'gc-%').execute();
@@ -85,7 +91,11 @@ for (const dialect of DIALECTS) {
           }),
         ),
       );
-      assert.deepEqual(settled.map((r) => r.status), Array(10).fill('rejected'), 'no caller is acknowledged for a commit that failed');
+      assert.deepEqual(
+        settled.map((r) => r.status),
+        Array(10).fill('rejected'),
+        'no caller is acknowledged for a commit that failed',
+      );
       assert.equal(await head(), start);
       assert.equal((await o.db.selectFrom('audit_events').select('seq').where('action', '=', 'test.doomed').execute()).length, 0);
       // The next writes work and chain on.
@@ -99,7 +109,9 @@ for (const dialect of DIALECTS) {
       const stats0 = groupCommitStats(o.db);
       // Queued together: relaxed, relaxed, durable, relaxed — one durable group takes them all.
       const kinds = [false, false, true, false];
-      const seqs = await Promise.all(kinds.map((durable, i) => recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { i, durable } }, { durable })));
+      const seqs = await Promise.all(
+        kinds.map((durable, i) => recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { i, durable } }, { durable })),
+      );
       const stats1 = groupCommitStats(o.db);
       assert.deepEqual(seqs, [start + 1, start + 2, start + 3, start + 4]);
       assert.equal(stats1.commits - stats0.commits, 1, 'one group, durable');
@@ -109,11 +121,16 @@ for (const dialect of DIALECTS) {
       const inside = new Promise<void>((r) => (entered = r));
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const relaxed = writeTx(o.db, systemClock, async (s) => {
-        entered();
-        await gate;
-        return s.audit({ action: 'test.relaxed', outcome: 'success', detail: { late: false } });
-      }, { durable: false });
+      const relaxed = writeTx(
+        o.db,
+        systemClock,
+        async (s) => {
+          entered();
+          await gate;
+          return s.audit({ action: 'test.relaxed', outcome: 'success', detail: { late: false } });
+        },
+        { durable: false },
+      );
       await inside;
       const durable = recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { late: true } });
       release();
@@ -171,7 +188,10 @@ for (const dialect of DIALECTS) {
       );
       const stats1 = groupCommitStats(o.db);
       assert.equal(new Set(seqs).size, 400);
-      assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 400 }, (_, k) => start + 1 + k));
+      assert.deepEqual(
+        [...seqs].sort((a, b) => a - b),
+        Array.from({ length: 400 }, (_, k) => start + 1 + k),
+      );
       assert.ok(stats1.members - stats0.members >= 400 && stats1.commits - stats0.commits < 200, `${stats1.commits - stats0.commits} commits for 400 appends`);
       const v = await verifyLedger(o.db);
       assert.equal(v.ok, true, JSON.stringify(v.problem));
@@ -180,10 +200,14 @@ for (const dialect of DIALECTS) {
 
     it('kill -9 in the middle of grouped commits: the chain verifies and every acknowledged event is there', async () => {
       const start = await head();
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/helpers/ledger-writer-child.ts'), fresh.sqlitePath, ...(fresh.url ? [fresh.url] : [])], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'test/helpers/ledger-writer-child.ts'), fresh.sqlitePath, ...(fresh.url ? [fresh.url] : [])],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       const acks: { w: number; i: number; seq: number }[] = [];
       let grouped = 0;
       const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

@@ -20,11 +20,18 @@ for (const dialect of DIALECTS) {
     const t0 = Date.now() - 1000;
     before(async () => {
       t = await testInstance(dialect);
-      for (const [org, ik] of [['Praxis A', '100000001'], ['Praxis B', '100000002'], ['Praxis C', '100000003']] as const) {
+      for (const [org, ik] of [
+        ['Praxis A', '100000001'],
+        ['Praxis B', '100000002'],
+        ['Praxis C', '100000003'],
+      ] as const) {
         await t.core.admin.orgs.create(t.system, { name: org, ik, contacts: [{ email: `it@${ik}.example` }] });
         const dir = `/${org.replace(' ', '-').toLowerCase()}`;
         await t.core.admin.folders.create(t.system, `${dir}/out`, { org });
-        for (let i = 0; i < 3; i++) await t.core.files.upload(t.system, `${dir}/out/r${i}.csv`, body(`rows ${i}`.repeat(100)), { metadata: { records: 10 * (i + 1), categories: ['health', 'billing'] } });
+        for (let i = 0; i < 3; i++)
+          await t.core.files.upload(t.system, `${dir}/out/r${i}.csv`, body(`rows ${i}`.repeat(100)), {
+            metadata: { records: 10 * (i + 1), categories: ['health', 'billing'] },
+          });
       }
       await t.core.admin.orgs.create(t.system, { name: 'Rechenzentrum' });
       await t.user('rz', { org: 'Rechenzentrum' });
@@ -52,7 +59,10 @@ for (const dialect of DIALECTS) {
         ['/praxis-b/out/r2.csv', 'partial'],
       ]);
       assert.equal(s.reads.find((r) => r.path.endsWith('r2.csv'))!.bytes, 100);
-      assert.deepEqual(s.writes.map((w) => w.path), ['/praxis-b/out/drop.bin']);
+      assert.deepEqual(
+        s.writes.map((w) => w.path),
+        ['/praxis-b/out/drop.bin'],
+      );
       assert.deepEqual(s.organisations.map((o) => [o.org, o.filesRead, o.filesReadCompletely]).sort(), [
         ['Praxis A', 2, 2],
         ['Praxis B', 1, 0],
@@ -79,14 +89,38 @@ for (const dialect of DIALECTS) {
       const viaToken = await t.core.auth.token(token, { protocol: 'http', remoteAddr: '10.20.30.40' });
       await drain(await t.core.files.openDownload(viaToken, '/praxis-a/out/r0.csv'));
       const byToken = await t.core.incident.scope(t.system, { from: t0, to: Date.now() + 1, tokens: [info.id] });
-      assert.deepEqual(byToken.reads.map((r) => r.path), ['/praxis-a/out/r0.csv']);
+      assert.deepEqual(
+        byToken.reads.map((r) => r.path),
+        ['/praxis-a/out/r0.csv'],
+      );
       assert.ok((await t.core.audit.events(t.system, { action: 'incident.scope' })).length >= 4);
       await assert.rejects(t.core.incident.scope(t.system, { from: t0, to: Date.now() }), { code: 'INVALID_INPUT' });
       await assert.rejects(t.core.incident.scope(attacker, { from: t0, to: Date.now(), ips: ['x'] }), { code: 'PERMISSION_DENIED' });
     });
 
     it('CSV cells cannot become formulas', () => {
-      const csv = scopeCsv({ reads: [{ fileId: null, path: '=HYPERLINK("http://evil")', sha256: null, orgId: null, org: '+cmd', extent: 'complete', bytes: 1, times: ['a', 'b'], by: ['@x'], addresses: [], protocols: [], dataSubjects: null, dataCategories: [], events: [] }], writes: [], deletes: [] } as never);
+      const csv = scopeCsv({
+        reads: [
+          {
+            fileId: null,
+            path: '=HYPERLINK("http://evil")',
+            sha256: null,
+            orgId: null,
+            org: '+cmd',
+            extent: 'complete',
+            bytes: 1,
+            times: ['a', 'b'],
+            by: ['@x'],
+            addresses: [],
+            protocols: [],
+            dataSubjects: null,
+            dataCategories: [],
+            events: [],
+          },
+        ],
+        writes: [],
+        deletes: [],
+      } as never);
       assert.match(csv, /"'=HYPERLINK\(""http:\/\/evil""\)"/);
       assert.match(csv, /"'\+cmd"/);
       assert.match(csv, /"'@x"/);

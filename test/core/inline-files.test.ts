@@ -38,7 +38,8 @@ for (const dialect of DIALECTS) {
     let t: TestInstance;
     let db: { db: Kysely<Database>; close(): Promise<void> };
     let alice: Principal;
-    const row = async (name: string) => db.db.selectFrom('files').select(['id', 'blob_key', 'stored_inline', 'size']).where('name', '=', name).executeTakeFirst();
+    const row = async (name: string) =>
+      db.db.selectFrom('files').select(['id', 'blob_key', 'stored_inline', 'size']).where('name', '=', name).executeTakeFirst();
     const inlineRow = async (key: string) => db.db.selectFrom('blob_inline').select('sealed').where('blob_key', '=', key).executeTakeFirst();
 
     before(async () => {
@@ -89,7 +90,11 @@ for (const dialect of DIALECTS) {
       const r = (await row('ranged'))!;
       const sealed = Buffer.from((await inlineRow(r.blob_key))!.sealed, 'base64');
       sealed[sealed.length - 100]! ^= 0x80;
-      await db.db.updateTable('blob_inline').set({ sealed: sealed.toString('base64') }).where('blob_key', '=', r.blob_key).execute();
+      await db.db
+        .updateTable('blob_inline')
+        .set({ sealed: sealed.toString('base64') })
+        .where('blob_key', '=', r.blob_key)
+        .execute();
       const dl = await t.core.files.openDownload(alice, '/acme/in/ranged');
       await assert.rejects(readAll(dl.stream), { code: 'INTEGRITY' });
       await dl.finished;
@@ -99,7 +104,13 @@ for (const dialect of DIALECTS) {
       await db.db.updateTable('blob_inline').set({ sealed: moved }).where('blob_key', '=', r.blob_key).execute();
       await assert.rejects(t.core.files.openDownload(alice, '/acme/in/ranged'), { code: 'INTEGRITY' });
       // The refused read is in the ledger with its end: nothing left.
-      const [end, read] = await db.db.selectFrom('audit_events').select(['seq', 'action', 'outcome', 'bytes', 'detail']).where('file_id', '=', r.id).orderBy('seq', 'desc').limit(2).execute();
+      const [end, read] = await db.db
+        .selectFrom('audit_events')
+        .select(['seq', 'action', 'outcome', 'bytes', 'detail'])
+        .where('file_id', '=', r.id)
+        .orderBy('seq', 'desc')
+        .limit(2)
+        .execute();
       assert.equal(read!.action, 'file.read');
       assert.deepEqual({ action: end!.action, outcome: end!.outcome, bytes: Number(end!.bytes) }, { action: 'file.read.end', outcome: 'failure', bytes: 0 });
       const detail = JSON.parse(end!.detail) as Record<string, unknown>;

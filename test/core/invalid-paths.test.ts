@@ -37,8 +37,7 @@ for (const dialect of DIALECTS) {
     });
     after(() => t.cleanup());
 
-    const denials = async () =>
-      (await t.core.audit.events(t.system, { limit: 10_000 })).filter((e) => e.outcome === 'denied' && e.login === 'alice');
+    const denials = async () => (await t.core.audit.events(t.system, { limit: 10_000 })).filter((e) => e.outcome === 'denied' && e.login === 'alice');
 
     it('every operation records its rejected path before throwing INVALID_PATH', async () => {
       const bad = '/acme/inbox/../../etc/passwd';

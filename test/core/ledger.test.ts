@@ -26,7 +26,14 @@ for (const dialect of DIALECTS) {
       const rows = await raw.db.selectFrom('audit_events').selectAll().where('seq', '>=', seq).orderBy('seq').execute();
       let prev = rows[0]!.prev_hash;
       for (const r of rows) {
-        const fields = { ...r, seq: Number(r.seq), ts: Number(r.ts), bytes: r.bytes === null ? null : Number(r.bytes), prev_hash: prev, ...(Number(r.seq) === seq ? { target_path: targetPath } : {}) };
+        const fields = {
+          ...r,
+          seq: Number(r.seq),
+          ts: Number(r.ts),
+          bytes: r.bytes === null ? null : Number(r.bytes),
+          prev_hash: prev,
+          ...(Number(r.seq) === seq ? { target_path: targetPath } : {}),
+        };
         const { hash: _old, ...rest } = fields;
         const hash = eventHash(rest);
         await raw.db.updateTable('audit_events').set({ target_path: rest.target_path, prev_hash: prev, hash }).where('seq', '=', r.seq).execute();
@@ -63,27 +70,44 @@ for (const dialect of DIALECTS) {
     });
 
     // Roles exist only on PostgreSQL; SQLite relies on file permissions, chain, signatures and sink.
-    if (dialect === 'postgres') it('PostgreSQL: the service role can only insert into the ledger', async () => {
-      await sql`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sluice_test_app') THEN CREATE ROLE sluice_test_app NOSUPERUSER; END IF; END $$`.execute(raw.db);
-      await sql`GRANT ALL ON ALL TABLES IN SCHEMA public TO sluice_test_app`.execute(raw.db);
-      const asApp = (q: (trx: Kysely<Database>) => Promise<unknown>) =>
-        raw.db.transaction().execute(async (trx) => {
-          await sql`SET LOCAL ROLE sluice_test_app`.execute(trx);
-          return q(trx);
-        });
-      const row = await raw.db.selectFrom('audit_events').select('seq').orderBy('seq').limit(1).executeTakeFirstOrThrow();
-      await assert.rejects(asApp((trx) => trx.updateTable('audit_events').set({ target_path: '/x' }).where('seq', '=', row.seq).execute()), /append-only/);
-      await assert.rejects(asApp((trx) => trx.deleteFrom('audit_events').where('seq', '=', row.seq).execute()), /append-only/);
-      await assert.rejects(asApp((trx) => trx.deleteFrom('audit_checkpoints').execute()), /append-only/);
-      await assert.rejects(asApp(async (trx) => sql`TRUNCATE audit_events`.execute(trx)), /append-only/);
-      await asApp((trx) => trx.insertInto('settings').values({ key: 'probe', value: '1' }).execute());
-      // From here on the tests play an attacker with superuser rights, whom the triggers let through.
-    });
+    if (dialect === 'postgres')
+      it('PostgreSQL: the service role can only insert into the ledger', async () => {
+        await sql`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sluice_test_app') THEN CREATE ROLE sluice_test_app NOSUPERUSER; END IF; END $$`.execute(
+          raw.db,
+        );
+        await sql`GRANT ALL ON ALL TABLES IN SCHEMA public TO sluice_test_app`.execute(raw.db);
+        const asApp = (q: (trx: Kysely<Database>) => Promise<unknown>) =>
+          raw.db.transaction().execute(async (trx) => {
+            await sql`SET LOCAL ROLE sluice_test_app`.execute(trx);
+            return q(trx);
+          });
+        const row = await raw.db.selectFrom('audit_events').select('seq').orderBy('seq').limit(1).executeTakeFirstOrThrow();
+        await assert.rejects(
+          asApp((trx) => trx.updateTable('audit_events').set({ target_path: '/x' }).where('seq', '=', row.seq).execute()),
+          /append-only/,
+        );
+        await assert.rejects(
+          asApp((trx) => trx.deleteFrom('audit_events').where('seq', '=', row.seq).execute()),
+          /append-only/,
+        );
+        await assert.rejects(
+          asApp((trx) => trx.deleteFrom('audit_checkpoints').execute()),
+          /append-only/,
+        );
+        await assert.rejects(
+          asApp(async (trx) => sql`TRUNCATE audit_events`.execute(trx)),
+          /append-only/,
+        );
+        await asApp((trx) => trx.insertInto('settings').values({ key: 'probe', value: '1' }).execute());
+        // From here on the tests play an attacker with superuser rights, whom the triggers let through.
+      });
 
     it('verifies a long chain before taking the write lock: writers go on meanwhile, and what they append is verified too', async () => {
       // 5,000 events since the last checkpoint: their verification takes tens of milliseconds.
       for (let i = 0; i < 5000; i += 250) {
-        await Promise.all(Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })));
+        await Promise.all(
+          Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })),
+        );
       }
       const cps0 = await raw.db.selectFrom('audit_checkpoints').select('seq').execute();
       const checkpoint = t.core.audit.checkpoint(t.system);
@@ -100,7 +124,9 @@ for (const dialect of DIALECTS) {
 
     it('an event appended and then edited while a checkpoint verifies is still refused', async () => {
       for (let i = 0; i < 3000; i += 250) {
-        await Promise.all(Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })));
+        await Promise.all(
+          Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })),
+        );
       }
       const checkpoint = t.core.audit.checkpoint(t.system);
       await new Promise((r) => setImmediate(r));
@@ -141,7 +167,10 @@ for (const dialect of DIALECTS) {
       let v = await t.core.audit.verify(t.system);
       assert.equal(v.ok, false);
       assert.match(v.problem!.reason, /missing from the database/);
-      await raw.db.insertInto('audit_checkpoints').values({ ...last, signature: Buffer.alloc(64, 1).toString('base64') }).execute();
+      await raw.db
+        .insertInto('audit_checkpoints')
+        .values({ ...last, signature: Buffer.alloc(64, 1).toString('base64') })
+        .execute();
       v = await t.core.audit.verify(t.system);
       assert.equal(v.ok, false);
       assert.match(v.problem!.reason, /signature of checkpoint/);
@@ -167,7 +196,10 @@ describe('ledger checkpoints to syslog (RFC 5424 over TCP)', () => {
       assert.deepEqual(r.sinkErrors, []);
       for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
       assert.equal(received.length, 1);
-      const m = /^(\d+) (<110>1 \S+ \S+ sluice - CHECKPOINT \[sluice@32473 seq="(\d+)" hash="([0-9a-f]{64})" ts="\d+" keyId="[0-9a-f]{16}" sig="[A-Za-z0-9+/=]+"\] .*)$/.exec(received[0]!);
+      const m =
+        /^(\d+) (<110>1 \S+ \S+ sluice - CHECKPOINT \[sluice@32473 seq="(\d+)" hash="([0-9a-f]{64})" ts="\d+" keyId="[0-9a-f]{16}" sig="[A-Za-z0-9+/=]+"\] .*)$/.exec(
+          received[0]!,
+        );
       assert.ok(m, received[0]);
       assert.equal(Number(m[1]), Buffer.byteLength(m[2]!), 'octet count matches the message');
       assert.equal(Number(m[3]), r.checkpoint!.seq);

@@ -37,7 +37,11 @@ for (const dialect of DIALECTS) {
       await assert.rejects(t.core.files.list(pat, '/acme/in'), { code: 'LOCKED' });
       await assert.rejects(t.core.files.openDownload(pat, '/acme/in/a.txt'), { code: 'LOCKED' });
       await assert.rejects(t.core.auth.password('pat', TEST_PASSWORD, sftp), { code: 'LOCKED' });
-      await assert.rejects(t.core.auth.password('pat', 'a wrong password', sftp), { code: 'UNAUTHENTICATED' }, 'a wrong password learns nothing about the lockdown');
+      await assert.rejects(
+        t.core.auth.password('pat', 'a wrong password', sftp),
+        { code: 'UNAUTHENTICATED' },
+        'a wrong password learns nothing about the lockdown',
+      );
       assert.equal((await t.core.files.list(admin, '/acme/in')).entries.length, 1);
       assert.equal((await t.core.auth.password('boss', TEST_PASSWORD, sftp)).login, 'boss');
       const s = await t.core.lockdown.status(t.system);
@@ -76,7 +80,10 @@ for (const dialect of DIALECTS) {
       const t0 = Date.now();
       await t.core.lockdown.set(t.system, { mode: 'closed' });
       for (;;) {
-        const r = await other.core.files.list(patThere, '/acme/in').then(() => 'open', (e: { code?: string }) => e.code);
+        const r = await other.core.files.list(patThere, '/acme/in').then(
+          () => 'open',
+          (e: { code?: string }) => e.code,
+        );
         if (r === 'LOCKED') break;
         assert.ok(Date.now() - t0 < 2000, 'locked within 2 s on the other node');
         await new Promise((res) => setTimeout(res, 50));
@@ -99,9 +106,13 @@ describe('lockdown stops transfers already running', () => {
       await t.core.admin.folders.create(t.system, '/run', { org: 'Run' });
       const u = await t.user('runner', { org: 'Run' });
       await t.core.admin.grants.set(t.system, 'runner', '/run', 'all');
-      await t.core.files.upload(t.system, '/run/big.bin', (async function* () {
-        for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, i);
-      })());
+      await t.core.files.upload(
+        t.system,
+        '/run/big.bin',
+        (async function* () {
+          for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, i);
+        })(),
+      );
       const d = await t.core.files.openDownload(u, '/run/big.bin');
       const up = await t.core.files.openUpload(u, '/run/incoming.bin');
       // Read slowly: one chunk, then the lockdown, then keep reading.

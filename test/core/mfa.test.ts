@@ -19,7 +19,8 @@ const STEP = 30_000;
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) + 5_000;
 const ctx = { protocol: 'web' as const, remoteAddr: '192.0.2.9' };
 
-export const codeAt = (base32: string, ms: number) => TOTP.generate({ secret: Secret.fromBase32(base32), algorithm: 'SHA1', digits: 6, period: 30, timestamp: ms });
+export const codeAt = (base32: string, ms: number) =>
+  TOTP.generate({ secret: Secret.fromBase32(base32), algorithm: 'SHA1', digits: 6, period: 30, timestamp: ms });
 
 for (const dialect of DIALECTS) {
   describe(`core two-factor sign-in (${dialect})`, () => {
@@ -47,7 +48,13 @@ for (const dialect of DIALECTS) {
     before(async () => {
       db = await freshDatabase(dialect);
       dir = tempDir('mfa');
-      const config = loadConfig({ SLUICE_DATA_DIR: dir.path, ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'test', SLUICE_LOCKOUT_THRESHOLD: '3' });
+      const config = loadConfig({
+        SLUICE_DATA_DIR: dir.path,
+        ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}),
+        SLUICE_LOG_LEVEL: 'silent',
+        SLUICE_NODE_ID: 'test',
+        SLUICE_LOCKOUT_THRESHOLD: '3',
+      });
       inst = await openInstance(config, { create: true, log: pino({ level: 'silent' }), clock: { now: () => now } });
       sys = inst.system({ protocol: 'cli' }, 'test');
       await inst.core.admin.orgs.create(sys, { name: 'Praxis' });
@@ -77,7 +84,10 @@ for (const dialect of DIALECTS) {
       await assert.rejects(inst.core.admin.mfa.enable(sys, 'anna'), { code: 'CONFLICT' });
       await assert.rejects(inst.core.admin.mfa.confirm(sys, 'anna', codeAt(e.secret, now + STEP)), { code: 'CONFLICT' });
       const kinds = (await inst.core.audit.events(sys, { limit: 10_000 })).map((x) => x.action).filter((a) => a.startsWith('mfa.'));
-      assert.deepEqual(kinds.filter((k) => k !== 'mfa.status'), ['mfa.enrol', 'mfa.confirm', 'mfa.confirm']); // started, the wrong code, confirmed
+      assert.deepEqual(
+        kinds.filter((k) => k !== 'mfa.status'),
+        ['mfa.enrol', 'mfa.confirm', 'mfa.confirm'],
+      ); // started, the wrong code, confirmed
       // The code that confirmed cannot sign in afterwards.
       await assert.rejects(inst.core.auth.password('anna', TEST_PASSWORD, ctx, { otp: codeAt(e.secret, now) }), { code: 'UNAUTHENTICATED' });
       secrets.set('anna', e.secret);
@@ -88,7 +98,10 @@ for (const dialect of DIALECTS) {
       await assert.rejects(inst.core.auth.password('bert', TEST_PASSWORD, ctx), { code: 'MFA_REQUIRED' });
       // A wrong password says nothing about two factors, with or without a code.
       await assert.rejects(inst.core.auth.password('bert', 'wrong password here', ctx), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
-      await assert.rejects(inst.core.auth.password('bert', 'wrong password here', ctx, { otp: codeAt(secret, now) }), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
+      await assert.rejects(inst.core.auth.password('bert', 'wrong password here', ctx, { otp: codeAt(secret, now) }), {
+        code: 'UNAUTHENTICATED',
+        message: 'invalid credentials',
+      });
       const p = await inst.core.auth.password('bert', TEST_PASSWORD, ctx, { otp: codeAt(secret, now) });
       assert.equal(p.method, 'password+totp');
       const ok = (await events('auth.login', 'bert')).filter((e) => e.outcome === 'success').at(-1)!;
@@ -129,20 +142,31 @@ for (const dialect of DIALECTS) {
 
     it('wrong codes count toward the password lockout; a locked or disabled user gets the generic failure', async () => {
       const secret = await mfaUser('dora');
-      for (let i = 0; i < 3; i++) await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: '000000' === codeAt(secret, now) ? '111111' : '000000' }), { code: 'UNAUTHENTICATED' });
+      for (let i = 0; i < 3; i++)
+        await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: '000000' === codeAt(secret, now) ? '111111' : '000000' }), {
+          code: 'UNAUTHENTICATED',
+        });
       const u = await inst.core.admin.users.get(sys, 'dora');
       assert.ok(u.lockedUntil !== null && u.lockedUntil > now, 'locked after three wrong codes');
       // Locked: even the right password with the right code fails, and the password step fails first.
-      await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: codeAt(secret, now) }), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
+      await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: codeAt(secret, now) }), {
+        code: 'UNAUTHENTICATED',
+        message: 'invalid credentials',
+      });
       await inst.core.admin.users.update(sys, 'dora', { unlock: true });
       // A right password does not reset the counter between code guesses (only a full sign-in does).
-      await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: '999999' === codeAt(secret, now) ? '888888' : '999999' }), { code: 'UNAUTHENTICATED' });
+      await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: '999999' === codeAt(secret, now) ? '888888' : '999999' }), {
+        code: 'UNAUTHENTICATED',
+      });
       await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx), { code: 'MFA_REQUIRED' });
       assert.equal((await inst.core.admin.users.get(sys, 'dora')).lockedUntil, null);
       const raw = await inst.core.admin.users.get(sys, 'dora');
       assert.equal(raw.status, 'active');
       await inst.core.admin.users.update(sys, 'dora', { status: 'disabled' });
-      await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: codeAt(secret, now) }), { code: 'UNAUTHENTICATED', message: 'invalid credentials' });
+      await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx, { otp: codeAt(secret, now) }), {
+        code: 'UNAUTHENTICATED',
+        message: 'invalid credentials',
+      });
       await assert.rejects(inst.core.auth.password('dora', TEST_PASSWORD, ctx), { code: 'UNAUTHENTICATED', message: 'invalid credentials' }); // not MFA_REQUIRED
     });
 
@@ -155,7 +179,10 @@ for (const dialect of DIALECTS) {
         const emil = rows.find((r) => r.login === 'emil')!.totp_secret!;
         const bytes = Buffer.from(Secret.fromBase32(secret).bytes);
         assert.ok(!emil.toUpperCase().includes(secret), 'no base32 secret in the column');
-        assert.ok(!emil.includes(bytes.toString('hex')) && !emil.includes(bytes.toString('base64url')) && !emil.includes(bytes.toString('base64').replace(/=+$/, '')), 'no raw secret in the column');
+        assert.ok(
+          !emil.includes(bytes.toString('hex')) && !emil.includes(bytes.toString('base64url')) && !emil.includes(bytes.toString('base64').replace(/=+$/, '')),
+          'no raw secret in the column',
+        );
         assert.match(emil, /^v1\.[0-9a-f-]{36}\.[A-Za-z0-9_-]+$/);
         // Emil's ciphertext in Fritz's row does not open: Fritz cannot sign in, even with Emil's code.
         await raw.updateTable('users').set({ totp_secret: emil }).where('login', '=', 'fritz').execute();
@@ -190,7 +217,10 @@ for (const dialect of DIALECTS) {
       await assert.rejects(inst.core.auth.secondFactor({ login: 'gina', next: 'totp' }, 'gina', codeAt(gSecret, now), sftp), { code: 'UNAUTHENTICATED' });
       // Two second requests at once with one challenge (and two valid codes): one sign-in at most.
       c = await step('gina');
-      const par = await Promise.allSettled([inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now), sftp), inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now + STEP), sftp)]);
+      const par = await Promise.allSettled([
+        inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now), sftp),
+        inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now + STEP), sftp),
+      ]);
       assert.equal(par.filter((x) => x.status === 'fulfilled').length, 1);
       now += 2 * STEP;
       // A wrong code keeps the challenge; the right one signs in once; the challenge is then spent.
@@ -205,8 +235,18 @@ for (const dialect of DIALECTS) {
       c = await step('gina');
       now += 6 * 60_000;
       await assert.rejects(inst.core.auth.secondFactor(c, 'gina', codeAt(gSecret, now), sftp), { code: 'UNAUTHENTICATED' });
-      const reasons = (await inst.core.audit.events(sys, { action: 'auth.login', limit: 10_000 })).filter((e) => e.outcome === 'failure' && (e.detail as { method?: string }).method === 'totp').map((e) => (e.detail as { reason: string }).reason);
-      for (const r of ['second factor for another user or connection than the first', 'second factor already used', 'second factor already in progress', 'no first factor', 'first factor expired', 'wrong code']) assert.ok(reasons.includes(r), r);
+      const reasons = (await inst.core.audit.events(sys, { action: 'auth.login', limit: 10_000 }))
+        .filter((e) => e.outcome === 'failure' && (e.detail as { method?: string }).method === 'totp')
+        .map((e) => (e.detail as { reason: string }).reason);
+      for (const r of [
+        'second factor for another user or connection than the first',
+        'second factor already used',
+        'second factor already in progress',
+        'no first factor',
+        'first factor expired',
+        'wrong code',
+      ])
+        assert.ok(reasons.includes(r), r);
       assert.ok((await inst.core.audit.events(sys, { action: 'auth.factor', limit: 10_000 })).length >= 5, 'first factors are in the ledger');
       // A user without two factors is signed in by the first step.
       await inst.core.admin.users.create(sys, { login: 'ida', org: 'Praxis', password: TEST_PASSWORD });
@@ -215,7 +255,10 @@ for (const dialect of DIALECTS) {
 
     it('SG-1: recovery codes exist only while two-factor sign-in is on, work once each, are hashed, and are wiped when it is turned off', async () => {
       await inst.core.admin.users.create(sys, { login: 'kai', org: 'Praxis', password: TEST_PASSWORD });
-      const session = await inst.core.auth.session((await inst.core.auth.startSession(await inst.core.auth.password('kai', TEST_PASSWORD, ctx))).sessionId, ctx);
+      const session = await inst.core.auth.session(
+        (await inst.core.auth.startSession(await inst.core.auth.password('kai', TEST_PASSWORD, ctx))).sessionId,
+        ctx,
+      );
       // Off, then pending: no recovery codes.
       await assert.rejects(inst.core.account.mfa.recoveryCodes(session), { code: 'CONFLICT' });
       await assert.rejects(inst.core.admin.mfa.recoveryCodes(sys, 'kai'), { code: 'CONFLICT' });
@@ -261,7 +304,10 @@ for (const dialect of DIALECTS) {
       await assert.rejects(inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: second[0] }), { code: 'UNAUTHENTICATED' });
       // A recovery code also turns it off for oneself (the phone is gone).
       const third = (await inst.core.admin.mfa.recoveryCodes(sys, 'kai')).codes;
-      const s2 = await inst.core.auth.session((await inst.core.auth.startSession(await inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codeAt(again.secret, now) }))).sessionId, ctx);
+      const s2 = await inst.core.auth.session(
+        (await inst.core.auth.startSession(await inst.core.auth.password('kai', TEST_PASSWORD, ctx, { otp: codeAt(again.secret, now) }))).sessionId,
+        ctx,
+      );
       assert.equal((await inst.core.account.mfa.disable(s2, third[0])).state, 'off');
       const rec = (await inst.core.audit.events(sys, { action: 'mfa.recovery', limit: 10_000 })).map((x) => x.outcome);
       assert.deepEqual(rec, ['success', 'success', 'success']);
@@ -276,7 +322,12 @@ for (const dialect of DIALECTS) {
       try {
         const backupDir = `${work.path}/backup`;
         await inst.core.backup.create(sys, { to: backupDir, passphrase: 'a long backup passphrase' });
-        const config2 = loadConfig({ SLUICE_DATA_DIR: `${work.path}/data`, ...(db2.url ? { SLUICE_DATABASE_URL: db2.url } : {}), SLUICE_LOG_LEVEL: 'silent', SLUICE_NODE_ID: 'test' });
+        const config2 = loadConfig({
+          SLUICE_DATA_DIR: `${work.path}/data`,
+          ...(db2.url ? { SLUICE_DATABASE_URL: db2.url } : {}),
+          SLUICE_LOG_LEVEL: 'silent',
+          SLUICE_NODE_ID: 'test',
+        });
         await restoreInstance(config2, { from: backupDir, passphrase: 'a long backup passphrase', log: pino({ level: 'silent' }) });
         const restored = await openInstance(config2, { log: pino({ level: 'silent' }), clock: { now: () => now } });
         try {
@@ -328,7 +379,16 @@ for (const dialect of DIALECTS) {
       const partner = await inst.core.auth.password('jan', TEST_PASSWORD, ctx);
       await assert.rejects(inst.core.admin.mfa.disable(partner, 'bert'), { code: 'PERMISSION_DENIED' });
       const actions = (await inst.core.audit.events(sys, { limit: 10_000 })).map((x) => `${x.action}:${x.outcome}`);
-      for (const a of ['mfa.enrol:success', 'mfa.confirm:success', 'mfa.confirm:failure', 'mfa.disable:success', 'mfa.disable:failure', 'mfa.enrol:denied', 'mfa.disable:denied']) assert.ok(actions.includes(a), a);
+      for (const a of [
+        'mfa.enrol:success',
+        'mfa.confirm:success',
+        'mfa.confirm:failure',
+        'mfa.disable:success',
+        'mfa.disable:failure',
+        'mfa.enrol:denied',
+        'mfa.disable:denied',
+      ])
+        assert.ok(actions.includes(a), a);
     });
   });
 }

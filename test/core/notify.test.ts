@@ -19,10 +19,15 @@ describe('partner notification and Art. 33 report', () => {
     smtp = await startSmtp();
     t = await testInstance('sqlite', { SLUICE_SMTP_URL: smtp.url, SLUICE_MAIL_FROM: 'security@kasse.example' });
     const t0 = Date.now() - 1000;
-    await t.core.admin.orgs.create(t.system, { name: 'Praxis Nord', ik: '200000001', contacts: [{ email: 'praxis@nord.example' }, { email: 'it@nord.example' }] });
+    await t.core.admin.orgs.create(t.system, {
+      name: 'Praxis Nord',
+      ik: '200000001',
+      contacts: [{ email: 'praxis@nord.example' }, { email: 'it@nord.example' }],
+    });
     await t.core.admin.orgs.create(t.system, { name: 'Praxis Süd', ik: '200000002' });
     await t.core.admin.orgs.create(t.system, { name: 'Praxis Ost', ik: '200000003', contacts: [{ email: 'ost@ost.example' }] });
-    for (const o of ['nord', 'sued', 'ost']) await t.core.admin.folders.create(t.system, `/${o}`, { org: o === 'nord' ? 'Praxis Nord' : o === 'sued' ? 'Praxis Süd' : 'Praxis Ost' });
+    for (const o of ['nord', 'sued', 'ost'])
+      await t.core.admin.folders.create(t.system, `/${o}`, { org: o === 'nord' ? 'Praxis Nord' : o === 'sued' ? 'Praxis Süd' : 'Praxis Ost' });
     await t.core.files.upload(t.system, '/nord/a.csv', body('a'), { metadata: { records: 120, categories: ['health'] } });
     await t.core.files.upload(t.system, '/sued/b.csv', body('b'));
     await t.core.files.upload(t.system, '/ost/c.csv', body('c'));
@@ -57,7 +62,7 @@ describe('partner notification and Art. 33 report', () => {
     assert.deepEqual(mails()[0]!.to.sort(), ['it@nord.example', 'praxis@nord.example']);
     assert.match(mails()[0]!.data, /^Subject: .*Information/m);
     assert.match(mails()[0]!.data, /\/nord\/a\.csv \(complete/);
-    assert.doesNotMatch(mails()[0]!.data, /sued/, 'one partner never sees another partner\'s files');
+    assert.doesNotMatch(mails()[0]!.data, /sued/, "one partner never sees another partner's files");
     assert.equal(sent.drafts.find((d) => d.org === 'Praxis Nord')!.sent, true);
     assert.equal((await t.core.audit.events(t.system, { action: 'incident.notify' })).length, 1);
   });

@@ -79,8 +79,15 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
       await assertSchemaCurrent(appDb.db);
       const seq = await recordEvent(appDb.db, systemClock, { action: 'test.event', outcome: 'success', detail: { n: 1 } });
       assert.ok(seq > 0);
-      await appDb.db.insertInto('settings').values({ key: 'role-test', value: '"x"' } as never).execute();
-      await appDb.db.updateTable('settings').set({ value: '"y"' } as never).where('key', '=', 'role-test').execute();
+      await appDb.db
+        .insertInto('settings')
+        .values({ key: 'role-test', value: '"x"' } as never)
+        .execute();
+      await appDb.db
+        .updateTable('settings')
+        .set({ value: '"y"' } as never)
+        .where('key', '=', 'role-test')
+        .execute();
       await appDb.db.deleteFrom('settings').where('key', '=', 'role-test').execute();
       assert.equal((await verifyLedger(appDb.db)).ok, true);
     });
@@ -94,7 +101,14 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
         ['DISABLE TRIGGER', () => sql`ALTER TABLE audit_events DISABLE TRIGGER ALL`.execute(appDb.db)],
         ['DROP TRIGGER', () => sql`DROP TRIGGER audit_events_append_only ON audit_events`.execute(appDb.db)],
         ['DROP TABLE', () => sql`DROP TABLE audit_checkpoints`.execute(appDb.db)],
-        ['checkpoint UPDATE', () => appDb.db.updateTable('audit_checkpoints').set({ signature: 'x' } as never).execute()],
+        [
+          'checkpoint UPDATE',
+          () =>
+            appDb.db
+              .updateTable('audit_checkpoints')
+              .set({ signature: 'x' } as never)
+              .execute(),
+        ],
         [
           'UPDATE after granting itself the right',
           async () => {

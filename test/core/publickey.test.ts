@@ -29,7 +29,14 @@ for (const dialect of DIALECTS) {
       await t.user('alice', { org: 'Acme' });
       await t.user('bob', { org: 'Acme' });
       await t.user('carol', { org: 'Other' });
-      [alice, aliceEcdsa, aliceRsa, bob, evil, carol] = [makeKey('ed25519'), makeKey('ecdsa'), makeKey('rsa'), makeKey('ed25519'), makeKey('ed25519'), makeKey('ed25519')];
+      [alice, aliceEcdsa, aliceRsa, bob, evil, carol] = [
+        makeKey('ed25519'),
+        makeKey('ecdsa'),
+        makeKey('rsa'),
+        makeKey('ed25519'),
+        makeKey('ed25519'),
+        makeKey('ed25519'),
+      ];
       await t.core.admin.keys.add(t.system, 'alice', alice.line);
       await t.core.admin.keys.add(t.system, 'alice', aliceEcdsa.line);
       await t.core.admin.keys.add(t.system, 'alice', aliceRsa.line);
@@ -38,7 +45,7 @@ for (const dialect of DIALECTS) {
     });
     after(() => t.cleanup());
 
-    it('a query (no signature) only says whether the key is one of the user\'s, and never signs anyone in', async () => {
+    it("a query (no signature) only says whether the key is one of the user's, and never signs anyone in", async () => {
       const before = (await ledger(t)).length;
       const q = (login: string, k: TestKey, algorithm = k.algorithm) => t.core.auth.publicKey({ login, algorithm, keyBlob: k.blob }, ctx);
       assert.deepEqual(await q('alice', alice), { kind: 'acceptable' });
@@ -83,11 +90,27 @@ for (const dialect of DIALECTS) {
         ['a key authorized for nobody, validly signed (MOV-3a)', signedBy(evil, 'alice'), 'key not authorized for this user'],
         ["another user's key, validly signed (MOV-3b, Go CVE-2024-45337)", signedBy(bob, 'alice'), 'key not authorized for this user'],
         ["the user's key, signed by another key (MOV-3d)", signedBy(evil, 'alice', alice), 'bad signature'],
-        ['a signature made for another session (MOV-3e)', { ...signedBy(alice, 'alice'), signedData: signedData(randomBytes(32), 'alice', alice.algorithm, alice.blob) }, 'bad signature'],
-        ['a signature made for another user (MOV-3e)', { ...signedBy(alice, 'alice'), signature: alice.sign(signedData(sid, 'bob', alice.algorithm, alice.blob)) }, 'bad signature'],
-        ['a signature made for another service (MOV-3e)', { ...signedBy(alice, 'alice'), signature: alice.sign(signedData(sid, 'alice', alice.algorithm, alice.blob, 'ssh-userauth')) }, 'bad signature'],
+        [
+          'a signature made for another session (MOV-3e)',
+          { ...signedBy(alice, 'alice'), signedData: signedData(randomBytes(32), 'alice', alice.algorithm, alice.blob) },
+          'bad signature',
+        ],
+        [
+          'a signature made for another user (MOV-3e)',
+          { ...signedBy(alice, 'alice'), signature: alice.sign(signedData(sid, 'bob', alice.algorithm, alice.blob)) },
+          'bad signature',
+        ],
+        [
+          'a signature made for another service (MOV-3e)',
+          { ...signedBy(alice, 'alice'), signature: alice.sign(signedData(sid, 'alice', alice.algorithm, alice.blob, 'ssh-userauth')) },
+          'bad signature',
+        ],
         ['an unknown user', signedBy(evil, 'mallory'), 'unknown user'],
-        ['an RSA signature with SHA-1 (ssh-rsa)', { ...signedBy(aliceRsa, 'alice', aliceRsa, 'ssh-rsa'), signature: aliceRsa.sign(signedData(sid, 'alice', 'ssh-rsa', aliceRsa.blob), 'sha1') }, 'signature algorithm not accepted'],
+        [
+          'an RSA signature with SHA-1 (ssh-rsa)',
+          { ...signedBy(aliceRsa, 'alice', aliceRsa, 'ssh-rsa'), signature: aliceRsa.sign(signedData(sid, 'alice', 'ssh-rsa', aliceRsa.blob), 'sha1') },
+          'signature algorithm not accepted',
+        ],
         ['a key blob labelled with another algorithm', signedBy(aliceRsa, 'alice', aliceRsa, 'ssh-ed25519'), 'key not authorized for this user'],
         ['an empty signature', { ...signedBy(alice, 'alice'), signature: Buffer.alloc(0) }, 'malformed signature'],
         ['signed data but no signature', { ...signedBy(alice, 'alice'), signature: undefined }, 'malformed signature'],
@@ -108,7 +131,10 @@ for (const dialect of DIALECTS) {
       for (const blob of ['', 'C:\\MOVEitTransfer\\Logs\\DMZ_WEB.log', '/etc/ssh/ssh_host_ed25519_key', 'file:///etc/passwd', 'A'.repeat(1 << 20)]) {
         const keyBlob = Buffer.from(blob);
         assert.deepEqual(await t.core.auth.publicKey({ login: 'alice', algorithm: 'ssh-ed25519', keyBlob }, ctx), { kind: 'unknown' });
-        await assert.rejects(t.core.auth.publicKey({ login: 'alice', algorithm: 'ssh-ed25519', keyBlob, signature: Buffer.alloc(64), signedData: Buffer.from('x') }, ctx), denied);
+        await assert.rejects(
+          t.core.auth.publicKey({ login: 'alice', algorithm: 'ssh-ed25519', keyBlob, signature: Buffer.alloc(64), signedData: Buffer.from('x') }, ctx),
+          denied,
+        );
       }
     });
 

@@ -16,16 +16,23 @@ for (const dialect of DIALECTS) {
       await t.core.admin.folders.create(t.system, '/reha/archiv', { org: 'Reha' });
       intruder = await t.user('reha1', { org: 'Reha' });
       await t.core.admin.grants.set(t.system, 'org:Reha', '/reha', 'list,read');
-      await t.core.files.upload(t.system, '/reha/archiv/normal.csv', (async function* () {
-        yield Buffer.from('a;b\n');
-      })());
+      await t.core.files.upload(
+        t.system,
+        '/reha/archiv/normal.csv',
+        (async function* () {
+          yield Buffer.from('a;b\n');
+        })(),
+      );
     });
     after(() => t.cleanup());
 
     it('a canary looks like data; reading it alerts at once and blocks further downloads', async () => {
       const { fileId } = await t.core.canaries.plant(t.system, '/reha/archiv/abrechnung-2025-Q4.csv', 'archive bait');
       const listed = await t.core.canaries.list(t.system);
-      assert.deepEqual(listed.map((c) => [c.fileId, c.path]), [[fileId, '/reha/archiv/abrechnung-2025-Q4.csv']]);
+      assert.deepEqual(
+        listed.map((c) => [c.fileId, c.path]),
+        [[fileId, '/reha/archiv/abrechnung-2025-Q4.csv']],
+      );
       const d = await t.core.files.openDownload(intruder, '/reha/archiv/abrechnung-2025-Q4.csv');
       const chunks: Buffer[] = [];
       for await (const c of d.stream) chunks.push(c as Buffer);
@@ -48,7 +55,9 @@ for (const dialect of DIALECTS) {
       assert.equal(alerts.length, 1, 'the well-formed attempt alerts (an empty password is refused before any lookup)');
       assert.equal(alerts[0]!.detail.remoteAddr, '203.0.113.66');
       await assert.rejects(t.core.admin.users.update(t.system, 'backup-admin', { status: 'active' }), { code: 'INVALID_INPUT' });
-      await assert.rejects(t.core.admin.users.create(t.system, { login: 'trap2', org: 'Reha', decoy: true, password: 'a password long enough' }), { code: 'INVALID_INPUT' });
+      await assert.rejects(t.core.admin.users.create(t.system, { login: 'trap2', org: 'Reha', decoy: true, password: 'a password long enough' }), {
+        code: 'INVALID_INPUT',
+      });
       const users = await t.core.admin.users.list(t.system);
       assert.equal(users.find((u) => u.login === 'backup-admin')!.status, 'decoy');
     });

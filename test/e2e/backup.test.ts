@@ -91,7 +91,11 @@ describe('backup → restore → verify with the real CLI, while the server runs
     assert.equal(sluice(env, ['folder', 'create', '/muster/inbox', '--org', 'Praxis Muster']).code, 0);
     assert.equal(sluice(env, ['grant', 'muster', '/muster/inbox', 'list,read,write']).code, 0);
     const token = (JSON.parse(sluice(env, ['token', 'create', 'muster', '--json']).out) as { token: string }).token;
-    for (const [name, size] of [['a.bin', 10], ['b.bin', 700_000], ['c.bin', 2_200_000]] as const) {
+    for (const [name, size] of [
+      ['a.bin', 10],
+      ['b.bin', 700_000],
+      ['c.bin', 2_200_000],
+    ] as const) {
       const f = path.join(dir.path, name);
       fs.writeFileSync(f, randomBytes(size));
       const put = sluice(env, ['file', 'put', f, `/muster/inbox/${name}`]);
@@ -112,7 +116,11 @@ describe('backup → restore → verify with the real CLI, while the server runs
     const uploads = (async () => {
       while (uploading) {
         const body = randomBytes(150_000);
-        const r = await fetch(`http://127.0.0.1:${port}/api/v1/fs/muster/inbox/live-${uploaded}.bin`, { method: 'PUT', body, headers: { authorization: `Bearer ${token}` } });
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/fs/muster/inbox/live-${uploaded}.bin`, {
+          method: 'PUT',
+          body,
+          headers: { authorization: `Bearer ${token}` },
+        });
         assert.equal(r.status, 201);
         uploaded++;
       }
@@ -184,7 +192,9 @@ describe('backup → restore → verify with the real CLI, while the server runs
   });
 
   it('sluice verify fails on a flipped blob byte (exit 1) and names the missing blob', () => {
-    const blobs = walk(path.join(dir.path, 'restored', 'blobs')).filter((f) => /[0-9a-f-]{36}$/.test(f)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size);
+    const blobs = walk(path.join(dir.path, 'restored', 'blobs'))
+      .filter((f) => /[0-9a-f-]{36}$/.test(f))
+      .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size);
     const big = blobs[0]!;
     const buf = fs.readFileSync(big);
     buf[buf.length - 100] = buf[buf.length - 100]! ^ 0xff;

@@ -53,7 +53,13 @@ async function waitReady(port: number, ms = 30_000): Promise<void> {
 /** Starts a PUT that declares `total` bytes, sends `sent` of them, and resolves once they left. */
 function partialPut(port: number, token: string, p: string, total: number, sent: number): Promise<http.ClientRequest> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: p, headers: { authorization: `Bearer ${token}`, 'content-length': String(total) } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'PUT',
+      path: p,
+      headers: { authorization: `Bearer ${token}`, 'content-length': String(total) },
+    });
     req.on('error', () => undefined);
     req.write(randomBytes(sent), () => setTimeout(() => resolve(req), 300));
   });
@@ -111,7 +117,10 @@ for (const dialect of DIALECTS) {
       const gone = await fetch(`http://127.0.0.1:${port2}/api/v1/fs/acme/in/new.bin`, { headers: auth });
       assert.equal(gone.status, 404);
       const list = (await (await fetch(`http://127.0.0.1:${port2}/api/v1/fs/acme/in/`, { headers: auth })).json()) as { entries: { name: string }[] };
-      assert.deepEqual(list.entries.map((e) => e.name), ['keep.bin']);
+      assert.deepEqual(
+        list.entries.map((e) => e.name),
+        ['keep.bin'],
+      );
       assert.equal(countFiles(path.join(blobs, 'tmp')), 0, 'temporary parts swept at start');
       assert.equal(countFiles(path.join(blobs, 'objects')), 1, 'only the committed blob remains');
       child.kill('SIGTERM');

@@ -135,7 +135,11 @@ async function drill(
     const name = `sluice_drill_${randomBytes(6).toString('hex')}`;
     dbUrl = await createDatabase(opts.pgUrl, name);
     restoredDbUrl = await createDatabase(opts.pgUrl, `${name}_restored`);
-    if (!opts.keep) cleanups.push(() => dropDatabase(opts.pgUrl!, name), () => dropDatabase(opts.pgUrl!, `${name}_restored`));
+    if (!opts.keep)
+      cleanups.push(
+        () => dropDatabase(opts.pgUrl!, name),
+        () => dropDatabase(opts.pgUrl!, `${name}_restored`),
+      );
   }
   const smtp = await startSmtp();
   cleanups.push(() => smtp.close());
@@ -189,7 +193,11 @@ async function drill(
       const jobs: (() => Promise<void>)[] = [];
       for (let n = 1; n <= DRILL.partners; n++) {
         const org = partnerName(n);
-        await inst.core.admin.orgs.create(sys, { name: org, ik: `1090${pad(n)}${String(100 + n).slice(-3)}`, contacts: [{ email: `datenschutz@partner${pad(n)}.example` }] });
+        await inst.core.admin.orgs.create(sys, {
+          name: org,
+          ik: `1090${pad(n)}${String(100 + n).slice(-3)}`,
+          contacts: [{ email: `datenschutz@partner${pad(n)}.example` }],
+        });
         await inst.core.admin.folders.create(sys, `/p${pad(n)}/out`, { org });
         await inst.core.admin.users.create(sys, { login: `p${pad(n)}`, role: 'partner', org, password: userPassword });
         await inst.core.admin.grants.set(sys, `org:${org}`, `/p${pad(n)}/out`, 'list,read,write');
@@ -218,7 +226,9 @@ async function drill(
     }
   }
   timings.seed = Date.now() - t;
-  log(`   seeded ${seeded.size} files in ${(timings.seed / 1000).toFixed(1)} s; budgets: per user ${DRILL.userFiles} files / ${DRILL.userBytes / 1048576} MiB, per organisation ${DRILL.orgFiles} files, global ${DRILL.globalFiles} files, per ${DRILL.window}`);
+  log(
+    `   seeded ${seeded.size} files in ${(timings.seed / 1000).toFixed(1)} s; budgets: per user ${DRILL.userFiles} files / ${DRILL.userBytes / 1048576} MiB, per organisation ${DRILL.orgFiles} files, global ${DRILL.globalFiles} files, per ${DRILL.window}`,
+  );
 
   // --- 2. serve -------------------------------------------------------------------------------------
   log('2. sluice serve (HTTP + SFTP), alerts to an SMTP server and a webhook receiver started by the drill');
@@ -227,7 +237,10 @@ async function drill(
   await waitReady(httpPort);
   const base = `http://127.0.0.1:${httpPort}`;
   const knownHosts = path.join(keysDir, 'known_hosts');
-  const hostKeyLines = fs.readdirSync(path.join(dataDir, 'keys')).filter((f) => /^ssh_host_.*\.pub$/.test(f)).map((f) => fs.readFileSync(path.join(dataDir, 'keys', f), 'utf8').trim());
+  const hostKeyLines = fs
+    .readdirSync(path.join(dataDir, 'keys'))
+    .filter((f) => /^ssh_host_.*\.pub$/.test(f))
+    .map((f) => fs.readFileSync(path.join(dataDir, 'keys', f), 'utf8').trim());
   fs.writeFileSync(knownHosts, hostKeyLines.map((l) => `[127.0.0.1]:${sftpPort} ${l.split(/\s+/).slice(0, 2).join(' ')}\n`).join(''));
   const hostKeyBlobs = new Set(hostKeyLines.map((l) => l.split(/\s+/)[1]!));
 
@@ -244,7 +257,12 @@ async function drill(
   }
   const targets: string[] = [];
   for (let i = 0; i < DRILL.filesPerPartner; i++) for (const v of visible) if (v[i]) targets.push(v[i]!);
-  check('attack', `the stolen credential sees ${DRILL.attackerPartners.length} partners' folders`, targets.length === DRILL.attackerPartners.length * DRILL.filesPerPartner, `${targets.length} files listed`);
+  check(
+    'attack',
+    `the stolen credential sees ${DRILL.attackerPartners.length} partners' folders`,
+    targets.length === DRILL.attackerPartners.length * DRILL.filesPerPartner,
+    `${targets.length} files listed`,
+  );
   const sftpTargets = targets.filter((_, i) => i % 2 === 0);
   const httpTargets = targets.filter((_, i) => i % 2 === 1);
   const loot = path.join(dir, 'attacker-loot');
@@ -257,11 +275,19 @@ async function drill(
   let legitFailed = 0;
   const legit = (async () => {
     for (let i = 1; i <= 10; i++) {
-      const r = await httpRequest(base, 'GET', `/api/v1/fs/p02/out/abrechnung-02-${String(i).padStart(3, '0')}.csv`, { authorization: `Bearer ${tokens.p02!}` });
+      const r = await httpRequest(base, 'GET', `/api/v1/fs/p02/out/abrechnung-02-${String(i).padStart(3, '0')}.csv`, {
+        authorization: `Bearer ${tokens.p02!}`,
+      });
       if (r.status === 200) legitOk++;
       else legitFailed++;
       if (i % 2 === 0) {
-        const up = await httpRequest(base, 'PUT', `/api/v1/fs/p02/out/eingang-${i}.csv`, { authorization: `Bearer ${tokens.p02!}`, 'x-sluice-records': '12', 'x-sluice-categories': 'billing' }, randomBytes(2048));
+        const up = await httpRequest(
+          base,
+          'PUT',
+          `/api/v1/fs/p02/out/eingang-${i}.csv`,
+          { authorization: `Bearer ${tokens.p02!}`, 'x-sluice-records': '12', 'x-sluice-categories': 'billing' },
+          randomBytes(2048),
+        );
         if (up.status === 201) legitOk++;
         else legitFailed++;
       }
@@ -276,7 +302,11 @@ async function drill(
 
   t = Date.now();
   const sftpBatch = sftpTargets.map((p) => `-get "${p}" "${path.join(loot, 'sftp' + p.replaceAll('/', '_'))}"`).join('\n') + '\n';
-  const sftpRun = runProcess(tools.sftp, ['-b', '-', '-P', String(sftpPort), ...opensshOptions(knownHosts, attackerKey.file), '-o', `BindAddress=${attacker.ip}`, `p07@127.0.0.1`], sftpBatch);
+  const sftpRun = runProcess(
+    tools.sftp,
+    ['-b', '-', '-P', String(sftpPort), ...opensshOptions(knownHosts, attackerKey.file), '-o', `BindAddress=${attacker.ip}`, `p07@127.0.0.1`],
+    sftpBatch,
+  );
   const httpGot = new Map<string, Buffer>();
   const httpStatus = new Map<number, number>();
   // The HTTP side joins once the SFTP client has its first file (SSH setup takes longer than a
@@ -303,8 +333,15 @@ async function drill(
   const receivedBytes = [...received.values()].reduce((n, b) => n + b.length, 0);
   const intact = [...received].every(([p, b]) => seeded.get(p)?.sha256 === sha(b));
   const receivedOrgs = new Set([...received.keys()].map((p) => seeded.get(p)?.org ?? '?'));
-  log(`   attacker received ${received.size} files (${viaSftp} over SFTP, ${httpGot.size} over HTTP; HTTP statuses ${JSON.stringify(Object.fromEntries(httpStatus))}; sftp exit ${sftpResult.code}) in ${(timings.attack / 1000).toFixed(1)} s`);
-  check('budget', `at most the budget left: ≤ ${DRILL.userFiles} files and ≤ ${DRILL.userBytes} bytes`, received.size > 0 && received.size <= DRILL.userFiles && receivedBytes <= DRILL.userBytes, `${received.size} files, ${receivedBytes} bytes (${viaSftp} SFTP + ${httpGot.size} HTTP) of ${targets.length} attempted`);
+  log(
+    `   attacker received ${received.size} files (${viaSftp} over SFTP, ${httpGot.size} over HTTP; HTTP statuses ${JSON.stringify(Object.fromEntries(httpStatus))}; sftp exit ${sftpResult.code}) in ${(timings.attack / 1000).toFixed(1)} s`,
+  );
+  check(
+    'budget',
+    `at most the budget left: ≤ ${DRILL.userFiles} files and ≤ ${DRILL.userBytes} bytes`,
+    received.size > 0 && received.size <= DRILL.userFiles && receivedBytes <= DRILL.userBytes,
+    `${received.size} files, ${receivedBytes} bytes (${viaSftp} SFTP + ${httpGot.size} HTTP) of ${targets.length} attempted`,
+  );
   check('budget', 'every file the attacker holds is complete and genuine (SHA-256)', received.size > 0 && intact, intact ? 'all match' : 'mismatch');
   fs.writeFileSync(path.join(dir, 'attacker-sftp.log'), sftpResult.out + sftpResult.err);
   // OpenSSH shows only the status ("Failure"); the ssh2 client shows the server's message too.
@@ -322,7 +359,12 @@ async function drill(
     },
     (e: Error) => `no session: ${e.message}`,
   );
-  check('budget', 'both protocols delivered files before the budget was spent', viaSftp > 0 && httpGot.size > 0, `${viaSftp} over SFTP, ${httpGot.size} over HTTP`);
+  check(
+    'budget',
+    'both protocols delivered files before the budget was spent',
+    viaSftp > 0 && httpGot.size > 0,
+    `${viaSftp} over SFTP, ${httpGot.size} over HTTP`,
+  );
   check(
     'budget',
     'then downloads were refused over both protocols (HTTP 429; SFTP failure status with the budget message)',
@@ -330,13 +372,22 @@ async function drill(
     `HTTP 429 × ${httpStatus.get(429) ?? 0}; SFTP refused × ${sftpRefusals.length} ("${oneMore}")`,
   );
   check('budget', 'the breach spans more than one partner', receivedOrgs.size > 1, `${receivedOrgs.size} partners: ${[...receivedOrgs].sort().join(', ')}`);
-  check('budget', 'legitimate partners kept working from 127.0.0.1 (HTTP and SFTP)', legitFailed === 0 && legitOk === 25, `${legitOk} operations succeeded, ${legitFailed} failed`);
+  check(
+    'budget',
+    'legitimate partners kept working from 127.0.0.1 (HTTP and SFTP)',
+    legitFailed === 0 && legitOk === 25,
+    `${legitOk} operations succeeded, ${legitFailed} failed`,
+  );
 
   // --- 4. alerts ------------------------------------------------------------------------------------
   log('4. alerts: BUDGET_TRIPPED by e-mail, webhook and in the ledger');
   const waitUntil = Date.now() + DRILL.bounds.alertMs + 2000;
   // One look at the ledger since the attack began (the command takes seconds): the trip and its alert.
-  const events = JSON.parse((await sluice(['audit', 'events', '--from', new Date(attackFrom).toISOString(), '--limit', '10000', '--json'])).out || '[]') as { action: string; time: string; detail: Record<string, unknown> }[];
+  const events = JSON.parse((await sluice(['audit', 'events', '--from', new Date(attackFrom).toISOString(), '--limit', '10000', '--json'])).out || '[]') as {
+    action: string;
+    time: string;
+    detail: Record<string, unknown>;
+  }[];
   const trips = events.filter((e) => e.action === 'budget.trip');
   const trip = trips.find((e) => e.detail.by === 'p07');
   const tripAt = trip ? Date.parse(trip.time) : NaN;
@@ -348,33 +399,91 @@ async function drill(
     if (mailAt === undefined || hookAt === undefined) await sleep(50);
   }
   const ledgerAlert = events.find((e) => e.action === 'alert' && e.detail.code === 'BUDGET_TRIPPED' && e.detail.by === 'p07');
-  check('alert', 'the budget tripped for the stolen credential (ledger budget.trip)', !!trip, trip ? `${trip.detail.label} at ${trip.time}` : `no trip (${trips.length} trip events)`);
+  check(
+    'alert',
+    'the budget tripped for the stolen credential (ledger budget.trip)',
+    !!trip,
+    trip ? `${trip.detail.label} at ${trip.time}` : `no trip (${trips.length} trip events)`,
+  );
   timings.alertEmail = mailAt !== undefined ? mailAt - tripAt : NaN;
   timings.alertWebhook = hookAt !== undefined ? hookAt - tripAt : NaN;
-  check('alert', `e-mail alert within ${DRILL.bounds.alertMs / 1000} s of the trip`, timings.alertEmail <= DRILL.bounds.alertMs, mailAt !== undefined ? `${timings.alertEmail} ms` : 'no e-mail');
-  check('alert', `signed webhook alert within ${DRILL.bounds.alertMs / 1000} s of the trip (HMAC checked)`, timings.alertWebhook <= DRILL.bounds.alertMs, hookAt !== undefined ? `${timings.alertWebhook} ms` : `no valid webhook (${hook.received.length} received)`);
-  check('alert', 'the alert is in the ledger', !!ledgerAlert && Date.parse(ledgerAlert.time) - tripAt <= DRILL.bounds.alertMs, ledgerAlert ? `alert event at ${ledgerAlert.time}` : 'missing');
+  check(
+    'alert',
+    `e-mail alert within ${DRILL.bounds.alertMs / 1000} s of the trip`,
+    timings.alertEmail <= DRILL.bounds.alertMs,
+    mailAt !== undefined ? `${timings.alertEmail} ms` : 'no e-mail',
+  );
+  check(
+    'alert',
+    `signed webhook alert within ${DRILL.bounds.alertMs / 1000} s of the trip (HMAC checked)`,
+    timings.alertWebhook <= DRILL.bounds.alertMs,
+    hookAt !== undefined ? `${timings.alertWebhook} ms` : `no valid webhook (${hook.received.length} received)`,
+  );
+  check(
+    'alert',
+    'the alert is in the ledger',
+    !!ledgerAlert && Date.parse(ledgerAlert.time) - tripAt <= DRILL.bounds.alertMs,
+    ledgerAlert ? `alert event at ${ledgerAlert.time}` : 'missing',
+  );
 
   // --- 5. incident scope ---------------------------------------------------------------------------
   log(`5. sluice incident scope --ip ${attacker.ip}`);
   const scopeFile = path.join(dir, 'scope.json');
   const scopeTo = new Date(Date.now() + 1000).toISOString();
-  const sc = await sluice(['incident', 'scope', '--ip', attacker.ip, '--from', new Date(attackFrom).toISOString(), '--to', scopeTo, '--json', '--out', scopeFile]);
+  const sc = await sluice([
+    'incident',
+    'scope',
+    '--ip',
+    attacker.ip,
+    '--from',
+    new Date(attackFrom).toISOString(),
+    '--to',
+    scopeTo,
+    '--json',
+    '--out',
+    scopeFile,
+  ]);
   timings.scope = sc.ms;
-  type ScopeJson = { reads: { path: string; org: string | null; extent?: string; addresses: string[]; by: string[] }[]; organisations: { org: string | null; filesRead: number; dataSubjects: number; contacts: { email: string }[] }[]; actors: { login: string | null }[]; totals: { filesRead: number; dataSubjects: number }; ledger: { lastSeq: number | null } };
+  type ScopeJson = {
+    reads: { path: string; org: string | null; extent?: string; addresses: string[]; by: string[] }[];
+    organisations: { org: string | null; filesRead: number; dataSubjects: number; contacts: { email: string }[] }[];
+    actors: { login: string | null }[];
+    totals: { filesRead: number; dataSubjects: number };
+    ledger: { lastSeq: number | null };
+  };
   const scope: ScopeJson | undefined = sc.code === 0 ? (JSON.parse(fs.readFileSync(scopeFile, 'utf8')) as ScopeJson) : undefined;
   const scopePaths = new Set(scope?.reads.map((r) => r.path) ?? []);
   const missing = [...received.keys()].filter((p) => !scopePaths.has(p));
   const extra = [...scopePaths].filter((p) => !received.has(p));
-  check('scope', `incident scope finishes in < ${DRILL.bounds.scopeMs / 1000} s (the whole command)`, sc.code === 0 && sc.ms < DRILL.bounds.scopeMs, `${sc.ms} ms, exit ${sc.code}${sc.code ? ': ' + sc.err.trim() : ''}`);
-  check('scope', 'it names exactly the files the attacker received', !!scope && received.size > 0 && missing.length === 0 && extra.length === 0, `${scopePaths.size} named, ${received.size} received; missing ${missing.length}, extra ${extra.length}`);
+  check(
+    'scope',
+    `incident scope finishes in < ${DRILL.bounds.scopeMs / 1000} s (the whole command)`,
+    sc.code === 0 && sc.ms < DRILL.bounds.scopeMs,
+    `${sc.ms} ms, exit ${sc.code}${sc.code ? ': ' + sc.err.trim() : ''}`,
+  );
+  check(
+    'scope',
+    'it names exactly the files the attacker received',
+    !!scope && received.size > 0 && missing.length === 0 && extra.length === 0,
+    `${scopePaths.size} named, ${received.size} received; missing ${missing.length}, extra ${extra.length}`,
+  );
   const scopeOrgs = new Set((scope?.organisations ?? []).filter((o) => o.filesRead > 0).map((o) => o.org ?? '?'));
   const orgsRight = sameSet(scopeOrgs, receivedOrgs) && (scope?.reads ?? []).every((r) => r.org === seeded.get(r.path)?.org);
   check('scope', 'and their partner organisations', orgsRight, `${[...scopeOrgs].sort().join(', ')}`);
   const subjects = [...received.keys()].reduce((n, p) => n + (seeded.get(p)?.records ?? 0), 0);
-  check('scope', 'with the data subjects of those files', scope?.totals.dataSubjects === subjects, `${scope?.totals.dataSubjects} data subjects (expected ${subjects})`);
+  check(
+    'scope',
+    'with the data subjects of those files',
+    scope?.totals.dataSubjects === subjects,
+    `${scope?.totals.dataSubjects} data subjects (expected ${subjects})`,
+  );
   const actors = (scope?.actors ?? []).map((a) => a.login);
-  check('scope', 'legitimate traffic from other addresses is not in it', actors.length === 1 && actors[0] === 'p07' && (scope?.reads ?? []).every((r) => r.addresses.length === 1 && r.addresses[0] === attacker.ip), `actors: ${actors.join(', ')}`);
+  check(
+    'scope',
+    'legitimate traffic from other addresses is not in it',
+    actors.length === 1 && actors[0] === 'p07' && (scope?.reads ?? []).every((r) => r.addresses.length === 1 && r.addresses[0] === attacker.ip),
+    `actors: ${actors.join(', ')}`,
+  );
 
   // --- 6. notification -----------------------------------------------------------------------------
   log('6. sluice incident notify --scope (drafts, then --send) and incident report');
@@ -387,21 +496,46 @@ async function drill(
     const mine = [...received.keys()].filter((p) => seeded.get(p)?.org === d.org);
     const others = [...received.keys()].filter((p) => seeded.get(p)?.org !== d.org);
     const n = Number(d.org?.slice(-2));
-    return mine.every((p) => d.text.includes(p)) && !others.some((p) => d.text.includes(p)) && d.to.length === 1 && d.to[0] === `datenschutz@partner${pad(n)}.example`;
+    return (
+      mine.every((p) => d.text.includes(p)) &&
+      !others.some((p) => d.text.includes(p)) &&
+      d.to.length === 1 &&
+      d.to[0] === `datenschutz@partner${pad(n)}.example`
+    );
   });
-  check('notify', 'one draft per affected partner, and only for them', nd.code === 0 && sameSet(draftOrgs, receivedOrgs) && drafts.drafts.length === receivedOrgs.size, `${drafts.drafts.length} drafts: ${[...draftOrgs].sort().join(', ')}`);
-  check('notify', "each draft lists exactly that partner's files and goes to its contact", nd.code === 0 && drafts.drafts.length > 0 && draftsRight, draftsRight ? 'yes' : 'no');
+  check(
+    'notify',
+    'one draft per affected partner, and only for them',
+    nd.code === 0 && sameSet(draftOrgs, receivedOrgs) && drafts.drafts.length === receivedOrgs.size,
+    `${drafts.drafts.length} drafts: ${[...draftOrgs].sort().join(', ')}`,
+  );
+  check(
+    'notify',
+    "each draft lists exactly that partner's files and goes to its contact",
+    nd.code === 0 && drafts.drafts.length > 0 && draftsRight,
+    draftsRight ? 'yes' : 'no',
+  );
   const before = smtp.mails.length;
   const ns = await sluice(['incident', 'notify', '--scope', scopeFile, '--lang', 'de', '--send', '--json']);
   timings.notifySend = ns.ms;
   const sent = smtp.mails.slice(before).filter((m) => m.to.some((a) => a.startsWith('datenschutz@')));
   const sentTo = new Set(sent.flatMap((m) => m.to));
   const expectedTo = new Set([...receivedOrgs].map((o) => `datenschutz@partner${o.slice(-2)}.example`));
-  check('notify', '--send delivers them to the partners over SMTP', ns.code === 0 && sent.length === receivedOrgs.size && sameSet(sentTo, expectedTo), `${sent.length} mails to ${[...sentTo].sort().join(', ')}`);
+  check(
+    'notify',
+    '--send delivers them to the partners over SMTP',
+    ns.code === 0 && sent.length === receivedOrgs.size && sameSet(sentTo, expectedTo),
+    `${sent.length} mails to ${[...sentTo].sort().join(', ')}`,
+  );
   const artFile = path.join(dir, 'art33.md');
   const rep = await sluice(['incident', 'report', '--scope', scopeFile, '--out', artFile]);
   const art = rep.code === 0 ? fs.readFileSync(artFile, 'utf8') : '';
-  check('notify', 'incident report writes the Art. 33 skeleton with the numbers', rep.code === 0 && art.includes(String(subjects)), rep.code === 0 ? `${art.length} characters` : rep.err.trim());
+  check(
+    'notify',
+    'incident report writes the Art. 33 skeleton with the numbers',
+    rep.code === 0 && art.includes(String(subjects)),
+    rep.code === 0 ? `${art.length} characters` : rep.err.trim(),
+  );
 
   // --- 7. lockdown ---------------------------------------------------------------------------------
   log('7. sluice lockdown on --mode closed');
@@ -417,7 +551,13 @@ async function drill(
   await sleep(300);
   const lk = await sluice(['lockdown', 'on', '--mode', 'closed', '--reason', 'drill: stolen credential of p07', '--json']);
   const [sFail, hFail, slowEnd] = await Promise.all([sessionFail.result(15_000), httpFail.result(15_000), slow.result(30_000)]);
-  const lockEvents = JSON.parse((await sluice(['audit', 'events', '--from', lockFrom, '--limit', '10000', '--json'])).out || '[]') as { action: string; time: string; path: string | null; bytes: number | null; detail: Record<string, unknown> }[];
+  const lockEvents = JSON.parse((await sluice(['audit', 'events', '--from', lockFrom, '--limit', '10000', '--json'])).out || '[]') as {
+    action: string;
+    time: string;
+    path: string | null;
+    bytes: number | null;
+    detail: Record<string, unknown>;
+  }[];
   const onEvents = lockEvents.filter((e) => e.action === 'lockdown.on');
   const onAt = onEvents.length ? Date.parse(onEvents.at(-1)!.time) : NaN;
   timings.lockdownSftpSession = sFail ? sFail.at - onAt : NaN;
@@ -426,13 +566,30 @@ async function drill(
   const cut = lockEvents.find((e) => e.action === 'file.read.end' && e.path === BIG_FILE);
   timings.lockdownRunningDownload = cut ? Date.parse(cut.time) - onAt : NaN;
   check('lockdown', 'lockdown on succeeds', lk.code === 0 && onEvents.length > 0, `exit ${lk.code}, ledger lockdown.on at ${onEvents.at(-1)?.time}`);
-  check('lockdown', `a running SFTP session is refused within ${DRILL.bounds.lockdownMs / 1000} s`, !!sFail && /lock/i.test(sFail.error) && timings.lockdownSftpSession < DRILL.bounds.lockdownMs, sFail ? `${timings.lockdownSftpSession} ms after the change (${sFail.error})` : 'still working');
-  check('lockdown', `HTTP requests are refused within ${DRILL.bounds.lockdownMs / 1000} s`, !!hFail && /HTTP 423/.test(hFail.error) && timings.lockdownHttp < DRILL.bounds.lockdownMs, hFail ? `${timings.lockdownHttp} ms after the change (${hFail.error.slice(0, 60)})` : 'still working');
+  check(
+    'lockdown',
+    `a running SFTP session is refused within ${DRILL.bounds.lockdownMs / 1000} s`,
+    !!sFail && /lock/i.test(sFail.error) && timings.lockdownSftpSession < DRILL.bounds.lockdownMs,
+    sFail ? `${timings.lockdownSftpSession} ms after the change (${sFail.error})` : 'still working',
+  );
+  check(
+    'lockdown',
+    `HTTP requests are refused within ${DRILL.bounds.lockdownMs / 1000} s`,
+    !!hFail && /HTTP 423/.test(hFail.error) && timings.lockdownHttp < DRILL.bounds.lockdownMs,
+    hFail ? `${timings.lockdownHttp} ms after the change (${hFail.error.slice(0, 60)})` : 'still working',
+  );
   check(
     'lockdown',
     `a download in progress over HTTP is cut off within ${DRILL.bounds.lockdownMs / 1000} s (the server's file.read.end record), the client holding an incomplete file`,
-    !!cut && cut.detail.complete === false && timings.lockdownRunningDownload < DRILL.bounds.lockdownMs && !!slowEnd && !slowEnd.complete && slowEnd.bytes < BIG_FILE_BYTES,
-    cut ? `${timings.lockdownRunningDownload} ms after the change; ${cut.bytes} of ${BIG_FILE_BYTES} bytes sent, client got ${slowEnd?.bytes ?? '?'} (${slowEnd?.error ?? 'ended normally'})` : 'no end record',
+    !!cut &&
+      cut.detail.complete === false &&
+      timings.lockdownRunningDownload < DRILL.bounds.lockdownMs &&
+      !!slowEnd &&
+      !slowEnd.complete &&
+      slowEnd.bytes < BIG_FILE_BYTES,
+    cut
+      ? `${timings.lockdownRunningDownload} ms after the change; ${cut.bytes} of ${BIG_FILE_BYTES} bytes sent, client got ${slowEnd?.bytes ?? '?'} (${slowEnd?.error ?? 'ended normally'})`
+      : 'no end record',
   );
   const newSftp = await sftpSession(sftpPort, 'p05', fs.readFileSync(legitKey.file), hostKeyBlobs).then(
     (s) => {
@@ -441,15 +598,35 @@ async function drill(
     },
     (e: Error) => `refused (${e.message})`,
   );
-  const login = await httpRequest(base, 'POST', '/api/v1/auth/login', { 'content-type': 'application/json', origin: base }, Buffer.from(JSON.stringify({ login: 'p02', password: userPassword })));
+  const login = await httpRequest(
+    base,
+    'POST',
+    '/api/v1/auth/login',
+    { 'content-type': 'application/json', origin: base },
+    Buffer.from(JSON.stringify({ login: 'p02', password: userPassword })),
+  );
   const stolenToken = await httpRequest(base, 'GET', '/api/v1/fs/p03/out/', { authorization: `Bearer ${attacker.token}` }, undefined, attacker.ip);
-  check('lockdown', 'new sign-ins are refused (SFTP key, HTTP password, API token)', newSftp.startsWith('refused') && login.status >= 400 && stolenToken.status >= 400, `SFTP ${newSftp}; login HTTP ${login.status}; token HTTP ${stolenToken.status}`);
+  check(
+    'lockdown',
+    'new sign-ins are refused (SFTP key, HTTP password, API token)',
+    newSftp.startsWith('refused') && login.status >= 400 && stolenToken.status >= 400,
+    `SFTP ${newSftp}; login HTTP ${login.status}; token HTTP ${stolenToken.status}`,
+  );
   const lockMail = mailTimes.find((m) => m.to.includes('soc@insurer.example') && m.data.includes('LOCKDOWN_CHANGED'));
   const lockHook = hook.received.find((h) => h.valid && h.body.code === 'LOCKDOWN_CHANGED');
-  check('lockdown', 'the change raised LOCKDOWN_CHANGED by e-mail and signed webhook', lockMail !== undefined && !!lockHook, `e-mail ${lockMail !== undefined ? 'received' : 'missing'}, webhook ${lockHook ? 'received' : 'missing'}`);
+  check(
+    'lockdown',
+    'the change raised LOCKDOWN_CHANGED by e-mail and signed webhook',
+    lockMail !== undefined && !!lockHook,
+    `e-mail ${lockMail !== undefined ? 'received' : 'missing'}, webhook ${lockHook ? 'received' : 'missing'}`,
+  );
   const st = await sluice(['lockdown', 'status', '--json']);
   const ls = await sluice(['file', 'ls', '/p03/out', '--json']);
-  const adminWorks = st.code === 0 && (JSON.parse(st.out) as { mode: string }).mode === 'closed' && ls.code === 0 && (JSON.parse(ls.out) as unknown[]).length === DRILL.filesPerPartner;
+  const adminWorks =
+    st.code === 0 &&
+    (JSON.parse(st.out) as { mode: string }).mode === 'closed' &&
+    ls.code === 0 &&
+    (JSON.parse(ls.out) as unknown[]).length === DRILL.filesPerPartner;
   check('lockdown', 'the administrator CLI still works', adminWorks, `lockdown status exit ${st.code}, file ls exit ${ls.code}`);
 
   // --- 8. backup → restore → verify ----------------------------------------------------------------
@@ -460,20 +637,47 @@ async function drill(
   const bk = await sluice(['backup', '--to', backupDir, '--passphrase-file', pass, '--json']);
   timings.backup = bk.ms;
   const bkFiles = bk.code === 0 ? ((JSON.parse(bk.out) as { tables: { name: string; rows: number }[] }).tables.find((x) => x.name === 'files')?.rows ?? 0) : 0;
-  check('backup', 'backup of the running server', bk.code === 0 && bkFiles >= seeded.size, `${bk.ms} ms, ${bkFiles} files${bk.code ? ': ' + bk.err.trim() : ''}`);
-  const restoredEnv: Record<string, string> = { SLUICE_DATA_DIR: path.join(dir, 'restored'), SLUICE_LOG_LEVEL: 'warn', ...(restoredDbUrl ? { SLUICE_DATABASE_URL: restoredDbUrl } : {}) };
+  check(
+    'backup',
+    'backup of the running server',
+    bk.code === 0 && bkFiles >= seeded.size,
+    `${bk.ms} ms, ${bkFiles} files${bk.code ? ': ' + bk.err.trim() : ''}`,
+  );
+  const restoredEnv: Record<string, string> = {
+    SLUICE_DATA_DIR: path.join(dir, 'restored'),
+    SLUICE_LOG_LEVEL: 'warn',
+    ...(restoredDbUrl ? { SLUICE_DATABASE_URL: restoredDbUrl } : {}),
+  };
   const rs = await sluice(['restore', '--from', backupDir, '--passphrase-file', pass, '--json'], restoredEnv);
   timings.restore = rs.ms;
-  check('backup', 'restore into an empty data directory', rs.code === 0 && (JSON.parse(rs.out || '{}') as { ok?: boolean }).ok === true, `${rs.ms} ms${rs.code ? ': ' + rs.err.trim() : ''}`);
+  check(
+    'backup',
+    'restore into an empty data directory',
+    rs.code === 0 && (JSON.parse(rs.out || '{}') as { ok?: boolean }).ok === true,
+    `${rs.ms} ms${rs.code ? ': ' + rs.err.trim() : ''}`,
+  );
   const vf = await sluice(['verify', '--json'], restoredEnv);
   timings.verify = vf.ms;
   const vr = vf.code === 0 ? (JSON.parse(vf.out) as { ok: boolean; files: number }) : undefined;
-  check('backup', 'sluice verify passes on the restored instance (every blob re-read, SHA-256 checked)', !!vr?.ok && vr.files === bkFiles, `${vf.ms} ms, ${vr?.files ?? 0} files${vf.code ? ': ' + (vf.out + vf.err).trim().slice(0, 300) : ''}`);
+  check(
+    'backup',
+    'sluice verify passes on the restored instance (every blob re-read, SHA-256 checked)',
+    !!vr?.ok && vr.files === bkFiles,
+    `${vf.ms} ms, ${vr?.files ?? 0} files${vf.code ? ': ' + (vf.out + vf.err).trim().slice(0, 300) : ''}`,
+  );
   const av = await sluice(['audit', 'verify', '--json'], restoredEnv);
   timings.auditVerify = av.ms;
   const ar = av.code === 0 ? (JSON.parse(av.out) as { ok: boolean; events: number }) : undefined;
-  check('backup', 'sluice audit verify passes on the restored instance', !!ar?.ok, `${av.ms} ms, ${ar?.events ?? 0} events${av.code ? ': ' + av.err.trim() : ''}`);
-  const rsScope = await sluice(['incident', 'scope', '--ip', attacker.ip, '--from', new Date(attackFrom).toISOString(), '--to', scopeTo, '--json'], restoredEnv);
+  check(
+    'backup',
+    'sluice audit verify passes on the restored instance',
+    !!ar?.ok,
+    `${av.ms} ms, ${ar?.events ?? 0} events${av.code ? ': ' + av.err.trim() : ''}`,
+  );
+  const rsScope = await sluice(
+    ['incident', 'scope', '--ip', attacker.ip, '--from', new Date(attackFrom).toISOString(), '--to', scopeTo, '--json'],
+    restoredEnv,
+  );
   const rsReads = rsScope.code === 0 ? new Set((JSON.parse(rsScope.out) as ScopeJson).reads.map((r) => r.path)) : new Set<string>();
   check('backup', 'the restored ledger answers the same incident scope', rsScope.code === 0 && sameSet(rsReads, scopePaths), `${rsReads.size} files`);
 }
@@ -509,10 +713,20 @@ async function parallel(jobs: readonly (() => Promise<void>)[], width: number): 
   );
 }
 
-function runProcess(cmd: string, args: string[], input: string, env: Record<string, string> = {}, timeoutMs = 300_000): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+function runProcess(
+  cmd: string,
+  args: string[],
+  input: string,
+  env: Record<string, string> = {},
+  timeoutMs = 300_000,
+): Promise<{ code: number | null; out: string; err: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -535,7 +749,11 @@ function runCli(args: string[], env: Record<string, string>): Promise<Cli> {
 
 function startServer(env: Record<string, string>, logFile: string): ChildProcess {
   const out = fs.openSync(logFile, 'a');
-  const c = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env }, stdio: ['ignore', out, out] });
+  const c = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+    stdio: ['ignore', out, out],
+  });
   fs.closeSync(out);
   return c;
 }
@@ -572,15 +790,33 @@ async function waitReady(port: number, ms = 60_000): Promise<void> {
 }
 
 /** One HTTP request from a chosen local address (the attacker's), body collected. */
-function httpRequest(base: string, method: string, urlPath: string, headers: Record<string, string>, body?: Buffer, localAddress?: string): Promise<{ status: number; body: Buffer }> {
+function httpRequest(
+  base: string,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+  localAddress?: string,
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const u = new URL(urlPath, base);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, agent: false, ...(localAddress ? { localAddress } : {}) }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method,
+        headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+        agent: false,
+        ...(localAddress ? { localAddress } : {}),
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -641,16 +877,29 @@ async function sshKeygen(keygen: string, dir: string, name: string): Promise<{ f
   return { file, publicLine: fs.readFileSync(`${file}.pub`, 'utf8').trim() };
 }
 
-
 /** An SFTP session with the ssh2 client (stays open), the host key checked against the server's. */
-function sftpSession(port: number, user: string, privateKey: Buffer, hostKeys: ReadonlySet<string>, localAddress?: string): Promise<{ sftp: SFTPWrapper; end(): void }> {
+function sftpSession(
+  port: number,
+  user: string,
+  privateKey: Buffer,
+  hostKeys: ReadonlySet<string>,
+  localAddress?: string,
+): Promise<{ sftp: SFTPWrapper; end(): void }> {
   return new Promise((resolve, reject) => {
     const c = new SshClient();
     c.on('error', reject);
     c.on('ready', () => {
       c.sftp((err, sftp) => (err ? reject(err) : resolve({ sftp, end: () => c.end() })));
     });
-    c.connect({ host: '127.0.0.1', port, username: user, privateKey, readyTimeout: 10_000, ...(localAddress ? { localAddress } : {}), hostVerifier: (key: Buffer) => hostKeys.has(key.toString('base64')) });
+    c.connect({
+      host: '127.0.0.1',
+      port,
+      username: user,
+      privateKey,
+      readyTimeout: 10_000,
+      ...(localAddress ? { localAddress } : {}),
+      hostVerifier: (key: Buffer) => hostKeys.has(key.toString('base64')),
+    });
   });
 }
 
@@ -659,7 +908,12 @@ function sftpRead(sftp: SFTPWrapper, p: string): Promise<Buffer> {
 }
 
 /** A GET read at `rate` bytes/s (a slow client); result() says how much arrived and how it ended. */
-function slowDownload(base: string, urlPath: string, token: string, rate: number): { result(timeoutMs: number): Promise<{ bytes: number; complete: boolean; error?: string } | undefined> } {
+function slowDownload(
+  base: string,
+  urlPath: string,
+  token: string,
+  rate: number,
+): { result(timeoutMs: number): Promise<{ bytes: number; complete: boolean; error?: string } | undefined> } {
   const done = new Promise<{ bytes: number; complete: boolean; error?: string }>((resolve) => {
     let bytes = 0;
     const req = http.get(new URL(`/api/v1/fs${urlPath}`, base), { headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {

@@ -38,19 +38,43 @@ export function makeKey(type: TestKeyType, comment = 'test'): TestKey {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const x = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
     const blob = Buffer.concat([str('ssh-ed25519'), str(x)]);
-    return { type, keyType: 'ssh-ed25519', algorithm: 'ssh-ed25519', blob, line: `ssh-ed25519 ${blob.toString('base64')} ${comment}`, privateKey, sign: (d) => sign(null, d, privateKey) };
+    return {
+      type,
+      keyType: 'ssh-ed25519',
+      algorithm: 'ssh-ed25519',
+      blob,
+      line: `ssh-ed25519 ${blob.toString('base64')} ${comment}`,
+      privateKey,
+      sign: (d) => sign(null, d, privateKey),
+    };
   }
   if (type === 'ecdsa') {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const j = publicKey.export({ format: 'jwk' });
     const q = Buffer.concat([Buffer.from([4]), Buffer.from(j.x!, 'base64url'), Buffer.from(j.y!, 'base64url')]);
     const blob = Buffer.concat([str('ecdsa-sha2-nistp256'), str('nistp256'), str(q)]);
-    return { type, keyType: 'ecdsa-sha2-nistp256', algorithm: 'ecdsa-sha2-nistp256', blob, line: `ecdsa-sha2-nistp256 ${blob.toString('base64')} ${comment}`, privateKey, sign: (d, h = 'sha256') => sign(h, d, { key: privateKey, dsaEncoding: 'der' }) };
+    return {
+      type,
+      keyType: 'ecdsa-sha2-nistp256',
+      algorithm: 'ecdsa-sha2-nistp256',
+      blob,
+      line: `ecdsa-sha2-nistp256 ${blob.toString('base64')} ${comment}`,
+      privateKey,
+      sign: (d, h = 'sha256') => sign(h, d, { key: privateKey, dsaEncoding: 'der' }),
+    };
   }
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
   const j = publicKey.export({ format: 'jwk' });
   const blob = Buffer.concat([str('ssh-rsa'), mpint(Buffer.from(j.e!, 'base64url')), mpint(Buffer.from(j.n!, 'base64url'))]);
-  return { type, keyType: 'ssh-rsa', algorithm: 'rsa-sha2-256', blob, line: `ssh-rsa ${blob.toString('base64')} ${comment}`, privateKey, sign: (d, h = 'sha256') => sign(h, d, { key: privateKey, padding: constants.RSA_PKCS1_PADDING }) };
+  return {
+    type,
+    keyType: 'ssh-rsa',
+    algorithm: 'rsa-sha2-256',
+    blob,
+    line: `ssh-rsa ${blob.toString('base64')} ${comment}`,
+    privateKey,
+    sign: (d, h = 'sha256') => sign(h, d, { key: privateKey, padding: constants.RSA_PKCS1_PADDING }),
+  };
 }
 
 /**
@@ -58,5 +82,14 @@ export function makeKey(type: TestKeyType, comment = 'test'): TestKey {
  * and including the key blob, with has_sig TRUE.
  */
 export function signedData(sessionId: Buffer, user: string, algorithm: string, blob: Buffer, service = 'ssh-connection'): Buffer {
-  return Buffer.concat([str(sessionId), Buffer.from([50]), str(Buffer.from(user, 'utf8')), str(service), str('publickey'), Buffer.from([1]), str(algorithm), str(blob)]);
+  return Buffer.concat([
+    str(sessionId),
+    Buffer.from([50]),
+    str(Buffer.from(user, 'utf8')),
+    str(service),
+    str('publickey'),
+    Buffer.from([1]),
+    str(algorithm),
+    str(blob),
+  ]);
 }

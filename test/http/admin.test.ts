@@ -41,7 +41,12 @@ for (const dialect of DIALECTS) {
     after(() => s.close());
 
     it('manages organisations: create, list, get by id or name, patch', async () => {
-      const c = await call('POST', '/api/v1/admin/orgs', { name: 'Praxis Dr. Muster', ik: '123456789', contacts: [{ email: 'it@muster.test', name: 'IT' }], quotaBytes: 1_000_000 });
+      const c = await call('POST', '/api/v1/admin/orgs', {
+        name: 'Praxis Dr. Muster',
+        ik: '123456789',
+        contacts: [{ email: 'it@muster.test', name: 'IT' }],
+        quotaBytes: 1_000_000,
+      });
       assert.equal(c.status, 201, JSON.stringify(c.body));
       const org = c.body as { id: string; name: string; ik: string; quotaBytes: number; status: string; createdAt: string; contacts: unknown[] };
       assert.equal(org.name, 'Praxis Dr. Muster');
@@ -52,7 +57,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await call('POST', '/api/v1/admin/orgs', { name: 'praxis dr. muster' })).status, 409);
       const list = await call('GET', '/api/v1/admin/orgs');
       assert.equal(list.status, 200);
-      assert.deepEqual((list.body as { name: string; usedBytes: number }[]).map((o) => [o.name, o.usedBytes]), [['Praxis Dr. Muster', 0]]);
+      assert.deepEqual(
+        (list.body as { name: string; usedBytes: number }[]).map((o) => [o.name, o.usedBytes]),
+        [['Praxis Dr. Muster', 0]],
+      );
       for (const ref of [org.id, encodeURIComponent('Praxis Dr. Muster')]) {
         const g = await call('GET', `/api/v1/admin/orgs/${ref}`);
         assert.equal(g.status, 200, ref);
@@ -79,13 +87,20 @@ for (const dialect of DIALECTS) {
       assert.equal(user.lastLoginAt, null);
       assert.ok(typeof password === 'string' && password.length >= 16);
       assert.ok(!JSON.stringify(user).includes(password));
-      const login = await fetch(`${s.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'paula', password }) });
+      const login = await fetch(`${s.base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login: 'paula', password }),
+      });
       assert.equal(login.status, 200);
       const noPw = await call('POST', '/api/v1/admin/users', { login: 'keyonly', org: 'Praxis Dr. Muster' });
       assert.equal(noPw.status, 201);
       assert.equal((noPw.body as { password?: string }).password, undefined);
       const list = await call('GET', `/api/v1/admin/users?org=${encodeURIComponent('Praxis Dr. Muster')}`);
-      assert.deepEqual((list.body as { login: string }[]).map((u) => u.login), ['keyonly', 'paula']);
+      assert.deepEqual(
+        (list.body as { login: string }[]).map((u) => u.login),
+        ['keyonly', 'paula'],
+      );
       const g = await call('GET', '/api/v1/admin/users/paula');
       assert.equal((g.body as { lastLoginAt: string | null }).lastLoginAt !== null, true);
       const expires = new Date(Date.now() + 86_400_000).toISOString();
@@ -109,7 +124,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await call('POST', '/api/v1/admin/users/paula/keys', { publicKey: line })).status, 409);
       assert.equal((await call('POST', '/api/v1/admin/users/paula/keys', { publicKey: 'ssh-dss AAAA' })).status, 400);
       const l = await call('GET', '/api/v1/admin/users/paula/keys');
-      assert.deepEqual((l.body as { id: string }[]).map((k) => k.id), [key.id]);
+      assert.deepEqual(
+        (l.body as { id: string }[]).map((k) => k.id),
+        [key.id],
+      );
       assert.equal((await call('DELETE', `/api/v1/admin/users/paula/keys/${key.id}`)).status, 204);
       assert.deepEqual((await call('GET', '/api/v1/admin/users/paula/keys')).body, []);
       assert.equal((await call('DELETE', `/api/v1/admin/users/paula/keys/${key.id}`)).status, 404);
@@ -120,13 +138,22 @@ for (const dialect of DIALECTS) {
       assert.equal(f.status, 201, JSON.stringify(f.body));
       assert.equal((f.body as { path: string; type: string }).path, '/muster/inbox');
       const folders = await call('GET', '/api/v1/admin/folders');
-      assert.deepEqual((folders.body as { path: string; org: string | null }[]).map((x) => [x.path, x.org]), [['/muster', null], ['/muster/inbox', 'Praxis Dr. Muster']]);
+      assert.deepEqual(
+        (folders.body as { path: string; org: string | null }[]).map((x) => [x.path, x.org]),
+        [
+          ['/muster', null],
+          ['/muster/inbox', 'Praxis Dr. Muster'],
+        ],
+      );
       const paula = await tokenFor(s.t, 'paula');
       const url = `${s.base}/api/v1/fs/muster/inbox/`;
       assert.equal((await fetch(url, { headers: bearer(paula) })).status, 404, 'no grant yet: hidden');
       const g = await call('PUT', '/api/v1/admin/grants', { subject: 'paula', path: '/muster/inbox', permissions: 'list,read,write' });
       assert.equal(g.status, 200, JSON.stringify(g.body));
-      assert.deepEqual((({ subject, path, permissions }) => ({ subject, path, permissions }))(g.body as { subject: string; path: string; permissions: string }), { subject: 'user:paula', path: '/muster/inbox', permissions: 'list,read,write' });
+      assert.deepEqual(
+        (({ subject, path, permissions }) => ({ subject, path, permissions }))(g.body as { subject: string; path: string; permissions: string }),
+        { subject: 'user:paula', path: '/muster/inbox', permissions: 'list,read,write' },
+      );
       assert.equal((await fetch(url, { headers: bearer(paula) })).status, 200);
       const og = await call('PUT', '/api/v1/admin/grants', { subject: 'org:Praxis Dr. Muster', path: '/muster/inbox', permissions: ['list'] });
       assert.equal(og.status, 200);

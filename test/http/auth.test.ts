@@ -59,7 +59,10 @@ for (const dialect of DIALECTS) {
       assert.ok(attrs.includes('path=/'), c);
       assert.ok(!attrs.some((a) => a.startsWith('domain=')), c);
       assert.ok(!attrs.includes('secure'), 'plain HTTP on loopback: no Secure flag');
-      assert.ok(attrs.some((a) => a.startsWith('expires=')), c);
+      assert.ok(
+        attrs.some((a) => a.startsWith('expires=')),
+        c,
+      );
       assert.ok((l.cookie?.length ?? 0) > 30);
       const me = await fetch(`${s.base}/api/v1/auth/me`, { headers: { cookie: l.cookie! } });
       assert.equal(me.status, 200);
@@ -67,15 +70,32 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses wrong credentials alike (401, WWW-Authenticate, no cookie), and malformed bodies (400)', async () => {
-      for (const [who, pw] of [['alice', 'wrong password!'], ['nobody', 'whatever password'], ['ALICE ', 'wrong']] as const) {
-        const r = await fetch(`${s.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: who, password: pw }) });
+      for (const [who, pw] of [
+        ['alice', 'wrong password!'],
+        ['nobody', 'whatever password'],
+        ['ALICE ', 'wrong'],
+      ] as const) {
+        const r = await fetch(`${s.base}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ login: who, password: pw }),
+        });
         assert.equal(r.status, 401, who);
         assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer/);
         assert.deepEqual(r.headers.getSetCookie(), []);
         assert.deepEqual(await r.json(), { error: { code: 'UNAUTHENTICATED', message: 'invalid credentials' } });
       }
-      for (const body of ['{"login":"alice"}', '{"login":"alice","password":"x","remember":true}', '{"login":["alice"],"password":"x"}', 'login=alice&password=x']) {
-        const r = await fetch(`${s.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': body.startsWith('{') ? 'application/json' : 'application/x-www-form-urlencoded' }, body });
+      for (const body of [
+        '{"login":"alice"}',
+        '{"login":"alice","password":"x","remember":true}',
+        '{"login":["alice"],"password":"x"}',
+        'login=alice&password=x',
+      ]) {
+        const r = await fetch(`${s.base}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': body.startsWith('{') ? 'application/json' : 'application/x-www-form-urlencoded' },
+          body,
+        });
         assert.ok(r.status === 400 || r.status === 415, body);
         assert.equal(errorCode(await r.json()), 'INVALID_INPUT', body);
       }
@@ -93,7 +113,11 @@ for (const dialect of DIALECTS) {
       assert.ok(cookie);
       const before = await tree(s.t);
       const mkdir = (headers: Record<string, string>, name: string) =>
-        fetch(`${s.base}/api/v1/fs-ops/mkdir`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ path: `/acme/inbox/${name}` }) });
+        fetch(`${s.base}/api/v1/fs-ops/mkdir`, {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ path: `/acme/inbox/${name}` }),
+        });
       for (const [what, headers] of [
         ['no Origin', {}],
         ['foreign Origin', { origin: 'https://evil.test' }],
@@ -121,7 +145,11 @@ for (const dialect of DIALECTS) {
       // Reading needs no Origin (safe method; SameSite=Strict keeps the cookie off cross-site requests).
       assert.equal((await fetch(`${s.base}/api/v1/fs/acme/inbox/`, { headers: { cookie, origin: 'https://evil.test' } })).status, 200);
       const tok = await tokenFor(s.t, 'erin');
-      const viaBearer = await fetch(`${s.base}/api/v1/fs-ops/mkdir`, { method: 'POST', headers: { ...bearer(tok), 'content-type': 'application/json' }, body: JSON.stringify({ path: '/acme/inbox/bearer' }) });
+      const viaBearer = await fetch(`${s.base}/api/v1/fs-ops/mkdir`, {
+        method: 'POST',
+        headers: { ...bearer(tok), 'content-type': 'application/json' },
+        body: JSON.stringify({ path: '/acme/inbox/bearer' }),
+      });
       assert.equal(viaBearer.status, 201);
     });
 
@@ -174,7 +202,29 @@ for (const dialect of DIALECTS) {
       dir = tempDir('tls');
       const key = path.join(dir.path, 'key.pem');
       const cert = path.join(dir.path, 'cert.pem');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        ],
+        { stdio: 'ignore' },
+      );
       ca = fs.readFileSync(cert);
       s = await serve(dialect, { SLUICE_TLS_CERT: cert, SLUICE_TLS_KEY: key });
       await s.t.user('alice', { org: 'Acme' });
@@ -186,11 +236,14 @@ for (const dialect of DIALECTS) {
 
     const request = (method: string, p: string, body?: string) =>
       new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>((resolve, reject) => {
-        const req = https.request({ host: '127.0.0.1', port: s.port, method, path: p, ca, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-        });
+        const req = https.request(
+          { host: '127.0.0.1', port: s.port, method, path: p, ca, headers: body ? { 'content-type': 'application/json' } : {} },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -207,7 +260,9 @@ for (const dialect of DIALECTS) {
       for (const a of ['secure', 'httponly', 'samesite=strict', 'path=/']) assert.ok(attrs.includes(a), `${a} in ${cookie}`);
       assert.ok(!attrs.some((a) => a.startsWith('domain=')));
       // Plain HTTP on the TLS port is not answered as HTTP.
-      const plain = await fetch(`http://127.0.0.1:${s.port}/healthz`).then((r) => r.status).catch(() => 'refused');
+      const plain = await fetch(`http://127.0.0.1:${s.port}/healthz`)
+        .then((r) => r.status)
+        .catch(() => 'refused');
       assert.notEqual(plain, 200);
     });
   });

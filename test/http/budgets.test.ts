@@ -13,9 +13,13 @@ for (const dialect of DIALECTS) {
       await s.t.user('apo', { org: 'Apo' });
       await s.t.core.admin.grants.set(s.t.system, 'apo', '/apo', 'list,read');
       for (let i = 0; i < 5; i++) {
-        await s.t.core.files.upload(s.t.system, `/apo/r${i}.txt`, (async function* () {
-          yield Buffer.from(`report ${i}`);
-        })());
+        await s.t.core.files.upload(
+          s.t.system,
+          `/apo/r${i}.txt`,
+          (async function* () {
+            yield Buffer.from(`report ${i}`);
+          })(),
+        );
       }
       await s.t.user('root', { role: 'admin' });
     });
@@ -32,10 +36,17 @@ for (const dialect of DIALECTS) {
       }
       assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
       const admin = await tokenFor(s.t, 'root');
-      const trips = (await (await fetch(`${s.base}/api/v1/admin/budgets`, { headers: bearer(admin) })).json()) as { scope: string; detail: { label: string } }[];
+      const trips = (await (await fetch(`${s.base}/api/v1/admin/budgets`, { headers: bearer(admin) })).json()) as {
+        scope: string;
+        detail: { label: string };
+      }[];
       assert.equal(trips.length, 1);
       assert.equal(trips[0]!.detail.label, 'user apo');
-      const lift = await fetch(`${s.base}/api/v1/admin/budgets/lift`, { method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'user:apo' }) });
+      const lift = await fetch(`${s.base}/api/v1/admin/budgets/lift`, {
+        method: 'POST',
+        headers: { ...bearer(admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ scope: 'user:apo' }),
+      });
       assert.equal(lift.status, 200);
       assert.deepEqual(await lift.json(), { lifted: 1 });
       // The window still holds 3 files: a new file trips again; that is the point of a budget.

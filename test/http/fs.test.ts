@@ -72,13 +72,26 @@ for (const dialect of DIALECTS) {
       // ?list and a folder path without the trailing slash list too; folders carry sha256 null.
       for (const u of [fsUrl('/acme/inbox?list'), fsUrl('/acme/inbox')]) {
         const again = (await (await fetch(u, { headers: bearer(alice) })).json()) as typeof body;
-        assert.deepEqual(again.entries.map((x) => x.name), body.entries.map((x) => x.name), u);
+        assert.deepEqual(
+          again.entries.map((x) => x.name),
+          body.entries.map((x) => x.name),
+          u,
+        );
       }
       const acme = (await (await fetch(fsUrl('/acme/'), { headers: bearer(admin) })).json()) as typeof body;
-      assert.deepEqual(acme.entries.map((x) => [x.name, x.type, x.sha256]), [['inbox', 'folder', null], ['outbox', 'folder', null]]);
+      assert.deepEqual(
+        acme.entries.map((x) => [x.name, x.type, x.sha256]),
+        [
+          ['inbox', 'folder', null],
+          ['outbox', 'folder', null],
+        ],
+      );
       // Alice sees only the way to her folders.
       const root = (await (await fetch(fsUrl('/'), { headers: bearer(alice) })).json()) as typeof body;
-      assert.deepEqual(root.entries.map((x) => x.name), ['acme']);
+      assert.deepEqual(
+        root.entries.map((x) => x.name),
+        ['acme'],
+      );
     });
 
     it('pages a listing with ?limit and the opaque next cursor', async () => {
@@ -123,7 +136,8 @@ for (const dialect of DIALECTS) {
     it('answers Range requests (a-b, a-, -n), ignores multiple ranges, and 416 beyond the end', async () => {
       const body = '0123456789abcdef';
       await put(alice, '/acme/inbox/range.bin', body);
-      const get = (range: string, extra: Record<string, string> = {}) => fetch(fsUrl('/acme/inbox/range.bin'), { headers: { ...bearer(alice), range, ...extra } });
+      const get = (range: string, extra: Record<string, string> = {}) =>
+        fetch(fsUrl('/acme/inbox/range.bin'), { headers: { ...bearer(alice), range, ...extra } });
       const cases: [string, number, string, string | null][] = [
         ['bytes=2-5', 206, '2345', 'bytes 2-5/16'],
         ['bytes=10-', 206, 'abcdef', 'bytes 10-15/16'],
@@ -296,7 +310,11 @@ for (const dialect of DIALECTS) {
         const cd = r.headers.get('content-disposition') ?? '';
         assert.match(cd, /^attachment; filename=/, name);
         assert.ok(!/[\r\n]/.test(cd) && /^[\x20-\x7e]*$/.test(cd), `${name}: ${cd}`);
-        if (/[^\x20-\x7e]/.test(stored)) assert.ok(cd.includes(`filename*=UTF-8''${encodeURIComponent(stored).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`), `${name}: ${cd}`);
+        if (/[^\x20-\x7e]/.test(stored))
+          assert.ok(
+            cd.includes(`filename*=UTF-8''${encodeURIComponent(stored).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`),
+            `${name}: ${cd}`,
+          );
       }
     });
 

@@ -104,7 +104,13 @@ for (const dialect of DIALECTS) {
         assert.ok(down.status === 400 || down.status === 404, `GET ${p}: ${down.status} ${down.text}`);
         safeError(down, s);
       }
-      for (const p of ['/api/v1/fs/../../../../etc/passwd', '/api/v1/fs/..%2f..%2f..%2fetc%2fpasswd', '/api/v1/fs/%2e%2e/%2e%2e/etc/passwd', '/api/v1/fs/acme/inbox/t.txt/..', '/api/v1/fs/acme/inbox/t.txt%2f..']) {
+      for (const p of [
+        '/api/v1/fs/../../../../etc/passwd',
+        '/api/v1/fs/..%2f..%2f..%2fetc%2fpasswd',
+        '/api/v1/fs/%2e%2e/%2e%2e/etc/passwd',
+        '/api/v1/fs/acme/inbox/t.txt/..',
+        '/api/v1/fs/acme/inbox/t.txt%2f..',
+      ]) {
         const r = await rawRequest(s.port, rawHead('GET', p, { authorization: `Bearer ${admin}` }));
         assert.equal(r.status, 400, `${p}: ${r.text}`);
         assert.equal(safeError(r, s), 'INVALID_PATH', p);
@@ -118,8 +124,21 @@ for (const dialect of DIALECTS) {
       // Each of these would name an existing place (or a valid new file) if it were decoded into
       // a separator; the HTTP layer must refuse it instead.
       const before = await tree(s.t);
-      const refusals = async () => (await s.t.core.audit.events(s.t.system, { action: 'file.write', limit: 10_000 })).filter((e) => e.outcome === 'denied' && e.detail.reason === 'invalid path');
-      for (const p of ['acme%2finbox%2fsep.txt', 'acme%2Finbox/sep.txt', 'acme/inbox%2fsep.txt', 'acme%5cinbox%5csep.txt', 'acme/inbox/sep%00.txt', 'acme/inbox/sep%zz.txt', 'acme/inbox/sep%2.txt', 'acme/inbox/%ff%fe.txt', 'acme/inbox/%c0%ae%c0%ae.txt']) {
+      const refusals = async () =>
+        (await s.t.core.audit.events(s.t.system, { action: 'file.write', limit: 10_000 })).filter(
+          (e) => e.outcome === 'denied' && e.detail.reason === 'invalid path',
+        );
+      for (const p of [
+        'acme%2finbox%2fsep.txt',
+        'acme%2Finbox/sep.txt',
+        'acme/inbox%2fsep.txt',
+        'acme%5cinbox%5csep.txt',
+        'acme/inbox/sep%00.txt',
+        'acme/inbox/sep%zz.txt',
+        'acme/inbox/sep%2.txt',
+        'acme/inbox/%ff%fe.txt',
+        'acme/inbox/%c0%ae%c0%ae.txt',
+      ]) {
         const recorded = (await refusals()).length;
         const up = await rawRequest(s.port, rawHead('PUT', `/api/v1/fs/${p}`, { authorization: `Bearer ${admin}`, 'content-length': 1 }) + 'x');
         assert.equal(up.status, 400, `${p}: ${up.text}`);
@@ -136,7 +155,10 @@ for (const dialect of DIALECTS) {
       assert.equal(list.status, 400);
       assert.deepEqual(await tree(s.t), before);
       // The same name percent-encoded properly (once) is fine.
-      const ok = await rawRequest(s.port, rawHead('PUT', '/api/v1/fs/acme/inbox/s%65p%20%C3%A4.txt', { authorization: `Bearer ${admin}`, 'content-length': 1 }) + 'x');
+      const ok = await rawRequest(
+        s.port,
+        rawHead('PUT', '/api/v1/fs/acme/inbox/s%65p%20%C3%A4.txt', { authorization: `Bearer ${admin}`, 'content-length': 1 }) + 'x',
+      );
       assert.equal(ok.status, 201, ok.text);
       assert.equal((ok.json() as { path: string }).path, '/acme/inbox/sep ä.txt');
       await s.t.core.files.remove(s.t.system, '/acme/inbox/sep ä.txt');
@@ -144,8 +166,24 @@ for (const dialect of DIALECTS) {
 
     it('refuses traversal sent by curl --path-as-is', async () => {
       const before = await tree(s.t);
-      for (const p of ['/api/v1/fs/acme/inbox/../../beta/inbox/curl.txt', '/api/v1/fs/acme/inbox/%2e%2e/%2e%2e/beta/inbox/curl.txt', '/api/v1/fs/acme/inbox/..%2f..%2fbeta/inbox/curl.txt']) {
-        const { stdout } = await run('curl', ['-sS', '--path-as-is', '-X', 'PUT', '--data-binary', 'x', '-H', `Authorization: Bearer ${admin}`, '-w', '\n%{http_code}', `${s.base}${p}`]);
+      for (const p of [
+        '/api/v1/fs/acme/inbox/../../beta/inbox/curl.txt',
+        '/api/v1/fs/acme/inbox/%2e%2e/%2e%2e/beta/inbox/curl.txt',
+        '/api/v1/fs/acme/inbox/..%2f..%2fbeta/inbox/curl.txt',
+      ]) {
+        const { stdout } = await run('curl', [
+          '-sS',
+          '--path-as-is',
+          '-X',
+          'PUT',
+          '--data-binary',
+          'x',
+          '-H',
+          `Authorization: Bearer ${admin}`,
+          '-w',
+          '\n%{http_code}',
+          `${s.base}${p}`,
+        ]);
         const lines = stdout.split('\n');
         assert.equal(lines.pop(), '400', `${p}: ${stdout}`);
         assert.equal(errorCode(JSON.parse(lines.join('\n')) as unknown), 'INVALID_PATH', p);
@@ -156,7 +194,11 @@ for (const dialect of DIALECTS) {
     it('refuses traversal and malformed paths in JSON fields', async () => {
       const before = await tree(s.t);
       const post = (op: string, body: unknown) =>
-        fetchText(`${s.base}/api/v1/fs-ops/${op}`, { method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        fetchText(`${s.base}/api/v1/fs-ops/${op}`, {
+          method: 'POST',
+          headers: { ...bearer(admin), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const cases: [string, unknown, number, string][] = [
         ['rename', { from: '/acme/inbox/t.txt', to: '../../x' }, 400, 'INVALID_PATH'],
         ['rename', { from: '/acme/inbox/t.txt', to: '/acme/inbox/../../beta/inbox/x' }, 400, 'INVALID_PATH'],
@@ -189,7 +231,23 @@ for (const dialect of DIALECTS) {
 
     it('refuses NUL, control, bidi and invisible characters, and a 10,000-byte name, in URLs', async () => {
       const before = await tree(s.t);
-      const names = ['a%00b', 'a%0Ab', 'a%0D%0ASet-Cookie:%20x=y', 'a%1Bb', 'a%7Fb', 'a%C2%85b', 'a%E2%80%AEtxt.exe', 'a%E2%80%8Bb', '%20lead', 'trail.', 'CON', 'a:b', 'a%22b', 'n'.repeat(10_000), '%C3%A4'.repeat(2_000)];
+      const names = [
+        'a%00b',
+        'a%0Ab',
+        'a%0D%0ASet-Cookie:%20x=y',
+        'a%1Bb',
+        'a%7Fb',
+        'a%C2%85b',
+        'a%E2%80%AEtxt.exe',
+        'a%E2%80%8Bb',
+        '%20lead',
+        'trail.',
+        'CON',
+        'a:b',
+        'a%22b',
+        'n'.repeat(10_000),
+        '%C3%A4'.repeat(2_000),
+      ];
       for (const n of names) {
         const r = await rawRequest(s.port, rawHead('PUT', `/api/v1/fs/acme/inbox/${n}`, { authorization: `Bearer ${alice}`, 'content-length': 1 }) + 'x');
         assert.equal(r.status, 400, `${n.slice(0, 40)}: ${r.text}`);
@@ -212,7 +270,11 @@ for (const dialect of DIALECTS) {
       const carol = await tokenFor(s.t, 'carol');
       const url = `${s.base}/api/v1/fs/acme/inbox/t.txt`;
       assert.equal((await fetch(url, { headers: bearer(carol) })).status, 200);
-      const patch = await fetch(`${s.base}/api/v1/admin/users/carol`, { method: 'PATCH', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ status: 'disabled' }) });
+      const patch = await fetch(`${s.base}/api/v1/admin/users/carol`, {
+        method: 'PATCH',
+        headers: { ...bearer(admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ status: 'disabled' }),
+      });
       assert.equal(patch.status, 200);
       const r = await fetchText(url, { headers: bearer(carol) });
       assert.equal(r.status, 401);
@@ -231,7 +293,11 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses an expired token and a revoked one', async () => {
-      const created = await fetch(`${s.base}/api/v1/tokens`, { method: 'POST', headers: { ...bearer(alice), 'content-type': 'application/json' }, body: JSON.stringify({ name: 'short', expiresIn: 1 }) });
+      const created = await fetch(`${s.base}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { ...bearer(alice), 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'short', expiresIn: 1 }),
+      });
       assert.equal(created.status, 201);
       const info = (await created.json()) as { token: string; id: string; expiresAt: string; login: string };
       assert.equal(info.login, 'alice');
@@ -243,7 +309,9 @@ for (const dialect of DIALECTS) {
       assert.equal(r.status, 401);
       assert.equal(safeError(r, s), 'UNAUTHENTICATED');
 
-      const long = (await (await fetch(`${s.base}/api/v1/tokens`, { method: 'POST', headers: { ...bearer(alice), 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string; id: string };
+      const long = (await (
+        await fetch(`${s.base}/api/v1/tokens`, { method: 'POST', headers: { ...bearer(alice), 'content-type': 'application/json' }, body: '{}' })
+      ).json()) as { token: string; id: string };
       assert.equal((await fetch(me, { headers: bearer(long.token) })).status, 200);
       const del = await fetch(`${s.base}/api/v1/tokens/${long.id}`, { method: 'DELETE', headers: bearer(alice) });
       assert.equal(del.status, 204);
@@ -258,7 +326,11 @@ for (const dialect of DIALECTS) {
       const before = await tree(s.t);
       const blobs = blobCount(s.t);
       const failures = async (target: string) => (await ledger(s.t, { action: 'file.write', target })).filter((e) => e.outcome === 'failure');
-      for (const [name, mode] of [['cut.bin', 'length'], ['cut-chunked.bin', 'chunked'], ['cut-halfclose.bin', 'half-close']] as const) {
+      for (const [name, mode] of [
+        ['cut.bin', 'length'],
+        ['cut-chunked.bin', 'chunked'],
+        ['cut-halfclose.bin', 'half-close'],
+      ] as const) {
         const target = `/acme/inbox/${name}`;
         const sock = net.connect({ host: '127.0.0.1', port: s.port });
         await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
@@ -308,7 +380,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses malformed and unacceptable bodies with the JSON error shape', async () => {
-      const mk = (body: string, headers: Record<string, string>) => fetchText(`${s.base}/api/v1/fs-ops/mkdir`, { method: 'POST', headers: { ...bearer(alice), ...headers }, body });
+      const mk = (body: string, headers: Record<string, string>) =>
+        fetchText(`${s.base}/api/v1/fs-ops/mkdir`, { method: 'POST', headers: { ...bearer(alice), ...headers }, body });
       const cases: [string, Record<string, string>, number, string][] = [
         ['{"path":', { 'content-type': 'application/json' }, 400, 'INVALID_INPUT'],
         ['', { 'content-type': 'application/json' }, 400, 'INVALID_INPUT'],
@@ -324,10 +397,18 @@ for (const dialect of DIALECTS) {
         assert.equal(safeError(r, s), code);
       }
       // Uploads: a compressed body is refused (415) before anything is stored.
-      const gz = await fetchText(`${s.base}/api/v1/fs/acme/inbox/gz.bin`, { method: 'PUT', headers: { ...bearer(alice), 'content-encoding': 'gzip' }, body: 'x' });
+      const gz = await fetchText(`${s.base}/api/v1/fs/acme/inbox/gz.bin`, {
+        method: 'PUT',
+        headers: { ...bearer(alice), 'content-encoding': 'gzip' },
+        body: 'x',
+      });
       assert.equal(gz.status, 415);
       assert.equal(safeError(gz, s), 'INVALID_INPUT');
-      const bomb = await fetchText(`${s.base}/api/v1/fs/acme/inbox/gz.bin`, { method: 'PUT', headers: { ...bearer(alice), 'content-encoding': 'deflate' }, body: 'x' });
+      const bomb = await fetchText(`${s.base}/api/v1/fs/acme/inbox/gz.bin`, {
+        method: 'PUT',
+        headers: { ...bearer(alice), 'content-encoding': 'deflate' },
+        body: 'x',
+      });
       assert.equal(bomb.status, 415);
       assert.equal((await fetch(`${s.base}/api/v1/fs/acme/inbox/gz.bin`, { headers: bearer(alice) })).status, 404);
     });
@@ -382,7 +463,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses mass assignment and unknown fields in admin bodies', async () => {
-      const post = (p: string, body: unknown, tok = admin) => fetchText(`${s.base}${p}`, { method: 'POST', headers: { ...bearer(tok), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const post = (p: string, body: unknown, tok = admin) =>
+        fetchText(`${s.base}${p}`, { method: 'POST', headers: { ...bearer(tok), 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const cases: [string, unknown][] = [
         ['/api/v1/admin/users', { login: 'mallory', org: 'Acme', isAdmin: true }],
         ['/api/v1/admin/users', { login: 'mallory', org: 'Acme', role: 'root' }],
@@ -403,7 +485,10 @@ for (const dialect of DIALECTS) {
       assert.equal(safeError(r, s), 'PERMISSION_DENIED');
       const t = await post('/api/v1/tokens', { login: 'root' }, alice);
       assert.equal(t.status, 403);
-      assert.equal((await s.t.core.admin.orgs.list(s.t.system)).some((o) => o.name === 'Evil'), false);
+      assert.equal(
+        (await s.t.core.admin.orgs.list(s.t.system)).some((o) => o.name === 'Evil'),
+        false,
+      );
     });
   });
 
@@ -426,7 +511,9 @@ for (const dialect of DIALECTS) {
     it('takes a body exactly at the limit and refuses one byte more with 413 TOO_LARGE', async () => {
       const ok = await fetch(`${s.base}/api/v1/fs/acme/inbox/at-limit.bin`, { method: 'PUT', headers: bearer(alice), body: Buffer.alloc(LIMIT, 1) });
       assert.equal(ok.status, 201);
-      const r = await fetchText(`${s.base}/api/v1/fs/acme/inbox/over.bin`, { method: 'PUT', headers: bearer(alice), body: Buffer.alloc(LIMIT + 1, 1) }).catch(() => undefined);
+      const r = await fetchText(`${s.base}/api/v1/fs/acme/inbox/over.bin`, { method: 'PUT', headers: bearer(alice), body: Buffer.alloc(LIMIT + 1, 1) }).catch(
+        () => undefined,
+      );
       // fetch may see the connection close while it still sends; the raw cases below are exact.
       if (r) {
         assert.equal(r.status, 413);
@@ -441,7 +528,11 @@ for (const dialect of DIALECTS) {
       const blobs = blobCount(s.t);
       const t0 = Date.now();
       // Headers only: if the server waited for the 10 GB body, this would time out.
-      const r = await rawRequest(s.port, rawHead('PUT', '/api/v1/fs/acme/inbox/huge.bin', { authorization: `Bearer ${alice}`, 'content-length': 10 * 1024 ** 3, expect: '100-continue' }), { timeoutMs: 5000 });
+      const r = await rawRequest(
+        s.port,
+        rawHead('PUT', '/api/v1/fs/acme/inbox/huge.bin', { authorization: `Bearer ${alice}`, 'content-length': 10 * 1024 ** 3, expect: '100-continue' }),
+        { timeoutMs: 5000 },
+      );
       assert.equal(r.status, 413);
       assert.equal(safeError(r, s), 'TOO_LARGE');
       assert.ok(Date.now() - t0 < 4000);
@@ -484,7 +575,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses an upload over the organisation quota with 413 QUOTA_EXCEEDED', async () => {
-      const put = (name: string, n: number) => fetchText(`${s.base}/api/v1/fs/acme/inbox/${name}`, { method: 'PUT', headers: bearer(alice), body: Buffer.alloc(n, 7) });
+      const put = (name: string, n: number) =>
+        fetchText(`${s.base}/api/v1/fs/acme/inbox/${name}`, { method: 'PUT', headers: bearer(alice), body: Buffer.alloc(n, 7) });
       assert.equal((await put('q1.bin', 60_000)).status, 201);
       const before = await tree(s.t);
       const r = await rawRequest(s.port, rawHead('PUT', '/api/v1/fs/acme/inbox/q2.bin', { authorization: `Bearer ${alice}`, 'content-length': 50_000 }));
@@ -494,7 +586,12 @@ for (const dialect of DIALECTS) {
       const body = Buffer.alloc(50_000, 9);
       const chunked = await rawRequest(
         s.port,
-        Buffer.concat([Buffer.from(rawHead('PUT', '/api/v1/fs/acme/inbox/q3.bin', { authorization: `Bearer ${alice}`, 'transfer-encoding': 'chunked' })), Buffer.from(body.length.toString(16) + '\r\n'), body, Buffer.from('\r\n0\r\n\r\n')]),
+        Buffer.concat([
+          Buffer.from(rawHead('PUT', '/api/v1/fs/acme/inbox/q3.bin', { authorization: `Bearer ${alice}`, 'transfer-encoding': 'chunked' })),
+          Buffer.from(body.length.toString(16) + '\r\n'),
+          body,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
       );
       assert.equal(chunked.status, 413);
       assert.equal(safeError(chunked, s), 'QUOTA_EXCEEDED');
@@ -504,7 +601,11 @@ for (const dialect of DIALECTS) {
     });
 
     it('refuses a JSON body over SLUICE_MAX_JSON_BODY_BYTES with 413', async () => {
-      const r = await fetchText(`${s.base}/api/v1/fs-ops/mkdir`, { method: 'POST', headers: { ...bearer(alice), 'content-type': 'application/json' }, body: JSON.stringify({ path: '/acme/inbox/' + 'x'.repeat(5000) }) });
+      const r = await fetchText(`${s.base}/api/v1/fs-ops/mkdir`, {
+        method: 'POST',
+        headers: { ...bearer(alice), 'content-type': 'application/json' },
+        body: JSON.stringify({ path: '/acme/inbox/' + 'x'.repeat(5000) }),
+      });
       assert.equal(r.status, 413);
       assert.equal(safeError(r, s), 'TOO_LARGE');
     });

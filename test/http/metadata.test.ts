@@ -17,14 +17,18 @@ for (const dialect of DIALECTS) {
     let alice: string; // partner of Acme, may write /acme/inbox
     let reader: string; // staff of Rechenzentrum, may read /acme/inbox
     const fsUrl = (p: string) => `${s.base}/api/v1/fs${p}`;
-    const put = (p: string, body: string, headers: Record<string, string> = {}) => fetch(fsUrl(p), { method: 'PUT', headers: { ...bearer(alice), ...headers }, body });
+    const put = (p: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(fsUrl(p), { method: 'PUT', headers: { ...bearer(alice), ...headers }, body });
     /** The metadata incident scope sees for a file, from alice's upload of it since `t0`. */
     const metadataOf = async (p: string, t0: number): Promise<[number | null, readonly string[]] | undefined> => {
       const scope = await s.t.core.incident.scope(s.t.system, { from: t0, to: Date.now() + 1, users: ['alice'] });
       const w = scope.writes.find((x) => x.path === p);
       return w ? [w.dataSubjects, w.dataCategories] : undefined;
     };
-    const blobFiles = (): number => { const dir = path.join(s.t.dataDir, 'blobs'); return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0; };
+    const blobFiles = (): number => {
+      const dir = path.join(s.t.dataDir, 'blobs');
+      return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length : 0;
+    };
 
     before(async () => {
       s = await serve(dialect);
@@ -84,9 +88,14 @@ for (const dialect of DIALECTS) {
     });
 
     it('the OpenAPI document lists both headers on the upload', async () => {
-      const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+      const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>>;
+      };
       const put = Object.entries(doc.paths).find(([p, ops]) => p.startsWith('/api/v1/fs/') && ops.put)?.[1].put;
-      const headers = (put?.parameters ?? []).filter((x) => x.in === 'header').map((x) => x.name).sort();
+      const headers = (put?.parameters ?? [])
+        .filter((x) => x.in === 'header')
+        .map((x) => x.name)
+        .sort();
       assert.deepEqual(headers, ['x-sluice-categories', 'x-sluice-records']);
     });
 

@@ -18,7 +18,11 @@ for (const dialect of DIALECTS) {
     let s: Served;
 
     async function login(login: string, password: string, otp?: string) {
-      const r = await fetch(`${s.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login, password, ...(otp !== undefined ? { otp } : {}) }) });
+      const r = await fetch(`${s.base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login, password, ...(otp !== undefined ? { otp } : {}) }),
+      });
       const c = r.headers.getSetCookie().find((x) => x.startsWith('sluice_session='));
       return { status: r.status, body: (await r.json()) as { error?: { code: string; message: string } }, cookie: c?.split(';')[0] };
     }
@@ -123,11 +127,22 @@ for (const dialect of DIALECTS) {
       assert.equal((await login('noah', TEST_PASSWORD)).status, 200);
       assert.equal((await login('noah', TEST_PASSWORD, codes[1])).status, 200); // wiped with the disabling: otp is ignored, the password alone signs in
       assert.equal((await call('GET', '/api/v1/me/mfa', cookie)).body.recoveryCodes, 0);
-      const ev = (await s.t.core.audit.events(s.t.system, { limit: 10_000 })).filter((e) => e.action.startsWith('mfa.') && e.login === 'noah').map((e) => `${e.action}:${e.outcome}:${e.protocol}`);
-      for (const x of ['mfa.enrol:success:web', 'mfa.confirm:failure:web', 'mfa.confirm:success:web', 'mfa.disable:failure:web', 'mfa.disable:success:web', 'mfa.enrol:denied:http', 'mfa.recovery:success:web']) assert.ok(ev.includes(x), `${x} in ${ev.join()}`);
+      const ev = (await s.t.core.audit.events(s.t.system, { limit: 10_000 }))
+        .filter((e) => e.action.startsWith('mfa.') && e.login === 'noah')
+        .map((e) => `${e.action}:${e.outcome}:${e.protocol}`);
+      for (const x of [
+        'mfa.enrol:success:web',
+        'mfa.confirm:failure:web',
+        'mfa.confirm:success:web',
+        'mfa.disable:failure:web',
+        'mfa.disable:success:web',
+        'mfa.enrol:denied:http',
+        'mfa.recovery:success:web',
+      ])
+        assert.ok(ev.includes(x), `${x} in ${ev.join()}`);
     });
 
-    it('administrators manage a user\'s two-factor sign-in over the API; partners cannot', async () => {
+    it("administrators manage a user's two-factor sign-in over the API; partners cannot", async () => {
       await s.t.user('olga', { org: 'Acme' });
       await s.t.user('root2', { role: 'admin' });
       const admin = bearer(await tokenFor(s.t, 'root2'));
@@ -158,7 +173,9 @@ for (const dialect of DIALECTS) {
     });
 
     it('documents the routes and the otp field in the OpenAPI document', async () => {
-      const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }>> };
+      const doc = (await (await fetch(`${s.base}/api/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }>>;
+      };
       assert.ok(doc.paths['/api/v1/me/mfa']?.get && doc.paths['/api/v1/me/mfa']?.post && doc.paths['/api/v1/me/mfa']?.delete);
       assert.ok(doc.paths['/api/v1/me/mfa/confirm']?.post);
       assert.ok(doc.paths['/api/v1/me/mfa/recovery-codes']?.post);

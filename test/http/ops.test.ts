@@ -176,7 +176,10 @@ for (const dialect of DIALECTS) {
         for (const m of methods) assert.ok(doc.paths[p]?.[m], `missing ${m.toUpperCase()} ${p}`);
       }
       // The upload takes raw bytes; errors are documented with the shared shape.
-      const putOp = doc.paths['/api/v1/fs/{path}']?.put as unknown as { requestBody?: { content?: Record<string, unknown> }; responses: Record<string, unknown> };
+      const putOp = doc.paths['/api/v1/fs/{path}']?.put as unknown as {
+        requestBody?: { content?: Record<string, unknown> };
+        responses: Record<string, unknown>;
+      };
       assert.ok(putOp.requestBody?.content?.['application/octet-stream']);
       assert.ok(putOp.responses['201'] && putOp.responses['4XX']);
 
@@ -224,7 +227,11 @@ for (const dialect of DIALECTS) {
 
     it('logs one JSON line per request (method, route, status, ms, bytes) and never a secret', async () => {
       const from = s.logs.length;
-      const l = await fetch(`${s.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'alice', password: TEST_PASSWORD }) });
+      const l = await fetch(`${s.base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login: 'alice', password: TEST_PASSWORD }),
+      });
       const cookie = l.headers.getSetCookie()[0]?.split(';')[0] ?? '';
       assert.ok(cookie.length > 20);
       await (await fetch(`${s.base}/api/v1/auth/me`, { headers: { cookie } })).text();

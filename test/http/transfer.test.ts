@@ -45,7 +45,9 @@ for (const dialect of DIALECTS.slice(0, 1)) {
         ]);
         for (const [i, got] of downs.entries()) assert.ok(got.equals(files[i]!.data), `round ${round}, download ${i}`);
       }
-      const copies = await Promise.all(files.map(async (_, i) => Buffer.from(await (await fetch(fsUrl(`/x/copy${i}.bin`), { headers: bearer(tok) })).arrayBuffer())));
+      const copies = await Promise.all(
+        files.map(async (_, i) => Buffer.from(await (await fetch(fsUrl(`/x/copy${i}.bin`), { headers: bearer(tok) })).arrayBuffer())),
+      );
       for (const [i, got] of copies.entries()) assert.ok(got.equals(files[i]!.data), `copy ${i}`);
     });
 
@@ -60,7 +62,7 @@ for (const dialect of DIALECTS.slice(0, 1)) {
         });
         req.on('error', reject);
         void (async () => {
-          for (let pos = 0; pos < data.length; ) {
+          for (let pos = 0; pos < data.length;) {
             const n = Math.min(data.length - pos, 1 + ((pos * 7919) % 9000));
             if (!req.write(data.subarray(pos, pos + n))) await new Promise((r) => req.once('drain', r));
             pos += n;

@@ -119,7 +119,9 @@ for (const dialect of DIALECTS) {
       ];
       for (const [algo, blob] of blobs) {
         await attack(async (c) => failed(await c.rawPublicKey('alice', algo, blob), `query, ${algo} blob ${blob.subarray(0, 24).toString('latin1')}`));
-        await attack(async (c) => failed(await c.rawPublicKey('alice', algo, blob, Buffer.alloc(64, 1)), `signed, ${algo} blob ${blob.subarray(0, 24).toString('latin1')}`));
+        await attack(async (c) =>
+          failed(await c.rawPublicKey('alice', algo, blob, Buffer.alloc(64, 1)), `signed, ${algo} blob ${blob.subarray(0, 24).toString('latin1')}`),
+        );
       }
       // The real key through the same raw path works (the raw requests are well formed).
       const c = await RawSsh.connect(s.port);
@@ -170,7 +172,11 @@ for (const dialect of DIALECTS) {
       for (let i = 0; i < 3; i++) await attack(async (c) => failed(await c.password('carol', 'wrong password!!'), 'wrong password'));
       await attack(async (c) => failed(await c.password('carol', TEST_PASSWORD), 'right password while locked out'));
       // The lockout is the account's, whatever the protocol.
-      const res = await fetch(`${s.httpBase}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'carol', password: TEST_PASSWORD }) });
+      const res = await fetch(`${s.httpBase}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login: 'carol', password: TEST_PASSWORD }),
+      });
       assert.equal(res.status, 401);
       await s.t.core.admin.users.update(s.t.system, 'carol', { unlock: true });
       (await connect(s.port, 'carol', { password: TEST_PASSWORD })).end();
@@ -197,7 +203,8 @@ for (const dialect of DIALECTS) {
     it('the connection is cut after too many failed attempts', async () => {
       const c = await RawSsh.connect(s.port);
       const answers: string[] = [];
-      for (let i = 0; i < 10 && !c.disconnected; i++) answers.push(i % 2 ? await c.query('alice', evil.publicLine) : await c.signed('alice', evil.publicLine, signer(evil)));
+      for (let i = 0; i < 10 && !c.disconnected; i++)
+        answers.push(i % 2 ? await c.query('alice', evil.publicLine) : await c.signed('alice', evil.publicLine, signer(evil)));
       c.close();
       assert.ok(c.disconnected, `still connected after ${answers.length} failures`);
       assert.ok(answers.filter((a) => a === 'failure').length <= 6, answers.join(','));
@@ -211,7 +218,8 @@ for (const dialect of DIALECTS) {
       assert.equal((await ledger(s.t)).length, before, 'a query is no sign-in and writes nothing');
       const fails = (await ledger(s.t, { action: 'auth.login' })).filter((e) => e.outcome === 'failure' && e.protocol === 'sftp');
       const reasons = new Set(fails.map((e) => JSON.parse(e.detail).reason as string));
-      for (const r of ['key not authorized for this user', 'bad signature', 'unknown user', 'wrong password', 'locked out']) assert.ok(reasons.has(r), `a failure with reason "${r}" (have: ${[...reasons].join(', ')})`);
+      for (const r of ['key not authorized for this user', 'bad signature', 'unknown user', 'wrong password', 'locked out'])
+        assert.ok(reasons.has(r), `a failure with reason "${r}" (have: ${[...reasons].join(', ')})`);
     });
 
     it('an ECDSA or RSA (SHA-2) key works through ssh2, RSA SHA-1 signatures do not', async () => {

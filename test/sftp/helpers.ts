@@ -115,9 +115,17 @@ export interface RunResult {
 }
 
 /** Runs a command asynchronously (the servers live in this process: never spawnSync). */
-export function run(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...opts.env },
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -144,7 +152,11 @@ export function sshOptions(s: SftpServed, key: ClientKey | undefined, extra: str
 /** `sftp -b -` with the commands on stdin; fails on the first failing command (batch mode). */
 export function sftpBatch(s: SftpServed, user: string, key: ClientKey | undefined, commands: string[], extra: string[] = [], cwd?: string): Promise<RunResult> {
   const sftp = requireTool('sftp', 'openssh-client');
-  return run(sftp, ['-b', '-', '-P', String(s.port), ...sshOptions(s, key, extra), `${user}@127.0.0.1`], { input: commands.join('\n') + '\n', timeoutMs: 120_000, ...(cwd ? { cwd } : {}) });
+  return run(sftp, ['-b', '-', '-P', String(s.port), ...sshOptions(s, key, extra), `${user}@127.0.0.1`], {
+    input: commands.join('\n') + '\n',
+    timeoutMs: 120_000,
+    ...(cwd ? { cwd } : {}),
+  });
 }
 
 /**

@@ -34,7 +34,10 @@ describe('SSH host keys', () => {
       assert.equal(fs.statSync(path.join(keys, f)).mode & 0o777, 0o600, f);
     }
     const loaded = loadHostKeys(keys);
-    assert.deepEqual(loaded.map((k) => k.type), ['ssh-ed25519', 'ssh-rsa']);
+    assert.deepEqual(
+      loaded.map((k) => k.type),
+      ['ssh-ed25519', 'ssh-rsa'],
+    );
     const rsa = ssh2.utils.parseKey(loaded[1]!.privateKey);
     assert.ok(!(rsa instanceof Error));
     const blob = (rsa as ssh2.ParsedKey).getPublicSSH();
@@ -78,7 +81,10 @@ describe('SSH host keys', () => {
       assert.throws(() => loadHostKeys(keys), { code: 'UNAVAILABLE' });
       fs.chmodSync(ed, 0o600);
       fs.writeFileSync(ed, 'not a key\n');
-      assert.throws(() => loadHostKeys(keys), (e: Error) => /not an unencrypted ssh-ed25519 private key/.test(e.message) && !e.message.includes('not a key\n'));
+      assert.throws(
+        () => loadHostKeys(keys),
+        (e: Error) => /not an unencrypted ssh-ed25519 private key/.test(e.message) && !e.message.includes('not a key\n'),
+      );
       fs.rmSync(ed);
       fs.writeFileSync(path.join(dir.path, 'elsewhere'), saved, { mode: 0o600 });
       fs.symlinkSync(path.join(dir.path, 'elsewhere'), ed);
@@ -125,6 +131,9 @@ describe('SSH host keys', () => {
     assert.equal(text.status, 0, text.stderr);
     for (const k of expected) assert.ok(text.stdout.includes(`${k.fingerprint} (${k.type})`), text.stdout);
     const json = JSON.parse(run(['status', '--json']).stdout) as { sshHostKeys: { type: string; fingerprint: string }[] };
-    assert.deepEqual(json.sshHostKeys, expected.map((k) => ({ type: k.type, fingerprint: k.fingerprint })));
+    assert.deepEqual(
+      json.sshHostKeys,
+      expected.map((k) => ({ type: k.type, fingerprint: k.fingerprint })),
+    );
   });
 });

@@ -168,7 +168,9 @@ describe('sftp limits (sqlite)', () => {
         r.raw(Buffer.concat([u32(256 * 1024 + 1025), Buffer.from([T.WRITE])]));
         for (let i = 0; i < 16; i++) r.raw(randomBytes(256 * 1024));
       }
-      await Promise.all(sessions.map((r) => Promise.race([r.closedPromise, new Promise((_, j) => setTimeout(() => j(new Error('session still open')), 10_000))])));
+      await Promise.all(
+        sessions.map((r) => Promise.race([r.closedPromise, new Promise((_, j) => setTimeout(() => j(new Error('session still open')), 10_000))])),
+      );
       for (const k of conns) k.end();
       await eventually(() => s.sftp.connections === 0, 5000, 'connections closed');
       await new Promise((r) => setTimeout(r, 200));

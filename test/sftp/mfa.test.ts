@@ -144,26 +144,53 @@ for (const dialect of DIALECTS) {
       const a = askpass(login);
       const sftp = requireTool('sftp', 'openssh-client');
       const args = [
-        '-o', 'BatchMode=no',
-        '-o', `PreferredAuthentications=${preferred}`,
-        '-o', `UserKnownHostsFile=${s.knownHosts}`,
-        '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'IdentityAgent=none',
-        '-o', 'NumberOfPasswordPrompts=1',
-        '-o', 'ConnectTimeout=10',
-        '-o', 'LogLevel=ERROR',
+        '-o',
+        'BatchMode=no',
+        '-o',
+        `PreferredAuthentications=${preferred}`,
+        '-o',
+        `UserKnownHostsFile=${s.knownHosts}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'IdentityAgent=none',
+        '-o',
+        'NumberOfPasswordPrompts=1',
+        '-o',
+        'ConnectTimeout=10',
+        '-o',
+        'LogLevel=ERROR',
         ...(key ? ['-i', key.file] : ['-o', 'PubkeyAuthentication=no']),
-        '-b', '-', '-P', String(s.port), `${login}@127.0.0.1`,
+        '-b',
+        '-',
+        '-P',
+        String(s.port),
+        `${login}@127.0.0.1`,
       ];
       const r = await run(sftp, args, {
         input: 'ls /acme\n',
         timeoutMs: 60_000,
-        env: { SSH_ASKPASS: a.script, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', SLUICE_PW: TEST_PASSWORD, TOTP_SECRET: secrets.get(login)!, OTPAUTH_PATH: otpauthPath },
+        env: {
+          SSH_ASKPASS: a.script,
+          SSH_ASKPASS_REQUIRE: 'force',
+          DISPLAY: ':0',
+          SLUICE_PW: TEST_PASSWORD,
+          TOTP_SECRET: secrets.get(login)!,
+          OTPAUTH_PATH: otpauthPath,
+        },
       });
       // OpenSSH shows keyboard-interactive prompts as "(user@host) PROMPT".
-      const prompts = fs.existsSync(a.log) ? fs.readFileSync(a.log, 'utf8').trim().split('\n').map((p) => p.replace(/^\([^)]*\) /, '').trim()) : [];
+      const prompts = fs.existsSync(a.log)
+        ? fs
+            .readFileSync(a.log, 'utf8')
+            .trim()
+            .split('\n')
+            .map((p) => p.replace(/^\([^)]*\) /, '').trim())
+        : [];
       return { ...r, prompts };
     }
 
@@ -254,7 +281,10 @@ for (const dialect of DIALECTS) {
         { type: 'keyboard-interactive', username: 'raw-zero', answers: () => [code(secrets.get('raw-zero')!), code(secrets.get('raw-zero')!)] },
       ]);
       assert.equal(o.ready, false);
-      assert.deepEqual(o.answers.map((a) => a.partial), [true, false, false, false]);
+      assert.deepEqual(
+        o.answers.map((a) => a.partial),
+        [true, false, false, false],
+      );
       // Without a first factor, keyboard-interactive with zero responses fails.
       o = await attempt(s.port, [{ type: 'keyboard-interactive', username: 'raw-zero', answers: () => [] }]);
       assert.equal(o.ready, false);
@@ -277,10 +307,14 @@ for (const dialect of DIALECTS) {
       ]);
       assert.equal(o.ready, false);
       // keyboard-interactive as the only method: Password, then Verification code, both echo off.
-      o = await attempt(s.port, [{ type: 'keyboard-interactive', username: 'raw-kbd', answers: (p) => [/Password/.test(p[0]!.prompt) ? TEST_PASSWORD : code(secrets.get('raw-kbd')!)] }]);
+      o = await attempt(s.port, [
+        { type: 'keyboard-interactive', username: 'raw-kbd', answers: (p) => [/Password/.test(p[0]!.prompt) ? TEST_PASSWORD : code(secrets.get('raw-kbd')!)] },
+      ]);
       assert.deepEqual(o.prompts, [[{ prompt: 'Password: ', echo: false }], [{ prompt: 'Verification code: ', echo: false }]]);
       assert.equal(o.ready, true);
-      const reasons = (await s.t.core.audit.events(s.t.system, { action: 'auth.login', limit: 10_000 })).filter((e) => e.protocol === 'sftp' && e.outcome === 'failure').map((e) => (e.detail as { reason?: string }).reason);
+      const reasons = (await s.t.core.audit.events(s.t.system, { action: 'auth.login', limit: 10_000 }))
+        .filter((e) => e.protocol === 'sftp' && e.outcome === 'failure')
+        .map((e) => (e.detail as { reason?: string }).reason);
       assert.ok(reasons.includes('malformed code'), reasons.join());
     });
   });

@@ -42,7 +42,20 @@ for (const dialect of DIALECTS) {
         s,
         'muster',
         key,
-        ['cd /muster/inbox', 'put big.bin', 'put empty.bin', 'ls -l', 'get big.bin big.copy', 'rename big.bin "Bericht 2026.bin"', 'ls -1', 'rm empty.bin', 'mkdir sub', 'ls -1', 'rmdir sub', 'pwd'],
+        [
+          'cd /muster/inbox',
+          'put big.bin',
+          'put empty.bin',
+          'ls -l',
+          'get big.bin big.copy',
+          'rename big.bin "Bericht 2026.bin"',
+          'ls -1',
+          'rm empty.bin',
+          'mkdir sub',
+          'ls -1',
+          'rmdir sub',
+          'pwd',
+        ],
         [],
         s.dir,
       );
@@ -81,7 +94,17 @@ for (const dialect of DIALECTS) {
     it('records every operation in the ledger with protocol sftp, the client version and the key', async () => {
       const events = (await ledger(s.t)).filter((e) => e.protocol === 'sftp');
       const actions = new Set(events.map((e) => `${e.action}:${e.outcome}`));
-      for (const a of ['auth.login:success', 'file.write:success', 'file.read:success', 'file.read.end:success', 'entry.rename:success', 'file.delete:success', 'folder.create:success', 'folder.delete:success', 'folder.list:success']) {
+      for (const a of [
+        'auth.login:success',
+        'file.write:success',
+        'file.read:success',
+        'file.read.end:success',
+        'entry.rename:success',
+        'file.delete:success',
+        'folder.create:success',
+        'folder.delete:success',
+        'folder.list:success',
+      ]) {
         assert.ok(actions.has(a), `missing ${a} in ${[...actions].join(', ')}`);
       }
       for (const e of events) {
@@ -114,11 +137,28 @@ for (const dialect of DIALECTS) {
     });
 
     it('works with each offered cipher and host key type; SHA-1 host keys, CBC and CTR are refused', async () => {
-      for (const opt of ['Ciphers=aes128-gcm@openssh.com', 'Ciphers=aes256-gcm@openssh.com', 'Ciphers=chacha20-poly1305@openssh.com', 'HostKeyAlgorithms=ssh-ed25519', 'HostKeyAlgorithms=rsa-sha2-512', 'HostKeyAlgorithms=rsa-sha2-256', 'KexAlgorithms=curve25519-sha256', 'KexAlgorithms=diffie-hellman-group16-sha512']) {
+      for (const opt of [
+        'Ciphers=aes128-gcm@openssh.com',
+        'Ciphers=aes256-gcm@openssh.com',
+        'Ciphers=chacha20-poly1305@openssh.com',
+        'HostKeyAlgorithms=ssh-ed25519',
+        'HostKeyAlgorithms=rsa-sha2-512',
+        'HostKeyAlgorithms=rsa-sha2-256',
+        'KexAlgorithms=curve25519-sha256',
+        'KexAlgorithms=diffie-hellman-group16-sha512',
+      ]) {
         const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt], s.dir);
         assert.equal(r.code, 0, `${opt}: ${r.stderr}`);
       }
-      for (const opt of ['HostKeyAlgorithms=ssh-rsa', 'Ciphers=aes128-cbc', 'Ciphers=aes128-ctr', 'KexAlgorithms=diffie-hellman-group14-sha1', 'KexAlgorithms=ecdh-sha2-nistp256', 'MACs=hmac-sha1', 'Compression=yes']) {
+      for (const opt of [
+        'HostKeyAlgorithms=ssh-rsa',
+        'Ciphers=aes128-cbc',
+        'Ciphers=aes128-ctr',
+        'KexAlgorithms=diffie-hellman-group14-sha1',
+        'KexAlgorithms=ecdh-sha2-nistp256',
+        'MACs=hmac-sha1',
+        'Compression=yes',
+      ]) {
         const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt, ...(opt.startsWith('MACs') ? ['-o', 'Ciphers=aes128-ctr'] : [])], s.dir);
         if (opt === 'Compression=yes') {
           assert.equal(r.code, 0, 'compression is merely not agreed');

@@ -23,7 +23,14 @@ async function* bytes(b: Buffer) {
 
 function nameList(b: Buffer, off: number): [string[], number] {
   const len = b.readUInt32BE(off);
-  return [b.subarray(off + 4, off + 4 + len).toString('latin1').split(',').filter(Boolean), off + 4 + len];
+  return [
+    b
+      .subarray(off + 4, off + 4 + len)
+      .toString('latin1')
+      .split(',')
+      .filter(Boolean),
+    off + 4 + len,
+  ];
 }
 
 /** Plain (pre-NEWKEYS) SSH binary packet around `payload`. */
@@ -42,7 +49,22 @@ function kexinit(lists: { kex: string[]; hostKey?: string[]; cipher?: string[]; 
   const cipher = lists.cipher ?? ['aes128-gcm@openssh.com'];
   const mac = lists.mac ?? ['hmac-sha2-256-etm@openssh.com'];
   const comp = lists.compress ?? ['none'];
-  return Buffer.concat([Buffer.from([20]), randomBytes(16), l(lists.kex), l(lists.hostKey ?? ['ssh-ed25519']), l(cipher), l(cipher), l(mac), l(mac), l(comp), l(comp), l([]), l([]), Buffer.from([0]), u32(0)]);
+  return Buffer.concat([
+    Buffer.from([20]),
+    randomBytes(16),
+    l(lists.kex),
+    l(lists.hostKey ?? ['ssh-ed25519']),
+    l(cipher),
+    l(cipher),
+    l(mac),
+    l(mac),
+    l(comp),
+    l(comp),
+    l([]),
+    l([]),
+    Buffer.from([0]),
+    u32(0),
+  ]);
 }
 
 interface Transport {
@@ -111,7 +133,13 @@ describe('sftp protocol and transport (sqlite)', () => {
     const t = await transport(s.port);
     t.sock.destroy();
     assert.equal(t.ident, 'SSH-2.0-Sluice');
-    assert.deepEqual(t.kexinit.kex, ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group18-sha512', 'diffie-hellman-group16-sha512', 'kex-strict-s-v00@openssh.com']);
+    assert.deepEqual(t.kexinit.kex, [
+      'curve25519-sha256',
+      'curve25519-sha256@libssh.org',
+      'diffie-hellman-group18-sha512',
+      'diffie-hellman-group16-sha512',
+      'kex-strict-s-v00@openssh.com',
+    ]);
     assert.deepEqual(t.kexinit.hostKey, ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256']);
     assert.deepEqual(t.kexinit.cipher, ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com']);
     assert.deepEqual(t.kexinit.mac, ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com']);
@@ -180,7 +208,12 @@ describe('sftp protocol and transport (sqlite)', () => {
     const c = await connect(s.port, 'dora', { key });
     const raw = await RawSftp.open(c, false);
     const v = await raw.init();
-    assert.deepEqual(RawSftp.extensions(v), { 'posix-rename@openssh.com': '1', 'statvfs@openssh.com': '2', 'fsync@openssh.com': '1', 'limits@openssh.com': '1' });
+    assert.deepEqual(RawSftp.extensions(v), {
+      'posix-rename@openssh.com': '1',
+      'statvfs@openssh.com': '2',
+      'fsync@openssh.com': '1',
+      'limits@openssh.com': '1',
+    });
     const lim = await raw.extended('limits@openssh.com');
     assert.equal(lim.type, R.EXTENDED_REPLY);
     const vals = [0, 8, 16, 24].map((o) => Number(lim.body.readBigUInt64BE(o)));
@@ -260,7 +293,10 @@ describe('sftp protocol and transport (sqlite)', () => {
       offsets.splice(i, w.length, ...w);
     }
     const acks = await Promise.all(offsets.map((o) => sftp.write(h, o, data.subarray(o, o + chunk))));
-    assert.ok(acks.every((a) => a.code === FX.OK), acks.find((a) => a.code !== FX.OK)?.message);
+    assert.ok(
+      acks.every((a) => a.code === FX.OK),
+      acks.find((a) => a.code !== FX.OK)?.message,
+    );
     await assert.rejects(s.t.core.files.stat(s.t.system, '/box/shuffled.bin'), { code: 'NOT_FOUND' }, 'not visible before CLOSE');
     const fstat = await sftp.request(T.FSTAT, str(h));
     assert.equal(fstat.size, data.length);
@@ -287,7 +323,10 @@ describe('sftp protocol and transport (sqlite)', () => {
     const far = (await sftp.open('/box/far.bin', WRITE_NEW)).handle!;
     const results = [];
     for (let i = 1; i <= 40; i++) results.push(await sftp.write(far, i * 64 * 1024, Buffer.alloc(64 * 1024)));
-    assert.ok(results.some((r) => r.code === FX.FAILURE && /out of order/.test(r.message!)), 'the held-bytes bound is enforced');
+    assert.ok(
+      results.some((r) => r.code === FX.FAILURE && /out of order/.test(r.message!)),
+      'the held-bytes bound is enforced',
+    );
     assert.equal((await sftp.close(far)).code, FX.FAILURE);
 
     for (const f of ['gap.bin', 'rewrite.bin', 'far.bin']) await assert.rejects(s.t.core.files.stat(s.t.system, `/box/${f}`), { code: 'NOT_FOUND' }, f);
@@ -301,7 +340,11 @@ describe('sftp protocol and transport (sqlite)', () => {
     const h = (await r.open('/box/cut.bin', WRITE_NEW)).handle!;
     for (let i = 0; i < 20; i++) assert.equal((await r.write(h, i * 65536, randomBytes(65536))).code, FX.OK);
     c.end();
-    await eventually(async () => (await ledger(s.t, { action: 'file.write', target: '/box/cut.bin' })).some((e) => e.outcome === 'failure'), 5000, 'the aborted upload is recorded');
+    await eventually(
+      async () => (await ledger(s.t, { action: 'file.write', target: '/box/cut.bin' })).some((e) => e.outcome === 'failure'),
+      5000,
+      'the aborted upload is recorded',
+    );
     await assert.rejects(s.t.core.files.stat(s.t.system, '/box/cut.bin'), { code: 'NOT_FOUND' });
     await eventually(() => blobCount(s.t) === blobsBefore, 5000, 'the partial blob is removed');
   });
@@ -319,7 +362,14 @@ describe('sftp protocol and transport (sqlite)', () => {
     assert.equal(parts.at(-1)!.code, FX.EOF);
     assert.equal((await ledger(s.t, { action: 'file.read', target: '/box/read.bin' })).length, before + 1, 'one read recorded');
     // Random offsets (seeks backwards and far ahead): every answer is right.
-    for (const [o, n] of [[0, 10], [3 * 1024 * 1024, 100], [5, 70_000], [1024 * 1024, 1], [data.length - 1, 50], [2_000_000, 255 * 1024]] as const) {
+    for (const [o, n] of [
+      [0, 10],
+      [3 * 1024 * 1024, 100],
+      [5, 70_000],
+      [1024 * 1024, 1],
+      [data.length - 1, 50],
+      [2_000_000, 255 * 1024],
+    ] as const) {
       const r = await sftp.read(h, o, n);
       assert.equal(sha(r.data!), sha(data.subarray(o, o + n)), `read at ${o}`);
     }

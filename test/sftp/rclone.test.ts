@@ -55,7 +55,11 @@ for (const dialect of DIALECTS) {
 
     it('uploads a folder, lists it, downloads it, moves and deletes files', async () => {
       fs.mkdirSync(local('out'));
-      const files: Record<string, Buffer> = { 'a.dat': randomBytes(24 * 1024 * 1024 + 3), 'b.csv': Buffer.from('IK;Betrag\n123456789;42,00\n'), 'empty.txt': Buffer.alloc(0) };
+      const files: Record<string, Buffer> = {
+        'a.dat': randomBytes(24 * 1024 * 1024 + 3),
+        'b.csv': Buffer.from('IK;Betrag\n123456789;42,00\n'),
+        'empty.txt': Buffer.alloc(0),
+      };
       for (const [n, b] of Object.entries(files)) fs.writeFileSync(local('out', n), b);
 
       const up = await rclone('copy', local('out'), 'sluice:/billing/in');
@@ -64,7 +68,12 @@ for (const dialect of DIALECTS) {
       const ls = await rclone('lsjson', 'sluice:/billing/in');
       assert.equal(ls.code, 0, ls.stderr);
       const listed = (JSON.parse(ls.stdout) as { Name: string; Size: number; IsDir: boolean }[]).map((e) => [e.Name, e.Size]).sort();
-      assert.deepEqual(listed, Object.entries(files).map(([n, b]) => [n, b.length]).sort());
+      assert.deepEqual(
+        listed,
+        Object.entries(files)
+          .map(([n, b]) => [n, b.length])
+          .sort(),
+      );
 
       const res = await fetch(`${s.httpBase}/api/v1/fs/billing/in/`, { headers: bearer(token) });
       const entries = ((await res.json()) as { entries: { name: string; sha256: string }[] }).entries;

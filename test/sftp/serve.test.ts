@@ -68,16 +68,29 @@ describe('sluice serve with SFTP', () => {
   let data: string;
   let env: Record<string, string>;
   let server: ChildProcess | undefined;
-  const sluice = (args: string[], input = '') => run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], { env, input, cwd: ROOT, timeoutMs: 60_000 });
+  const sluice = (args: string[], input = '') =>
+    run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], { env, input, cwd: ROOT, timeoutMs: 60_000 });
 
   /** Starts `sluice serve` and waits until its SFTP listener answers. */
   async function startServe(): Promise<{ child: ChildProcess; sftpPort: number; readonly stderr: string }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     server = child;
     const out = { child, sftpPort: Number(env.SLUICE_SFTP_LISTEN!.split(':')[1]), stderr: '' };
     child.stderr!.on('data', (c: Buffer) => (out.stderr += c.toString()));
-    for (const until = Date.now() + 30_000; ; ) {
-      const up = await new Promise<boolean>((r) => net.connect(out.sftpPort, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false)));
+    for (const until = Date.now() + 30_000; ;) {
+      const up = await new Promise<boolean>((r) =>
+        net
+          .connect(out.sftpPort, '127.0.0.1')
+          .once('connect', function (this: net.Socket) {
+            this.destroy();
+            r(true);
+          })
+          .once('error', () => r(false)),
+      );
       if (up) return out;
       if (Date.now() > until || child.exitCode !== null) assert.fail(`sluice serve did not start SFTP: ${out.stderr}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -106,7 +119,13 @@ describe('sluice serve with SFTP', () => {
   });
 
   it('serves SFTP for a partner set up with the CLI, host key as `sluice status` prints it, and stops on SIGTERM', async () => {
-    for (const args of [['init'], ['org', 'create', 'Praxis'], ['user', 'create', 'praxis', '--org', 'Praxis', '--no-password'], ['folder', 'create', '/praxis/inbox', '--org', 'Praxis'], ['grant', 'praxis', '/praxis/inbox', 'list,read,write']]) {
+    for (const args of [
+      ['init'],
+      ['org', 'create', 'Praxis'],
+      ['user', 'create', 'praxis', '--org', 'Praxis', '--no-password'],
+      ['folder', 'create', '/praxis/inbox', '--org', 'Praxis'],
+      ['grant', 'praxis', '/praxis/inbox', 'list,read,write'],
+    ]) {
       const r = await sluice(args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     }
@@ -130,7 +149,10 @@ describe('sluice serve with SFTP', () => {
     for (const f of ['ssh_host_ed25519_key.pub', 'ssh_host_rsa_key.pub']) {
       const pub = path.join(data, 'keys', f);
       const fp = (await run(keygen, ['-l', '-E', 'sha256', '-f', pub])).stdout.split(' ')[1];
-      assert.ok(status.sshHostKeys.some((k) => k.fingerprint === fp), `${f} fingerprint is listed by sluice status`);
+      assert.ok(
+        status.sshHostKeys.some((k) => k.fingerprint === fp),
+        `${f} fingerprint is listed by sluice status`,
+      );
       lines += `[127.0.0.1]:${sftpPort} ${fs.readFileSync(pub, 'utf8').split(' ').slice(0, 2).join(' ')}\n`;
     }
     fs.writeFileSync(knownHosts, lines);
@@ -138,10 +160,36 @@ describe('sluice serve with SFTP', () => {
     const content = randomBytes(3 * 1024 * 1024 + 5);
     fs.writeFileSync(path.join(dir.path, 'report.csv'), content);
     const sftp = requireTool('sftp', 'openssh-client');
-    const sftpArgs = ['-b', '-', '-P', String(sftpPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-i', key.file, 'praxis@127.0.0.1'];
+    const sftpArgs = [
+      '-b',
+      '-',
+      '-P',
+      String(sftpPort),
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-i',
+      key.file,
+      'praxis@127.0.0.1',
+    ];
 
     // SLUICE_SFTP_MAX_CONNECTIONS_PER_IP=3: with three connections open, a fourth is refused.
-    const held = await Promise.all([1, 2, 3].map(() => new Promise<net.Socket>((r, j) => { const c = net.connect(sftpPort, '127.0.0.1', () => r(c)); c.once('error', j); })));
+    const held = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<net.Socket>((r, j) => {
+            const c = net.connect(sftpPort, '127.0.0.1', () => r(c));
+            c.once('error', j);
+          }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const refused = await run(sftp, sftpArgs, { input: 'ls\n', cwd: dir.path, timeoutMs: 60_000 });
     assert.notEqual(refused.code, 0);
@@ -155,7 +203,19 @@ describe('sluice serve with SFTP', () => {
 
     // Two SFTP worker processes; the sign-in happened in one of them, and /metrics shows it.
     const workers = childrenOf(srv.pid!);
-    assert.equal(workers.length, 2, `two SFTP worker processes: ${workers.map((w) => { try { return fs.readFileSync(`/proc/${w}/cmdline`, 'utf8').replaceAll('\0', ' '); } catch { return `${w} gone`; } }).join(' | ')}`);
+    assert.equal(
+      workers.length,
+      2,
+      `two SFTP worker processes: ${workers
+        .map((w) => {
+          try {
+            return fs.readFileSync(`/proc/${w}/cmdline`, 'utf8').replaceAll('\0', ' ');
+          } catch {
+            return `${w} gone`;
+          }
+        })
+        .join(' | ')}`,
+    );
     const metricsText = async () => {
       const res = await fetch(`http://${env.SLUICE_HTTP_LISTEN}/metrics`);
       assert.equal(res.status, 200);
@@ -163,7 +223,13 @@ describe('sluice serve with SFTP', () => {
     };
     const authOk = (text: string) => Number(/^sluice_sftp_auth_total\{method="publickey",outcome="success"\} (\d+)/m.exec(text)?.[1] ?? 0);
     const before = await metricsText();
-    assert.ok(authOk(before) >= 1, `the workers' sign-ins are in /metrics:\n${before.split('\n').filter((l) => l.includes('sftp')).join('\n')}`);
+    assert.ok(
+      authOk(before) >= 1,
+      `the workers' sign-ins are in /metrics:\n${before
+        .split('\n')
+        .filter((l) => l.includes('sftp'))
+        .join('\n')}`,
+    );
     assert.match(before, /^sluice_bytes_in_total\{protocol="sftp"\} 3145733$/m, 'bytes uploaded through a worker');
 
     // An upload left unfinished in a worker: registered in blob_pending, a temporary file written.
@@ -188,7 +254,7 @@ describe('sluice serve with SFTP', () => {
       return now.length === 2 && !now.includes(holder) && now;
     });
     client.end();
-    await waitFor('the dead worker\'s upload to be removed', () => pendingUploads().length === 0 && tmpFiles().length === 0, 10_000);
+    await waitFor("the dead worker's upload to be removed", () => pendingUploads().length === 0 && tmpFiles().length === 0, 10_000);
     db.close();
     for (let i = 0; i < 3; i++) {
       const again = await run(sftp, sftpArgs, { input: `cd /praxis/inbox\nget report.csv back${i}.csv\n`, cwd: dir.path, timeoutMs: 60_000 });

@@ -20,11 +20,18 @@ describe('ssh-audit', () => {
   it('reports no weak algorithm', async () => {
     const r = await run(audit, ['-n', '-b', '-p', String(s.port), '127.0.0.1'], { timeoutMs: 60_000 });
     const lines = r.stdout.split('\n');
-    assert.ok(lines.some((l) => l.startsWith('(kex) curve25519-sha256 ')), `no audit output: ${r.stdout}${r.stderr}`);
+    assert.ok(
+      lines.some((l) => l.startsWith('(kex) curve25519-sha256 ')),
+      `no audit output: ${r.stdout}${r.stderr}`,
+    );
     const findings = lines.filter((l) => /-- \[(warn|fail)\]/.test(l));
     const unexpected = findings.filter((l) => l.trim() !== '(kex) kex-strict-s-v00@openssh.com -- [warn] unknown algorithm');
     assert.deepEqual(unexpected, [], `ssh-audit found weak algorithms:\n${r.stdout}`);
     assert.ok(!lines.some((l) => /\[fail\]/.test(l)));
-    for (const k of s.hostKeys) assert.ok(lines.some((l) => l.startsWith(`(fin) ${k.type}: ${k.fingerprint}`)), `fingerprint of ${k.type}`);
+    for (const k of s.hostKeys)
+      assert.ok(
+        lines.some((l) => l.startsWith(`(fin) ${k.type}: ${k.fingerprint}`)),
+        `fingerprint of ${k.type}`,
+      );
   });
 });

@@ -13,7 +13,16 @@ export function createEmailChannel(mailer: Mailer, to: readonly string[]): Alert
       await mailer.send({
         to: recipients,
         subject: `[Sluice ${alert.severity}] ${alert.code}: ${alert.message}`.slice(0, 200),
-        text: [alert.message, '', `code:     ${alert.code}`, `severity: ${alert.severity}`, `time:     ${alert.time}`, `node:     ${alert.node}`, '', JSON.stringify(alert.detail, null, 2)].join('\n'),
+        text: [
+          alert.message,
+          '',
+          `code:     ${alert.code}`,
+          `severity: ${alert.severity}`,
+          `time:     ${alert.time}`,
+          `node:     ${alert.node}`,
+          '',
+          JSON.stringify(alert.detail, null, 2),
+        ].join('\n'),
       });
     },
   };

@@ -27,8 +27,16 @@ export function isPrivateAddress(ip: string): boolean {
     const p = ip.split('.').map(Number) as [number, number, number, number];
     const [a, b] = p;
     return (
-      a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) || (a === 192 && b === 0 && p[2] === 0) || (a === 198 && (b === 18 || b === 19)) || a >= 224
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b <= 127) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 192 && b === 0 && p[2] === 0) ||
+      (a === 198 && (b === 18 || b === 19)) ||
+      a >= 224
     );
   }
   if (v === 6) {
@@ -66,7 +74,8 @@ async function resolvePublic(host: string, allowPrivate: boolean): Promise<{ add
   const bare = host.startsWith('[') ? host.slice(1, -1) : host;
   const addrs = net.isIP(bare) ? [{ address: bare, family: net.isIP(bare) }] : await dns.lookup(bare, { all: true, verbatim: true });
   if (addrs.length === 0) throw new CoreError('UNAVAILABLE', 'webhook host does not resolve');
-  if (!allowPrivate) for (const a of addrs) if (isPrivateAddress(a.address)) throw new CoreError('PERMISSION_DENIED', 'webhook destination is not a public address');
+  if (!allowPrivate)
+    for (const a of addrs) if (isPrivateAddress(a.address)) throw new CoreError('PERMISSION_DENIED', 'webhook destination is not a public address');
   return addrs[0]!;
 }
 
@@ -89,9 +98,15 @@ export function createWebhookChannel(opts: WebhookOptions): AlertChannel {
             host: url.hostname,
             port: url.port || (url.protocol === 'https:' ? 443 : 80),
             path: url.pathname + url.search,
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-sluice-signature': `t=${t},v1=${sig}`, 'user-agent': 'sluice-alerts' },
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              'x-sluice-signature': `t=${t},v1=${sig}`,
+              'user-agent': 'sluice-alerts',
+            },
             // Pin the connection to the address that was checked (no second DNS lookup).
-            lookup: ((_h: string, o: { all?: boolean | undefined }, cb: (...a: unknown[]) => void) => (o?.all ? cb(null, [target]) : cb(null, target.address, target.family))) as unknown as net.LookupFunction,
+            lookup: ((_h: string, o: { all?: boolean | undefined }, cb: (...a: unknown[]) => void) =>
+              o?.all ? cb(null, [target]) : cb(null, target.address, target.family)) as unknown as net.LookupFunction,
             timeout,
           },
           (res) => {
@@ -100,7 +115,9 @@ export function createWebhookChannel(opts: WebhookOptions): AlertChannel {
               seen += c.length;
               if (seen > 65_536) res.destroy();
             });
-            res.on('end', () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`webhook answered ${res.statusCode}`))));
+            res.on('end', () =>
+              (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`webhook answered ${res.statusCode}`)),
+            );
             res.on('error', reject);
           },
         );

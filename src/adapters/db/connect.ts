@@ -29,7 +29,13 @@ const pgTypesOf = (types: { getTypeParser: unknown }) => ({
   },
 });
 
-export async function openDatabase(opts: { url?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void; /** false: leave the schema as it is (restore migrates step by step). */ migrate?: boolean }): Promise<OpenedDb> {
+export async function openDatabase(opts: {
+  url?: string | undefined;
+  sqlitePath: string;
+  poolSize?: number;
+  onIdleError?: (e: Error) => void;
+  /** false: leave the schema as it is (restore migrates step by step). */ migrate?: boolean;
+}): Promise<OpenedDb> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   if (opts.url && /^postgres(ql)?:\/\//.test(opts.url)) {
@@ -68,9 +74,19 @@ export async function openDatabase(opts: { url?: string | undefined; sqlitePath:
  * `url` — exactly what it needs (roles.ts: the ledger insert-only); the owner connection is closed
  * before this returns, so the running service never holds it.
  */
-export async function openServiceDatabase(opts: { url?: string | undefined; migrateUrl?: string | undefined; sqlitePath: string; poolSize?: number; onIdleError?: (e: Error) => void }): Promise<OpenedDb> {
+export async function openServiceDatabase(opts: {
+  url?: string | undefined;
+  migrateUrl?: string | undefined;
+  sqlitePath: string;
+  poolSize?: number;
+  onIdleError?: (e: Error) => void;
+}): Promise<OpenedDb> {
   if (!opts.migrateUrl) return openDatabase(opts);
-  if (!opts.url) throw new CoreError('INVALID_INPUT', 'SLUICE_DATABASE_MIGRATE_URL needs SLUICE_DATABASE_URL (PostgreSQL): the service role connects with SLUICE_DATABASE_URL');
+  if (!opts.url)
+    throw new CoreError(
+      'INVALID_INPUT',
+      'SLUICE_DATABASE_MIGRATE_URL needs SLUICE_DATABASE_URL (PostgreSQL): the service role connects with SLUICE_DATABASE_URL',
+    );
   const owner = await openDatabase({ url: opts.migrateUrl, sqlitePath: opts.sqlitePath, poolSize: 1 });
   try {
     const service = await openDatabase({ ...opts, migrate: false });

@@ -21,7 +21,10 @@ for (const dialect of DIALECTS) {
         const before010 = await migrator.migrateTo('010_small_files_inline');
         assert.equal(before010.error, undefined);
         const org = (id: string) => ({ id, name: id, name_key: id, created_at: 1 });
-        await loose.insertInto('orgs').values([org('a'), org('b'), org('empty')]).execute();
+        await loose
+          .insertInto('orgs')
+          .values([org('a'), org('b'), org('empty')])
+          .execute();
         const root = await loose.selectFrom('folders').select('id').where('path', '=', '/').executeTakeFirstOrThrow();
         const file = (n: number, orgId: string | null, size: number) => ({
           id: `f${n}`,
@@ -35,7 +38,10 @@ for (const dialect of DIALECTS) {
           created_at: 1,
           modified_at: 1,
         });
-        await loose.insertInto('files').values([file(1, 'a', 10), file(2, 'a', 2 ** 40), file(3, 'b', 7), file(4, null, 99)]).execute();
+        await loose
+          .insertInto('files')
+          .values([file(1, 'a', 10), file(2, 'a', 2 ** 40), file(3, 'b', 7), file(4, null, 99)])
+          .execute();
         const latest = await migrator.migrateToLatest();
         assert.equal(latest.error, undefined);
         const rows = await db.selectFrom('orgs').select(['id', 'used_bytes']).orderBy('id').execute();

@@ -171,7 +171,18 @@ const m001: Migration = {
     await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: GENESIS_HASH }).execute();
     await db
       .insertInto('folders')
-      .values({ id: ROOT_FOLDER_ID, parent_id: null, name: '', name_key: '', path: '/', path_key: '', path_hash: ROOT_PATH_HASH, org_id: null, created_at: 0, created_by: null })
+      .values({
+        id: ROOT_FOLDER_ID,
+        parent_id: null,
+        name: '',
+        name_key: '',
+        path: '/',
+        path_key: '',
+        path_hash: ROOT_PATH_HASH,
+        org_id: null,
+        created_at: 0,
+        created_by: null,
+      })
       .execute();
   },
 };
@@ -247,10 +258,18 @@ const m005: Migration = {
         END IF;
         RAISE EXCEPTION 'the ledger is append-only';
       END $$`.execute(db);
-    await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-    await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-    await sql`CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
-    await sql`CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(db);
+    await sql`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(
+      db,
+    );
+    await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(
+      db,
+    );
+    await sql`CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION sluice_ledger_append_only()`.execute(
+      db,
+    );
+    await sql`CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION sluice_ledger_append_only()`.execute(
+      db,
+    );
   },
 };
 
@@ -314,7 +333,10 @@ const m010: Migration = {
       .addColumn('blob_key', 'text', (c) => c.primaryKey())
       .addColumn('sealed', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.alterTable('files').addColumn('stored_inline', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('files')
+      .addColumn('stored_inline', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
   },
 };
 
@@ -324,7 +346,10 @@ const m010: Migration = {
  */
 const m011: Migration = {
   async up(db: Kysely<any>) {
-    await db.schema.alterTable('orgs').addColumn('used_bytes', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('orgs')
+      .addColumn('used_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+      .execute();
     await db
       .updateTable('orgs')
       .set((eb: ExpressionBuilder<any, 'orgs'>) => ({

@@ -84,12 +84,17 @@ export async function assertSchemaCurrent(db: Kysely<Database>): Promise<void> {
     const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db);
     done = new Set(rows.rows.map((x) => x.name));
   } catch (e) {
-    throw new CoreError('UNAVAILABLE', 'the database has no Sluice schema yet: run the migrations with the owner role (SLUICE_DATABASE_MIGRATE_URL)', { cause: e });
+    throw new CoreError('UNAVAILABLE', 'the database has no Sluice schema yet: run the migrations with the owner role (SLUICE_DATABASE_MIGRATE_URL)', {
+      cause: e,
+    });
   }
   const unknown = [...done].filter((n) => !(n in migrations));
   if (unknown.length > 0) throw new CoreError('UNAVAILABLE', 'the database schema is newer than this Sluice: upgrade Sluice');
   const pending = Object.keys(migrations).filter((n) => !done.has(n));
   if (pending.length > 0) {
-    throw new CoreError('UNAVAILABLE', `the database schema is behind (${pending.length} migration(s) pending): run them with the owner role (SLUICE_DATABASE_MIGRATE_URL)`);
+    throw new CoreError(
+      'UNAVAILABLE',
+      `the database schema is behind (${pending.length} migration(s) pending): run them with the owner role (SLUICE_DATABASE_MIGRATE_URL)`,
+    );
   }
 }

@@ -16,7 +16,10 @@ describe('SQLite statement cache', () => {
     // The same query while the first is still being iterated: a fresh statement, both work.
     const again = db.prepare('select n from t order by n');
     assert.notEqual(again, scan);
-    assert.deepEqual((again.all() as { n: number }[]).map((r) => r.n), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      (again.all() as { n: number }[]).map((r) => r.n),
+      [0, 1, 2, 3, 4],
+    );
     assert.equal(it.next().value?.n, 1);
     it.return?.();
     assert.equal(db.prepare('select n from t order by n'), scan, 'the cached one again once it is idle');

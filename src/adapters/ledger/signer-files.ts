@@ -17,7 +17,11 @@ import { CoreError } from '../../core/errors.js';
 const KEY_RE = /^ledger-([0-9a-f]{16})\.key$/;
 const PUB_RE = /^ledger-([0-9a-f]{16})\.pub$/;
 
-const keyIdOf = (pub: KeyObject) => createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+const keyIdOf = (pub: KeyObject) =>
+  createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 
 function writeExclusive(file: string, data: string, mode: number): void {
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), mode);
@@ -34,7 +38,8 @@ function readPrivate(file: string): string {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new CoreError('UNAVAILABLE', `${path.basename(file)} is not a regular file`);
-    if (st.mode & 0o077) throw new CoreError('UNAVAILABLE', `${path.basename(file)} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    if (st.mode & 0o077)
+      throw new CoreError('UNAVAILABLE', `${path.basename(file)} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
     return fs.readFileSync(fd, 'utf8');
   } finally {
     fs.closeSync(fd);
@@ -44,7 +49,10 @@ function readPrivate(file: string): string {
 /** Creates the first signing key if the directory has none. Returns its id and whether it was created. */
 export function initLedgerKey(dir: string): { created: boolean; keyId: string } {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const existing = fs.readdirSync(dir).map((f) => KEY_RE.exec(f)?.[1]).filter((x): x is string => !!x);
+  const existing = fs
+    .readdirSync(dir)
+    .map((f) => KEY_RE.exec(f)?.[1])
+    .filter((x): x is string => !!x);
   if (existing.length > 0) return { created: false, keyId: existing.sort().at(-1)! };
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const keyId = keyIdOf(publicKey);
@@ -57,7 +65,10 @@ export function loadLedgerSigner(dir: string): LedgerSigner {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
   const keyFiles = files.filter((f) => KEY_RE.test(f));
   if (keyFiles.length !== 1) {
-    throw new CoreError('UNAVAILABLE', keyFiles.length === 0 ? 'the ledger signing key is missing; run "sluice init"' : 'more than one ledger signing key (ledger-*.key) in the keys directory');
+    throw new CoreError(
+      'UNAVAILABLE',
+      keyFiles.length === 0 ? 'the ledger signing key is missing; run "sluice init"' : 'more than one ledger signing key (ledger-*.key) in the keys directory',
+    );
   }
   const priv = createPrivateKey(readPrivate(path.join(dir, keyFiles[0]!)));
   const pub = createPublicKey(priv);

@@ -27,7 +27,14 @@ export function createJsonlSink(file: string): AnchorSink {
         if (!line.trim()) continue;
         try {
           const v = JSON.parse(line) as Partial<Checkpoint> & { type?: string };
-          if (v.type === 'sluice.checkpoint' && typeof v.seq === 'number' && typeof v.hash === 'string' && typeof v.ts === 'number' && typeof v.keyId === 'string' && typeof v.signature === 'string') {
+          if (
+            v.type === 'sluice.checkpoint' &&
+            typeof v.seq === 'number' &&
+            typeof v.hash === 'string' &&
+            typeof v.ts === 'number' &&
+            typeof v.keyId === 'string' &&
+            typeof v.signature === 'string'
+          ) {
             out.push({ seq: v.seq, hash: v.hash, ts: v.ts, keyId: v.keyId, signature: v.signature });
           } else out.push({ seq: -1, hash: '', ts: 0, keyId: '', signature: '' });
         } catch {

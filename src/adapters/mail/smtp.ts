@@ -12,7 +12,8 @@ const ADDRESS_RE = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z
 export function validateAddresses(list: readonly string[]): string[] {
   return list.map((a) => {
     const t = a.trim();
-    if (!ADDRESS_RE.test(t) || t.length > 254) throw new CoreError('INVALID_INPUT', `not a plain e-mail address: "${t.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}"`);
+    if (!ADDRESS_RE.test(t) || t.length > 254)
+      throw new CoreError('INVALID_INPUT', `not a plain e-mail address: "${t.slice(0, 80).replace(/[^\x20-\x7e]/g, '?')}"`);
     return t;
   });
 }

@@ -212,7 +212,10 @@ for (const mode of MODES) {
       assert.equal(s.toString('latin1', 0, 4), 'SLC1');
       assert.equal(s[4], 1);
       assert.equal(s.toString('latin1', 6, 6 + s[5]!), k.id);
-      assert.ok(s.subarray(6 + s[5]!, 70).every((b) => b === 0), 'id padding is zero');
+      assert.ok(
+        s.subarray(6 + s[5]!, 70).every((b) => b === 0),
+        'id padding is zero',
+      );
       const u = createDecipheriv('aes-256-gcm', k.key, s.subarray(70, 82));
       u.setAAD(Buffer.concat([s.subarray(0, 70), Buffer.from(key2)]));
       u.setAuthTag(s.subarray(114, 130));
@@ -517,7 +520,9 @@ describe('encrypted store: crypto workers', () => {
     const reads = await Promise.all(files.map(async (f) => readAll(await store.get(f.key, f.data.length))));
     for (const [i, f] of files.entries()) assert.deepEqual(reads[i], f.data, `file ${i}`);
     const ranges = await Promise.all(
-      files.filter((f) => f.data.length > 5 * SEG).map(async (f) => ({ f, got: await readAll(await store.get(f.key, f.data.length, { start: SEG + 7, end: 5 * SEG - 3 })) })),
+      files
+        .filter((f) => f.data.length > 5 * SEG)
+        .map(async (f) => ({ f, got: await readAll(await store.get(f.key, f.data.length, { start: SEG + 7, end: 5 * SEG - 3 })) })),
     );
     for (const { f, got } of ranges) assert.deepEqual(got, f.data.subarray(SEG + 7, 5 * SEG - 2));
   });
@@ -549,7 +554,10 @@ describe('encrypted store: open (sealed bytes held by the caller, e.g. small fil
     const { sealed } = store.seal(key, [plain]);
     // A bad segment fails the stream (as get does), a bad length or key the call: both reject here.
     const failsIntegrity = async (p: () => Promise<unknown>) => {
-      const err = await p().then(() => undefined, (e: unknown) => e);
+      const err = await p().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof CoreError, `expected a CoreError, got ${String(err)}`);
       assert.equal(err.code, 'INTEGRITY');
     };
@@ -563,7 +571,10 @@ describe('encrypted store: open (sealed bytes held by the caller, e.g. small fil
     await failsIntegrity(() => bytesOf(Buffer.concat([sealed, Buffer.alloc(1)]), 5000));
     await failsIntegrity(() => bytesOf(sealed, 4999));
     await failsIntegrity(() => bytesOf(sealed, 5000, undefined, newKey()));
-    const err = await bytesOf(sealed, 5000, { start: 5000, end: 5001 }).then(() => undefined, (e: unknown) => e);
+    const err = await bytesOf(sealed, 5000, { start: 5000, end: 5001 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof CoreError && err.code === 'RANGE_NOT_SATISFIABLE', String(err));
   });
 });

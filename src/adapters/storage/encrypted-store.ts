@@ -61,7 +61,19 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import type { BlobKey, BlobStore, ByteRange, SealedBytes, SealedPut, SealedStore } from '../../ports/blob-store.js';
 import type { Kek, Keyring } from '../../ports/keyring.js';
 import { CoreError } from '../../core/errors.js';
-import { adoptIoBuffer, assertBlobKey, assertChunk, chunksOf, IO_CHUNK_BYTES, isIoBuffer, recycleIoBuffer, releasable, releaseChunk, resolveRange, takeIoBuffer } from './common.js';
+import {
+  adoptIoBuffer,
+  assertBlobKey,
+  assertChunk,
+  chunksOf,
+  IO_CHUNK_BYTES,
+  isIoBuffer,
+  recycleIoBuffer,
+  releasable,
+  releaseChunk,
+  resolveRange,
+  takeIoBuffer,
+} from './common.js';
 import { sharedCryptoPool, type CryptoChannel, type CryptoPool, type OpenedRunReply, type RunBuffer, type SealedRun } from './crypto-pool.js';
 import { copyBytes } from '../../runtime/native.js';
 import { NONCE_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealedRunLength, sealRunInPlace, setNonce, TAG_BYTES } from './segment-crypto.js';
@@ -106,8 +118,7 @@ export function sealedLength(size: number): number {
   return HEADER_BYTES + size + TAG_BYTES * segmentCount(size);
 }
 
-const integrity = (cause?: unknown): CoreError =>
-  new CoreError('INTEGRITY', 'stored file failed its integrity check', cause === undefined ? {} : { cause });
+const integrity = (cause?: unknown): CoreError => new CoreError('INTEGRITY', 'stored file failed its integrity check', cause === undefined ? {} : { cause });
 
 export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
   const { inner, keyring } = opts;
@@ -272,7 +283,12 @@ export function createEncryptedStore(opts: EncryptedStoreOptions): SealedStore {
     }
   }
 
-  async function openSealed(key: BlobKey, size: number, range: ByteRange | undefined, fetch: (key: BlobKey, range: ByteRange) => Promise<Readable>): Promise<Readable> {
+  async function openSealed(
+    key: BlobKey,
+    size: number,
+    range: ByteRange | undefined,
+    fetch: (key: BlobKey, range: ByteRange) => Promise<Readable>,
+  ): Promise<Readable> {
     assertBlobKey(key);
     const plan = readPlan(size, range);
     const { first, last } = plan;

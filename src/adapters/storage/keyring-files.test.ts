@@ -19,7 +19,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(base, { recursive: true, force: true }));
 
-const kekFiles = (): string[] => readdirSync(dir).filter((n) => n.startsWith('kek-')).sort();
+const kekFiles = (): string[] =>
+  readdirSync(dir)
+    .filter((n) => n.startsWith('kek-'))
+    .sort();
 
 /** Asserts a refusal: CoreError UNAVAILABLE whose message matches `re` and leaks no key material. */
 function assertRefused(fn: () => unknown, re: RegExp, secrets: string[] = []): void {

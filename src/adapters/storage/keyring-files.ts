@@ -33,8 +33,7 @@ const BASE64_KEY_RE = /^[A-Za-z0-9+/]{43}=\n?$/;
 const MAX_FILE_BYTES = 128;
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
-const unavailable = (message: string, cause?: unknown): CoreError =>
-  new CoreError('UNAVAILABLE', message, cause === undefined ? {} : { cause });
+const unavailable = (message: string, cause?: unknown): CoreError => new CoreError('UNAVAILABLE', message, cause === undefined ? {} : { cause });
 
 /** Creates the keyring directory and a first KEK if it holds none. Returns whether it created one, and the current id. */
 export function initKeyring(dir: string): { created: boolean; currentId: string } {

@@ -44,7 +44,7 @@ describe('segment ciphers', () => {
       assert.ok(!sealed[0]!.subarray(0, Math.min(len, 64)).equals(plain.subarray(0, Math.min(len, 64))) || len === 0);
       const segs = Math.max(1, Math.ceil(len / SEGMENT_BYTES));
       const lastIndex = final ? 7 + segs - 1 : 7 + segs; // a run that is not final has more segments after it
-      const size = final ? (lastIndex * SEGMENT_BYTES) + (len - (segs - 1) * SEGMENT_BYTES) : (lastIndex + 1) * SEGMENT_BYTES;
+      const size = final ? lastIndex * SEGMENT_BYTES + (len - (segs - 1) * SEGMENT_BYTES) : (lastIndex + 1) * SEGMENT_BYTES;
       for (const c of ciphers) {
         const buf = new Uint8Array(new SharedArrayBuffer(sealed[0]!.length));
         buf.set(sealed[1 - ciphers.indexOf(c)]!);

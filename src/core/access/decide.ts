@@ -15,15 +15,7 @@ import type { Permission } from './permissions.js';
 import type { AccessView } from './view.js';
 
 export type FileAction =
-  | 'folder.list'
-  | 'folder.create'
-  | 'folder.delete'
-  | 'file.stat'
-  | 'file.read'
-  | 'file.write'
-  | 'file.delete'
-  | 'entry.rename-from'
-  | 'entry.rename-to';
+  'folder.list' | 'folder.create' | 'folder.delete' | 'file.stat' | 'file.read' | 'file.write' | 'file.delete' | 'entry.rename-from' | 'entry.rename-to';
 
 export type Decision = { readonly allow: true } | { readonly allow: false; readonly reason: 'hidden' | 'forbidden' | 'unknown-action' };
 
@@ -64,7 +56,5 @@ export function decide(p: Principal, view: AccessView, action: FileAction, folde
 /** Throws the CoreError that a denial maps to: NOT_FOUND when hidden, PERMISSION_DENIED otherwise. */
 export function denialError(d: Decision, what = 'not found'): CoreError {
   if (d.allow) throw new Error('denialError called with an allow decision');
-  return d.reason === 'forbidden'
-    ? new CoreError('PERMISSION_DENIED', 'permission denied')
-    : new CoreError('NOT_FOUND', what);
+  return d.reason === 'forbidden' ? new CoreError('PERMISSION_DENIED', 'permission denied') : new CoreError('NOT_FOUND', what);
 }

@@ -45,16 +45,32 @@ export function createGrantAdmin(deps: CoreDeps, finders: GrantFinders) {
       const subj = await resolveSubject(finders, subject);
       const now = clock.now();
       const id = await writeTx(db, clock, async (s) => {
-        const existing = await s.trx.selectFrom('grants').select('id').where('folder_id', '=', folder.id).where('subject_type', '=', subj.type).where('subject_id', '=', subj.id).executeTakeFirst();
+        const existing = await s.trx
+          .selectFrom('grants')
+          .select('id')
+          .where('folder_id', '=', folder.id)
+          .where('subject_type', '=', subj.type)
+          .where('subject_id', '=', subj.id)
+          .executeTakeFirst();
         let gid: string;
         if (existing) {
           gid = existing.id;
           await s.trx.updateTable('grants').set({ permissions: perms }).where('id', '=', gid).execute();
         } else {
           gid = uuidv7();
-          await s.trx.insertInto('grants').values({ id: gid, folder_id: folder.id, subject_type: subj.type, subject_id: subj.id, permissions: perms, created_at: now, created_by: p.userId }).execute();
+          await s.trx
+            .insertInto('grants')
+            .values({ id: gid, folder_id: folder.id, subject_type: subj.type, subject_id: subj.id, permissions: perms, created_at: now, created_by: p.userId })
+            .execute();
         }
-        await s.audit({ action: 'grant.set', outcome: 'success', actor: p, orgId: subj.orgId, targetPath: folder.path, detail: { subject: subj.label, permissions: perms } });
+        await s.audit({
+          action: 'grant.set',
+          outcome: 'success',
+          actor: p,
+          orgId: subj.orgId,
+          targetPath: folder.path,
+          detail: { subject: subj.label, permissions: perms },
+        });
         return gid;
       });
       return { id, path: folder.path, subject: subj.label, subjectType: subj.type, permissions: perms, createdAt: now };
@@ -65,7 +81,12 @@ export function createGrantAdmin(deps: CoreDeps, finders: GrantFinders) {
       if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
       const subj = await resolveSubject(finders, subject);
       await writeTx(db, clock, async (s) => {
-        const r = await s.trx.deleteFrom('grants').where('folder_id', '=', folder.id).where('subject_type', '=', subj.type).where('subject_id', '=', subj.id).executeTakeFirst();
+        const r = await s.trx
+          .deleteFrom('grants')
+          .where('folder_id', '=', folder.id)
+          .where('subject_type', '=', subj.type)
+          .where('subject_id', '=', subj.id)
+          .executeTakeFirst();
         if (Number(r.numDeletedRows) === 0) throw new CoreError('NOT_FOUND', 'grant not found');
         await s.audit({ action: 'grant.revoke', outcome: 'success', actor: p, orgId: subj.orgId, targetPath: folder.path, detail: { subject: subj.label } });
       });

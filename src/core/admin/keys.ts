@@ -31,9 +31,11 @@ function readString(buf: Buffer, off: number): [Buffer, number] {
 /** Parses one OpenSSH public key line ("algo base64 [comment]"). */
 export function parsePublicKey(line: string): { algorithm: string; blob: Buffer; comment: string | null; fingerprint: string } {
   const parts = line.trim().split(/\s+/);
-  if (parts.length < 2 || parts[0] === undefined || parts[1] === undefined) throw new CoreError('INVALID_INPUT', 'expected an OpenSSH public key line: "ssh-ed25519 AAAA… comment"');
+  if (parts.length < 2 || parts[0] === undefined || parts[1] === undefined)
+    throw new CoreError('INVALID_INPUT', 'expected an OpenSSH public key line: "ssh-ed25519 AAAA… comment"');
   const algorithm = parts[0];
-  if (!ALGOS.has(algorithm)) throw new CoreError('INVALID_INPUT', `key type ${algorithm.slice(0, 40)} is not accepted; use ssh-ed25519, ecdsa or rsa (3072 bits or more)`);
+  if (!ALGOS.has(algorithm))
+    throw new CoreError('INVALID_INPUT', `key type ${algorithm.slice(0, 40)} is not accepted; use ssh-ed25519, ecdsa or rsa (3072 bits or more)`);
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(parts[1])) throw new CoreError('INVALID_INPUT', 'malformed public key');
   const blob = Buffer.from(parts[1], 'base64');
   const [type, off] = readString(blob, 0);
@@ -48,7 +50,12 @@ export function parsePublicKey(line: string): { algorithm: string; blob: Buffer;
     const [k] = readString(blob, off);
     if (k.length !== 32) throw new CoreError('INVALID_INPUT', 'malformed ed25519 key');
   }
-  const comment = parts.slice(2).join(' ').replace(/[^\x20-\x7e]/g, '').slice(0, 200) || null;
+  const comment =
+    parts
+      .slice(2)
+      .join(' ')
+      .replace(/[^\x20-\x7e]/g, '')
+      .slice(0, 200) || null;
   const fingerprint = 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
   return { algorithm, blob, comment, fingerprint };
 }
@@ -60,9 +67,21 @@ export function createKeyAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
       await requireAdmin(deps, p, 'key.add');
       const u = await findUser(userRef);
       const k = parsePublicKey(line);
-      const row = { id: uuidv7(), user_id: u.id, algorithm: k.algorithm, fingerprint: k.fingerprint, public_key: `${k.algorithm} ${k.blob.toString('base64')}`, comment: k.comment, created_at: clock.now() };
+      const row = {
+        id: uuidv7(),
+        user_id: u.id,
+        algorithm: k.algorithm,
+        fingerprint: k.fingerprint,
+        public_key: `${k.algorithm} ${k.blob.toString('base64')}`,
+        comment: k.comment,
+        created_at: clock.now(),
+      };
       await writeTx(db, clock, async (s) => {
-        await s.trx.insertInto('ssh_keys').values(row).execute().catch((e) => mapUnique(e, 'this key'));
+        await s.trx
+          .insertInto('ssh_keys')
+          .values(row)
+          .execute()
+          .catch((e) => mapUnique(e, 'this key'));
         await s.audit({ action: 'key.add', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, fingerprint: k.fingerprint } });
       });
       return { id: row.id, algorithm: row.algorithm, fingerprint: row.fingerprint, comment: row.comment, createdAt: row.created_at };
@@ -77,7 +96,11 @@ export function createKeyAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
       await requireAdmin(deps, p, 'key.remove');
       const u = await findUser(userRef);
       await writeTx(db, clock, async (s) => {
-        const r = await s.trx.deleteFrom('ssh_keys').where('user_id', '=', u.id).where((eb) => eb.or([eb('id', '=', idOrFingerprint), eb('fingerprint', '=', idOrFingerprint)])).executeTakeFirst();
+        const r = await s.trx
+          .deleteFrom('ssh_keys')
+          .where('user_id', '=', u.id)
+          .where((eb) => eb.or([eb('id', '=', idOrFingerprint), eb('fingerprint', '=', idOrFingerprint)]))
+          .executeTakeFirst();
         if (Number(r.numDeletedRows) === 0) throw new CoreError('NOT_FOUND', 'key not found');
         await s.audit({ action: 'key.remove', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, key: idOrFingerprint } });
       });

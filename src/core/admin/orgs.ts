@@ -29,20 +29,53 @@ export interface Org {
   readonly createdAt: number;
 }
 
-const safeText = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, 'must not contain control characters');
+const safeText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, 'must not contain control characters');
 const contactSchema = z.object({ name: safeText(200).optional(), email: z.email().max(254), role: safeText(100).optional() }).strict();
 export const orgInput = z
   .object({
     name: z.string(),
-    ik: z.string().regex(/^\d{9}$/, 'an IK number has 9 digits').optional(),
-    betriebsnummer: z.string().regex(/^\d{8}$/, 'a Betriebsnummer has 8 digits').optional(),
+    ik: z
+      .string()
+      .regex(/^\d{9}$/, 'an IK number has 9 digits')
+      .optional(),
+    betriebsnummer: z
+      .string()
+      .regex(/^\d{8}$/, 'a Betriebsnummer has 8 digits')
+      .optional(),
     contacts: z.array(contactSchema).max(50).optional(),
-    quotaBytes: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
-    budgetFiles: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
-    budgetBytes: z.number().int().min(0).max(2 ** 53 - 1).nullable().optional(),
+    quotaBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 53 - 1)
+      .nullable()
+      .optional(),
+    budgetFiles: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 53 - 1)
+      .nullable()
+      .optional(),
+    budgetBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 53 - 1)
+      .nullable()
+      .optional(),
   })
   .strict();
-export const orgPatch = orgInput.partial().extend({ status: z.enum(['active', 'disabled']).optional() }).strict();
+export const orgPatch = orgInput
+  .partial()
+  .extend({ status: z.enum(['active', 'disabled']).optional() })
+  .strict();
 
 export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   const r = schema.safeParse(input);
@@ -70,7 +103,11 @@ export const toOrg = (r: OrgRow): Org => ({
 export function createOrgAdmin(deps: CoreDeps) {
   const { db, clock } = deps;
   async function find(ref: string): Promise<OrgRow> {
-    const row = await db.selectFrom('orgs').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name_key', '=', nameKey(ref.normalize('NFC')))])).executeTakeFirst();
+    const row = await db
+      .selectFrom('orgs')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', ref), eb('name_key', '=', nameKey(ref.normalize('NFC')))]))
+      .executeTakeFirst();
     if (!row) throw new CoreError('NOT_FOUND', 'organisation not found');
     return row;
   }
@@ -95,7 +132,11 @@ export function createOrgAdmin(deps: CoreDeps) {
         created_at: clock.now(),
       };
       await writeTx(db, clock, async (s) => {
-        await s.trx.insertInto('orgs').values(row).execute().catch((e) => mapUnique(e, 'an organisation with this name'));
+        await s.trx
+          .insertInto('orgs')
+          .values(row)
+          .execute()
+          .catch((e) => mapUnique(e, 'an organisation with this name'));
         await s.audit({ action: 'org.create', outcome: 'success', actor: p, orgId: row.id, detail: { name, ik: row.ik } });
       });
       return toOrg(row);
@@ -127,7 +168,12 @@ export function createOrgAdmin(deps: CoreDeps) {
       if (v.status !== undefined) set.status = v.status;
       if (Object.keys(set).length === 0) return toOrg(org);
       await writeTx(db, clock, async (s) => {
-        await s.trx.updateTable('orgs').set(set).where('id', '=', org.id).execute().catch((e) => mapUnique(e, 'an organisation with this name'));
+        await s.trx
+          .updateTable('orgs')
+          .set(set)
+          .where('id', '=', org.id)
+          .execute()
+          .catch((e) => mapUnique(e, 'an organisation with this name'));
         await s.audit({ action: 'org.update', outcome: 'success', actor: p, orgId: org.id, detail: { fields: Object.keys(v) } });
       });
       return toOrg({ ...org, ...set });

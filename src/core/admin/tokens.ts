@@ -37,24 +37,53 @@ export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Prom
   }
   return {
     /** Creates a token; the secret is returned once and only its hash is stored. */
-    async create(p: Principal, userRef: string | undefined, opts: { name?: string | undefined; expiresInMs?: number | undefined } = {}): Promise<{ token: string; info: TokenInfo }> {
+    async create(
+      p: Principal,
+      userRef: string | undefined,
+      opts: { name?: string | undefined; expiresInMs?: number | undefined } = {},
+    ): Promise<{ token: string; info: TokenInfo }> {
       const u = await target(p, userRef, 'token.create');
       const ttl = opts.expiresInMs ?? 90 * 86_400_000;
-      if (!Number.isSafeInteger(ttl) || ttl < 1000 || ttl > MAX_TOKEN_LIFETIME_MS) throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
-      if (opts.name !== undefined && (opts.name.length > 100 || /[\u0000-\u001f\u007f]/.test(opts.name))) throw new CoreError('INVALID_INPUT', 'token name must be at most 100 printable characters');
+      if (!Number.isSafeInteger(ttl) || ttl < 1000 || ttl > MAX_TOKEN_LIFETIME_MS)
+        throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
+      if (opts.name !== undefined && (opts.name.length > 100 || /[\u0000-\u001f\u007f]/.test(opts.name)))
+        throw new CoreError('INVALID_INPUT', 'token name must be at most 100 printable characters');
       const token = TOKEN_PREFIX + newSecret();
       const now = clock.now();
-      const row = { id: uuidv7(), user_id: u.id, name: opts.name ?? null, secret_hash: sha256hex(token), created_at: now, expires_at: now + ttl, revoked_at: null, last_used_at: null };
+      const row = {
+        id: uuidv7(),
+        user_id: u.id,
+        name: opts.name ?? null,
+        secret_hash: sha256hex(token),
+        created_at: now,
+        expires_at: now + ttl,
+        revoked_at: null,
+        last_used_at: null,
+      };
       await writeTx(db, clock, async (s) => {
         await s.trx.insertInto('tokens').values(row).execute();
-        await s.audit({ action: 'token.create', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, tokenId: row.id, expiresAt: row.expires_at } });
+        await s.audit({
+          action: 'token.create',
+          outcome: 'success',
+          actor: p,
+          orgId: u.org_id,
+          detail: { login: u.login, tokenId: row.id, expiresAt: row.expires_at },
+        });
       });
       return { token, info: { id: row.id, login: u.login, name: row.name, createdAt: now, expiresAt: row.expires_at, revokedAt: null, lastUsedAt: null } };
     },
     async list(p: Principal, userRef?: string): Promise<TokenInfo[]> {
       const u = await target(p, userRef, 'token.list');
       const rows = await db.selectFrom('tokens').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
-      return rows.map((r) => ({ id: r.id, login: u.login, name: r.name, createdAt: Number(r.created_at), expiresAt: r.expires_at === null ? null : Number(r.expires_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at), lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at) }));
+      return rows.map((r) => ({
+        id: r.id,
+        login: u.login,
+        name: r.name,
+        createdAt: Number(r.created_at),
+        expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+        revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+        lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+      }));
     },
     async revoke(p: Principal, tokenId: string): Promise<void> {
       assertPrincipal(p);

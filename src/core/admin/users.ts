@@ -29,7 +29,12 @@ export interface User {
   readonly mfa: MfaState;
 }
 
-const text = z.string().trim().min(1).max(200).regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, 'must not contain control characters');
+const text = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, 'must not contain control characters');
 export const userInput = z
   .object({
     login: z.string(),
@@ -75,7 +80,11 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
   const { db, clock } = deps;
   async function find(ref: string): Promise<UserRow> {
     const l = ref.trim().toLowerCase();
-    const row = await db.selectFrom('users').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('login', '=', l)])).executeTakeFirst();
+    const row = await db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', ref), eb('login', '=', l)]))
+      .executeTakeFirst();
     if (!row) throw new CoreError('NOT_FOUND', 'user not found');
     return row;
   }
@@ -94,7 +103,8 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
       let org: { id: string; name: string } | null = null;
       if (v.org) org = await findOrg(v.org);
       else if (role !== 'admin') throw new CoreError('INVALID_INPUT', 'partner and staff users need an organisation (org)');
-      if (v.decoy && (v.password !== undefined || role === 'admin')) throw new CoreError('INVALID_INPUT', 'a decoy account has no password and is not an administrator');
+      if (v.decoy && (v.password !== undefined || role === 'admin'))
+        throw new CoreError('INVALID_INPUT', 'a decoy account has no password and is not an administrator');
       let password = v.decoy ? undefined : v.password;
       let generated: string | undefined;
       if (password === undefined && opts.generatePassword && !v.decoy) password = generated = newSecret().slice(0, 24);
@@ -122,7 +132,11 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
         mfa_recovery: null,
       };
       await writeTx(db, clock, async (s) => {
-        await s.trx.insertInto('users').values(row).execute().catch((e) => mapUnique(e, 'a user with this login'));
+        await s.trx
+          .insertInto('users')
+          .values(row)
+          .execute()
+          .catch((e) => mapUnique(e, 'a user with this login'));
         await s.audit({ action: v.decoy ? 'decoy.create' : 'user.create', outcome: 'success', actor: p, orgId: row.org_id, detail: { login, role } });
       });
       return { user: toUser(row, org?.name ?? null), ...(generated ? { password: generated } : {}) };

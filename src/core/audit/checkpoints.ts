@@ -82,7 +82,11 @@ async function verifyChain(db: Db, from: ChainPoint, to: number): Promise<ChainP
 }
 
 /** Signs the current head if it advanced. Returns the new checkpoint, or undefined when there was nothing new. */
-export async function createCheckpoint(db: Db, clock: Clock, anchors: LedgerAnchors): Promise<{ checkpoint?: Checkpoint; sinkErrors: { sink: string; error: string }[] }> {
+export async function createCheckpoint(
+  db: Db,
+  clock: Clock,
+  anchors: LedgerAnchors,
+): Promise<{ checkpoint?: Checkpoint; sinkErrors: { sink: string; error: string }[] }> {
   // Outside the write lock: the chain from the last checkpoint to the head as it is now.
   const before = await lastCheckpoint(db);
   const head0 = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();

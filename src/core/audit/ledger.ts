@@ -40,8 +40,22 @@ type EventFields = Omit<AuditEventRow, 'hash'>;
 /** The exact bytes that are hashed: a JSON array in a fixed field order. */
 export function canonicalEvent(e: EventFields): string {
   return JSON.stringify([
-    e.seq, e.ts, e.actor_type, e.actor_id, e.actor_login, e.org_id, e.protocol, e.remote_addr,
-    e.action, e.target_path, e.file_id, e.sha256, e.bytes, e.outcome, e.detail, e.prev_hash,
+    e.seq,
+    e.ts,
+    e.actor_type,
+    e.actor_id,
+    e.actor_login,
+    e.org_id,
+    e.protocol,
+    e.remote_addr,
+    e.action,
+    e.target_path,
+    e.file_id,
+    e.sha256,
+    e.bytes,
+    e.outcome,
+    e.detail,
+    e.prev_hash,
   ]);
 }
 
@@ -56,8 +70,7 @@ export function recomputeHash(r: AuditEventRow): string {
 }
 
 const MAX_FIELD = 1024;
-const clip = (s: string | null | undefined): string | null =>
-  s === undefined || s === null ? null : s.length > MAX_FIELD ? s.slice(0, MAX_FIELD) + '…' : s;
+const clip = (s: string | null | undefined): string | null => (s === undefined || s === null ? null : s.length > MAX_FIELD ? s.slice(0, MAX_FIELD) + '…' : s);
 
 /** Appends one event inside `trx`. The caller MUST hold the write lock (tx.ts). Returns its seq. */
 export async function appendEvent(trx: Transaction<Database>, now: number, input: AuditInput): Promise<number> {
@@ -87,7 +100,10 @@ export async function appendEvent(trx: Transaction<Database>, now: number, input
     prev_hash: head.hash,
   };
   const hash = eventHash(fields);
-  await trx.insertInto('audit_events').values({ ...fields, hash }).execute();
+  await trx
+    .insertInto('audit_events')
+    .values({ ...fields, hash })
+    .execute();
   await trx.updateTable('audit_head').set({ seq: fields.seq, hash }).where('id', '=', 1).execute();
   return fields.seq;
 }
@@ -131,13 +147,31 @@ export async function verifyLedger(
   let checked = 0;
   let signedThrough = 0;
   const sinks: { name: string; checkpoints: number }[] = [];
-  const result = (problem?: VerifyProblem): VerifyResult => ({ ok: !problem, events: count, headSeq: total, checkpoints: checked, signedThrough, sinks, warnings, ...(problem ? { problem } : {}) });
+  const result = (problem?: VerifyProblem): VerifyResult => ({
+    ok: !problem,
+    events: count,
+    headSeq: total,
+    checkpoints: checked,
+    signedThrough,
+    sinks,
+    warnings,
+    ...(problem ? { problem } : {}),
+  });
 
   // 1. Checkpoint signatures, and what the external sinks hold.
   if (opts.anchors) {
     for (const c of cps) {
       if (!opts.anchors.signer.verify(checkpointMessage(c.seq, c.hash, c.ts), c.signature, c.keyId)) {
-        return { ok: false, events: 0, headSeq: total, checkpoints: 0, signedThrough: 0, sinks, warnings, problem: { seq: c.seq, reason: `the signature of checkpoint ${c.seq} is invalid (checkpoint forged or altered)` } };
+        return {
+          ok: false,
+          events: 0,
+          headSeq: total,
+          checkpoints: 0,
+          signedThrough: 0,
+          sinks,
+          warnings,
+          problem: { seq: c.seq, reason: `the signature of checkpoint ${c.seq} is invalid (checkpoint forged or altered)` },
+        };
       }
     }
     for (const sink of opts.anchors.sinks) {
@@ -146,12 +180,40 @@ export async function verifyLedger(
       sinks.push({ name: sink.name, checkpoints: held.length });
       for (const h of held) {
         const mine = bySeq.get(h.seq);
-        if (h.seq < 0) return { ok: false, events: 0, headSeq: total, checkpoints: 0, signedThrough: 0, sinks, warnings, problem: { seq: 0, reason: `${sink.name} holds a damaged line` } };
+        if (h.seq < 0)
+          return {
+            ok: false,
+            events: 0,
+            headSeq: total,
+            checkpoints: 0,
+            signedThrough: 0,
+            sinks,
+            warnings,
+            problem: { seq: 0, reason: `${sink.name} holds a damaged line` },
+          };
         if (!mine) {
-          return { ok: false, events: 0, headSeq: total, checkpoints: 0, signedThrough: 0, sinks, warnings, problem: { seq: h.seq, reason: `checkpoint ${h.seq} held by ${sink.name} is missing from the database (ledger rolled back or rewritten)` } };
+          return {
+            ok: false,
+            events: 0,
+            headSeq: total,
+            checkpoints: 0,
+            signedThrough: 0,
+            sinks,
+            warnings,
+            problem: { seq: h.seq, reason: `checkpoint ${h.seq} held by ${sink.name} is missing from the database (ledger rolled back or rewritten)` },
+          };
         }
         if (mine.hash !== h.hash || mine.signature !== h.signature) {
-          return { ok: false, events: 0, headSeq: total, checkpoints: 0, signedThrough: 0, sinks, warnings, problem: { seq: h.seq, reason: `checkpoint ${h.seq} differs from the one held by ${sink.name} (ledger rewritten)` } };
+          return {
+            ok: false,
+            events: 0,
+            headSeq: total,
+            checkpoints: 0,
+            signedThrough: 0,
+            sinks,
+            warnings,
+            problem: { seq: h.seq, reason: `checkpoint ${h.seq} differs from the one held by ${sink.name} (ledger rewritten)` },
+          };
         }
       }
       const heldSeqs = new Set(held.map((h) => h.seq));
@@ -178,7 +240,10 @@ export async function verifyLedger(
       const cp = bySeq.get(seq);
       if (cp) {
         if (cp.hash !== hash) {
-          return result({ seq: lastGood + 1, reason: `events after ${lastGood} up to ${seq} were rewritten: the chain no longer matches signed checkpoint ${seq}` });
+          return result({
+            seq: lastGood + 1,
+            reason: `events after ${lastGood} up to ${seq} were rewritten: the chain no longer matches signed checkpoint ${seq}`,
+          });
         }
         lastGood = seq;
         if (opts.anchors) {

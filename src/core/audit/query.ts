@@ -50,7 +50,11 @@ export async function queryEvents(db: Db, filter: AuditFilter): Promise<AuditEve
   // Two steps: the seqs of the page from an index alone ((actor_id, ts, seq), (remote_addr, ts,
   // seq), (file_id, seq): no row is read to find and order them), then only the page's rows.
   // Reading and sorting every matching row first cost a busy user's week of events per page.
-  let page = db.selectFrom('audit_events').select('seq').orderBy('seq').limit(f.limit ?? 1000);
+  let page = db
+    .selectFrom('audit_events')
+    .select('seq')
+    .orderBy('seq')
+    .limit(f.limit ?? 1000);
   if (f.afterSeq !== undefined) page = page.where('seq', '>', f.afterSeq);
   if (f.from !== undefined) page = page.where('ts', '>=', f.from);
   if (f.to !== undefined) page = page.where('ts', '<', f.to);

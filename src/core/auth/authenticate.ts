@@ -105,7 +105,12 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     if (user?.status === 'decoy') {
       await hasher.dummyVerify(password);
       await loginFailure(ctx, user.login, 'decoy account', user);
-      await alertsOf(deps).raise({ code: 'DECOY_LOGIN', severity: 'critical', message: `sign-in attempt on decoy account ${user.login} from ${ctx.remoteAddr ?? 'unknown address'} over ${ctx.protocol}`, detail: { login: user.login, remoteAddr: ctx.remoteAddr ?? null, protocol: ctx.protocol, client: ctx.client ?? null } });
+      await alertsOf(deps).raise({
+        code: 'DECOY_LOGIN',
+        severity: 'critical',
+        message: `sign-in attempt on decoy account ${user.login} from ${ctx.remoteAddr ?? 'unknown address'} over ${ctx.protocol}`,
+        detail: { login: user.login, remoteAddr: ctx.remoteAddr ?? null, protocol: ctx.protocol, client: ctx.client ?? null },
+      });
       throw bad();
     }
     if (!user || !user.password_hash) {
@@ -171,7 +176,8 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     },
 
     /** The TOTP code for a challenge from passwordStep or publicKey (see auth/mfa.ts for the binding rules). */
-    secondFactor: (challenge: MfaChallenge, login: unknown, code: unknown, ctx: RequestContext): Promise<Principal> => mfa.secondFactor(challenge, login, code, ctx),
+    secondFactor: (challenge: MfaChallenge, login: unknown, code: unknown, ctx: RequestContext): Promise<Principal> =>
+      mfa.secondFactor(challenge, login, code, ctx),
 
     /** Bearer token (REST scripts). */
     async token(raw: unknown, ctx: RequestContext): Promise<Principal> {
@@ -193,7 +199,15 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
       else if (row.token_expires !== null && Number(row.token_expires) <= now) why = 'token expired';
       else why = await refusal(deps, row, now);
       if (why || !row) {
-        await recordEvent(db, clock, { action: 'auth.token', outcome: 'failure', ctx, claimedUserId: row?.id, claimedLogin: row?.login, orgId: row?.org_id ?? null, detail: { reason: why, ...(row ? { token: row.token_id } : {}) } });
+        await recordEvent(db, clock, {
+          action: 'auth.token',
+          outcome: 'failure',
+          ctx,
+          claimedUserId: row?.id,
+          claimedLogin: row?.login,
+          orgId: row?.org_id ?? null,
+          detail: { reason: why, ...(row ? { token: row.token_id } : {}) },
+        });
         throw refusedError(why);
       }
       const p = principalFor(row, ctx, 'token', row.token_id);
@@ -213,7 +227,10 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
       const sessionId = newSecret();
       const now = clock.now();
       const expiresAt = now + settings.sessionTtlMs;
-      await db.insertInto('sessions').values({ id_hash: sha256hex(sessionId), user_id: p.userId, created_at: now, expires_at: expiresAt, last_seen_at: now, remote_addr: p.remoteAddr }).execute();
+      await db
+        .insertInto('sessions')
+        .values({ id_hash: sha256hex(sessionId), user_id: p.userId, created_at: now, expires_at: expiresAt, last_seen_at: now, remote_addr: p.remoteAddr })
+        .execute();
       return { sessionId, expiresAt };
     },
 
@@ -249,7 +266,18 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
  * Not part of the core object that front ends receive: only the composition root hands it out.
  */
 export function systemPrincipal(ctx: RequestContext, who = 'system'): Principal {
-  return mintPrincipal({ kind: 'system', userId: null, login: who, orgId: null, role: 'admin', protocol: ctx.protocol, remoteAddr: ctx.remoteAddr ?? null, client: ctx.client ?? null, method: 'system', tokenId: null });
+  return mintPrincipal({
+    kind: 'system',
+    userId: null,
+    login: who,
+    orgId: null,
+    role: 'admin',
+    protocol: ctx.protocol,
+    remoteAddr: ctx.remoteAddr ?? null,
+    client: ctx.client ?? null,
+    method: 'system',
+    tokenId: null,
+  });
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;

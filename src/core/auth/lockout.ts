@@ -21,6 +21,14 @@ export async function countFailedSignIn(deps: CoreDeps, user: UserRow, ctx: Requ
       .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + settings.lockoutDurationMs : user.locked_until }))
       .where('id', '=', user.id)
       .execute();
-    await s.audit({ action, outcome: 'failure', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { ...detail, ...(lock ? { lockedOut: true } : {}) } });
+    await s.audit({
+      action,
+      outcome: 'failure',
+      ctx,
+      claimedLogin: user.login,
+      claimedUserId: user.id,
+      orgId: user.org_id,
+      detail: { ...detail, ...(lock ? { lockedOut: true } : {}) },
+    });
   });
 }

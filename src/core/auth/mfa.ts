@@ -38,7 +38,19 @@ import type { CoreDeps } from '../deps.js';
 import { countFailedSignIn } from './lockout.js';
 import { requireAdmin } from '../admin/require-admin.js';
 import { assertPrincipal } from '../files/guard.js';
-import { base32Of, checkTotp, newRecoveryCodes, newTotpSecret, normaliseCode, normaliseRecoveryCode, openTotpSecret, recoveryHash, sealTotpSecret, totpUri, type TotpCheck } from './totp.js';
+import {
+  base32Of,
+  checkTotp,
+  newRecoveryCodes,
+  newTotpSecret,
+  normaliseCode,
+  normaliseRecoveryCode,
+  openTotpSecret,
+  recoveryHash,
+  sealTotpSecret,
+  totpUri,
+  type TotpCheck,
+} from './totp.js';
 
 export type MfaState = 'off' | 'pending' | 'active';
 export type FirstFactor = 'password' | 'publickey';
@@ -105,7 +117,10 @@ function recoveryList(u: Pick<UserRow, 'mfa_recovery'>): string[] {
   }
 }
 
-type FactorCheck = { readonly ok: true; readonly kind: 'totp'; readonly step: number } | { readonly ok: true; readonly kind: 'recovery'; readonly hash: string } | { readonly ok: false; readonly reason: string };
+type FactorCheck =
+  | { readonly ok: true; readonly kind: 'totp'; readonly step: number }
+  | { readonly ok: true; readonly kind: 'recovery'; readonly hash: string }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Checks a second factor: a TOTP code (six digits) or, failing that form, a recovery code. Pure:
@@ -132,7 +147,10 @@ async function applyFactor(trx: WriteScope['trx'], u: UserRow, r: FactorCheck & 
     return Number(res.numUpdatedRows) === 1;
   }
   const left = recoveryList(u).filter((h) => h !== r.hash);
-  const res = await q.where('mfa_recovery', '=', u.mfa_recovery).set({ ...set, mfa_recovery: JSON.stringify(left) }).executeTakeFirst();
+  const res = await q
+    .where('mfa_recovery', '=', u.mfa_recovery)
+    .set({ ...set, mfa_recovery: JSON.stringify(left) })
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
@@ -146,7 +164,13 @@ function canonicalLogin(login: unknown): string | undefined {
  * Records that the first factor of an MFA user succeeded and returns the challenge for the
  * second. MUST be called only after the first factor was verified and refusal() passed.
  */
-export async function issueChallenge(deps: CoreDeps, user: UserRow, first: FirstFactor, ctx: RequestContext, detail: Record<string, unknown> = {}): Promise<MfaChallenge> {
+export async function issueChallenge(
+  deps: CoreDeps,
+  user: UserRow,
+  first: FirstFactor,
+  ctx: RequestContext,
+  detail: Record<string, unknown> = {},
+): Promise<MfaChallenge> {
   const c: MfaChallenge = Object.freeze({ login: user.login, next: 'totp' as const });
   challenges.set(c, {
     userId: user.id,
@@ -160,15 +184,42 @@ export async function issueChallenge(deps: CoreDeps, user: UserRow, first: First
     done: false,
     busy: false,
   });
-  await recordEvent(deps.db, deps.clock, { action: 'auth.factor', outcome: 'success', ctx, claimedLogin: user.login, claimedUserId: user.id, orgId: user.org_id, detail: { method: first, next: 'totp', ...detail } });
+  await recordEvent(deps.db, deps.clock, {
+    action: 'auth.factor',
+    outcome: 'success',
+    ctx,
+    claimedLogin: user.login,
+    claimedUserId: user.id,
+    orgId: user.org_id,
+    detail: { method: first, next: 'totp', ...detail },
+  });
   return c;
 }
 
-export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext, method: string) => Principal, refusal: (u: UserRow, now: number) => Promise<string | undefined>, refusedError: (why: string | undefined) => CoreError) {
+export function createMfa(
+  deps: CoreDeps,
+  mint: (u: UserRow, ctx: RequestContext, method: string) => Principal,
+  refusal: (u: UserRow, now: number) => Promise<string | undefined>,
+  refusedError: (why: string | undefined) => CoreError,
+) {
   const { db, clock } = deps;
 
-  const failure = (ctx: RequestContext, user: Pick<UserRow, 'id' | 'login' | 'org_id'> | undefined, login: string, reason: string, extra: Record<string, unknown> = {}) =>
-    recordEvent(db, clock, { action: 'auth.login', outcome: 'failure', ctx, claimedLogin: login.slice(0, 64), claimedUserId: user?.id, orgId: user?.org_id ?? null, detail: { method: 'totp', reason, ...extra } });
+  const failure = (
+    ctx: RequestContext,
+    user: Pick<UserRow, 'id' | 'login' | 'org_id'> | undefined,
+    login: string,
+    reason: string,
+    extra: Record<string, unknown> = {},
+  ) =>
+    recordEvent(db, clock, {
+      action: 'auth.login',
+      outcome: 'failure',
+      ctx,
+      claimedLogin: login.slice(0, 64),
+      claimedUserId: user?.id,
+      orgId: user?.org_id ?? null,
+      detail: { method: 'totp', reason, ...extra },
+    });
 
   /** Counts a failed code like a failed password (lockout) and records it. */
   const countFailure = (ctx: RequestContext, user: UserRow, reason: string, action: string, extra: Record<string, unknown>) =>
@@ -194,7 +245,12 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
     const p = mint(user, ctx, `${first}+${r.kind}`);
     const accepted = await writeTx(db, clock, async (s) => {
       if (!(await applyFactor(s.trx, user, r, { failed_logins: 0, locked_until: null, last_login_at: s.now }))) return false;
-      await s.audit({ action: 'auth.login', outcome: 'success', actor: p, detail: { factors: [first, factor], ...detail, ...(r.kind === 'recovery' ? { recoveryCodesLeft: recoveryList(user).length - 1 } : {}) } });
+      await s.audit({
+        action: 'auth.login',
+        outcome: 'success',
+        actor: p,
+        detail: { factors: [first, factor], ...detail, ...(r.kind === 'recovery' ? { recoveryCodesLeft: recoveryList(user).length - 1 } : {}) },
+      });
       return true;
     });
     if (!accepted) {
@@ -208,9 +264,18 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
   /** The second request of a two-step sign-in (SSH keyboard-interactive after password/publickey). */
   async function secondFactor(challenge: MfaChallenge, loginIn: unknown, code: unknown, ctx: RequestContext): Promise<Principal> {
     const st = typeof challenge === 'object' && challenge !== null ? challenges.get(challenge) : undefined;
-    const claimed = canonicalLogin(loginIn) ?? String(loginIn ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+    const claimed =
+      canonicalLogin(loginIn) ??
+      String(loginIn ?? '')
+        .replace(/[^\x20-\x7e]/g, '?')
+        .slice(0, 64);
     if (!st || st.done || st.busy || clock.now() > st.expiresAt) {
-      await failure(ctx, undefined, claimed, st ? (st.done ? 'second factor already used' : st.busy ? 'second factor already in progress' : 'first factor expired') : 'no first factor');
+      await failure(
+        ctx,
+        undefined,
+        claimed,
+        st ? (st.done ? 'second factor already used' : st.busy ? 'second factor already in progress' : 'first factor expired') : 'no first factor',
+      );
       throw bad();
     }
     st.busy = true;
@@ -255,7 +320,12 @@ export function createMfa(deps: CoreDeps, mint: (u: UserRow, ctx: RequestContext
 /** Enrolment and removal: by administrators (CLI, admin API) and by users for themselves (web session). */
 export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<UserRow>) {
   const { db, clock } = deps;
-  const status = (u: UserRow): MfaStatus => ({ login: u.login, state: mfaStateOf(u), changedAt: u.mfa_changed_at === null ? null : Number(u.mfa_changed_at), recoveryCodes: mfaActive(u) ? recoveryList(u).length : 0 });
+  const status = (u: UserRow): MfaStatus => ({
+    login: u.login,
+    state: mfaStateOf(u),
+    changedAt: u.mfa_changed_at === null ? null : Number(u.mfa_changed_at),
+    recoveryCodes: mfaActive(u) ? recoveryList(u).length : 0,
+  });
 
   async function start(p: Principal, u: UserRow, via: 'admin' | 'self'): Promise<MfaEnrolment> {
     if (u.status === 'decoy') throw new CoreError('INVALID_INPUT', 'a decoy account has no second factor');
@@ -264,7 +334,11 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
     const secret = newTotpSecret();
     const sealed = sealTotpSecret(deps.keyring, u.id, secret);
     const now = await writeTx(db, clock, async (s) => {
-      await s.trx.updateTable('users').set({ mfa_state: 'pending', totp_secret: sealed, totp_last_step: null, mfa_changed_at: s.now, mfa_recovery: null }).where('id', '=', u.id).execute();
+      await s.trx
+        .updateTable('users')
+        .set({ mfa_state: 'pending', totp_secret: sealed, totp_last_step: null, mfa_changed_at: s.now, mfa_recovery: null })
+        .where('id', '=', u.id)
+        .execute();
       await s.audit({ action: 'mfa.enrol', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, state: 'pending' } });
       return s.now;
     });
@@ -273,7 +347,8 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
 
   /** Activates a pending enrolment with a first valid code. */
   async function confirm(p: Principal, u: UserRow, code: unknown, via: 'admin' | 'self'): Promise<MfaStatus> {
-    if (u.mfa_state !== 'pending' || !u.totp_secret) throw new CoreError('CONFLICT', mfaActive(u) ? 'two-factor sign-in is already active' : 'no two-factor enrolment is pending; start one first');
+    if (u.mfa_state !== 'pending' || !u.totp_secret)
+      throw new CoreError('CONFLICT', mfaActive(u) ? 'two-factor sign-in is already active' : 'no two-factor enrolment is pending; start one first');
     const secret = deps.keyring ? openTotpSecret(deps.keyring, u.id, u.totp_secret) : undefined;
     if (!secret) throw new CoreError('UNAVAILABLE', 'the pending secret cannot be opened; start the enrolment again');
     const r: TotpCheck = checkTotp(secret, code, clock.now(), null);
@@ -304,7 +379,11 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
     const before = mfaStateOf(u);
     const now = await writeTx(db, clock, async (s) => {
       if (use && !(await applyFactor(s.trx, u, use, {}))) throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
-      await s.trx.updateTable('users').set({ mfa_state: null, totp_secret: null, totp_last_step: null, mfa_changed_at: s.now, mfa_recovery: null }).where('id', '=', u.id).execute();
+      await s.trx
+        .updateTable('users')
+        .set({ mfa_state: null, totp_secret: null, totp_last_step: null, mfa_changed_at: s.now, mfa_recovery: null })
+        .where('id', '=', u.id)
+        .execute();
       await s.audit({ action: 'mfa.disable', outcome: 'success', actor: p, orgId: u.org_id, detail: { login: u.login, via, before } });
       return s.now;
     });
@@ -397,7 +476,13 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
               .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lock ? s.now + deps.settings.lockoutDurationMs : u.locked_until }))
               .where('id', '=', u.id)
               .execute();
-            await s.audit({ action: 'mfa.disable', outcome: 'failure', actor: p, orgId: u.org_id, detail: { login: u.login, via: 'self', reason: r.reason, ...(lock ? { lockedOut: true } : {}) } });
+            await s.audit({
+              action: 'mfa.disable',
+              outcome: 'failure',
+              actor: p,
+              orgId: u.org_id,
+              detail: { login: u.login, via: 'self', reason: r.reason, ...(lock ? { lockedOut: true } : {}) },
+            });
           });
           throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
         }

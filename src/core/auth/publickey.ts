@@ -134,7 +134,10 @@ export function publicKeyFromBlob(keyType: string, blob: Buffer): KeyObject | un
       if (!s || s[0]!.toString('latin1') !== keyType || s[1]!.toString('latin1') !== curve.name) return undefined;
       const q = s[2]!;
       if (q.length !== 1 + 2 * curve.bytes || q[0] !== 0x04) return undefined;
-      return createPublicKey({ key: { kty: 'EC', crv: curve.jwk, x: b64url(q.subarray(1, 1 + curve.bytes)), y: b64url(q.subarray(1 + curve.bytes)) }, format: 'jwk' });
+      return createPublicKey({
+        key: { kty: 'EC', crv: curve.jwk, x: b64url(q.subarray(1, 1 + curve.bytes)), y: b64url(q.subarray(1 + curve.bytes)) },
+        format: 'jwk',
+      });
     }
     if (keyType === 'ssh-rsa') {
       const s = sshStrings(blob, 3);
@@ -177,7 +180,13 @@ export function createPublicKeyAuth(deps: CoreDeps) {
     return row;
   }
 
-  async function failure(ctx: RequestContext, login: string, reason: string, extra: Record<string, unknown>, user?: Pick<UserRow, 'id' | 'org_id'>): Promise<CoreError> {
+  async function failure(
+    ctx: RequestContext,
+    login: string,
+    reason: string,
+    extra: Record<string, unknown>,
+    user?: Pick<UserRow, 'id' | 'org_id'>,
+  ): Promise<CoreError> {
     await recordEvent(db, clock, {
       action: 'auth.login',
       outcome: 'failure',
@@ -193,7 +202,10 @@ export function createPublicKeyAuth(deps: CoreDeps) {
   return async function publicKey(req: PublicKeyRequest, ctx: RequestContext): Promise<PublicKeyAnswer> {
     const login = canonicalLogin(req.login);
     const algo = typeof req.algorithm === 'string' ? SIG_ALGOS[req.algorithm] : undefined;
-    const blob = req.keyBlob instanceof Uint8Array && req.keyBlob.length <= MAX_BLOB ? Buffer.from(req.keyBlob.buffer, req.keyBlob.byteOffset, req.keyBlob.length) : undefined;
+    const blob =
+      req.keyBlob instanceof Uint8Array && req.keyBlob.length <= MAX_BLOB
+        ? Buffer.from(req.keyBlob.buffer, req.keyBlob.byteOffset, req.keyBlob.length)
+        : undefined;
     const signed = req.signature !== undefined || req.signedData !== undefined;
 
     if (!signed) {
@@ -202,15 +214,31 @@ export function createPublicKeyAuth(deps: CoreDeps) {
       return (await findKey(login, algo.keyType, blob)) ? { kind: 'acceptable' } : { kind: 'unknown' };
     }
 
-    const claimed = login ?? String(req.login ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+    const claimed =
+      login ??
+      String(req.login ?? '')
+        .replace(/[^\x20-\x7e]/g, '?')
+        .slice(0, 64);
     const fingerprint = blob ? fingerprintOf(blob) : undefined;
-    const extra = { algorithm: String(req.algorithm).replace(/[^\x20-\x7e]/g, '?').slice(0, 64), ...(fingerprint ? { fingerprint } : {}) };
+    const extra = {
+      algorithm: String(req.algorithm)
+        .replace(/[^\x20-\x7e]/g, '?')
+        .slice(0, 64),
+      ...(fingerprint ? { fingerprint } : {}),
+    };
     if (!login) throw await failure(ctx, claimed, 'unknown user', extra);
     if (!algo) throw await failure(ctx, login, 'signature algorithm not accepted', extra);
     if (!blob) throw await failure(ctx, login, 'malformed key', extra);
     const sig = req.signature;
     const data = req.signedData;
-    if (!(sig instanceof Uint8Array) || !(data instanceof Uint8Array) || sig.length === 0 || sig.length > MAX_BLOB || data.length === 0 || data.length > MAX_SIGNED_DATA) {
+    if (
+      !(sig instanceof Uint8Array) ||
+      !(data instanceof Uint8Array) ||
+      sig.length === 0 ||
+      sig.length > MAX_BLOB ||
+      data.length === 0 ||
+      data.length > MAX_SIGNED_DATA
+    ) {
       throw await failure(ctx, login, 'malformed signature', extra);
     }
 
@@ -222,7 +250,16 @@ export function createPublicKeyAuth(deps: CoreDeps) {
     // Verify with the key as stored for this user (the query step is not trusted for anything).
     const [storedType, storedB64] = row.public_key.split(' ');
     const key = storedType === algo.keyType && storedB64 ? publicKeyFromBlob(storedType, Buffer.from(storedB64, 'base64')) : undefined;
-    if (!key || !verifySignature(key, algo.keyType, algo.hash, Buffer.from(data.buffer, data.byteOffset, data.length), Buffer.from(sig.buffer, sig.byteOffset, sig.length))) {
+    if (
+      !key ||
+      !verifySignature(
+        key,
+        algo.keyType,
+        algo.hash,
+        Buffer.from(data.buffer, data.byteOffset, data.length),
+        Buffer.from(sig.buffer, sig.byteOffset, sig.length),
+      )
+    ) {
       throw await failure(ctx, login, key ? 'bad signature' : 'stored key unusable', extra, row);
     }
     const why = await refusal(deps, row, clock.now());

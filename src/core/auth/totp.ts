@@ -32,7 +32,14 @@ export const base32Of = (secret: Buffer): string => new Secret({ buffer: toArray
 
 /** The otpauth:// URI authenticator apps read (usually from a QR code). */
 export function totpUri(secret: Buffer, login: string): string {
-  return new TOTP({ issuer: TOTP_ISSUER, label: login, secret: new Secret({ buffer: toArrayBuffer(secret) }), algorithm: 'SHA1', digits: TOTP_DIGITS, period: TOTP_PERIOD_S }).toString();
+  return new TOTP({
+    issuer: TOTP_ISSUER,
+    label: login,
+    secret: new Secret({ buffer: toArrayBuffer(secret) }),
+    algorithm: 'SHA1',
+    digits: TOTP_DIGITS,
+    period: TOTP_PERIOD_S,
+  }).toString();
 }
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {
@@ -73,7 +80,8 @@ export function openTotpSecret(keyring: Keyring, userId: string, sealed: string)
   }
 }
 
-export type TotpCheck = { readonly ok: true; readonly step: number } | { readonly ok: false; readonly reason: 'malformed code' | 'wrong code' | 'replayed code' };
+export type TotpCheck =
+  { readonly ok: true; readonly step: number } | { readonly ok: false; readonly reason: 'malformed code' | 'wrong code' | 'replayed code' };
 
 /** Normalises what a person types ("123 456", " 123456 ") to six digits, or undefined. */
 export function normaliseCode(code: unknown): string | undefined {
@@ -86,7 +94,15 @@ export function normaliseCode(code: unknown): string | undefined {
 export function checkTotp(secret: Buffer, code: unknown, nowMs: number, lastStep: number | null): TotpCheck {
   const token = normaliseCode(code);
   if (!token) return { ok: false, reason: 'malformed code' };
-  const delta = TOTP.validate({ token, secret: new Secret({ buffer: toArrayBuffer(secret) }), algorithm: 'SHA1', digits: TOTP_DIGITS, period: TOTP_PERIOD_S, timestamp: nowMs, window: TOTP_WINDOW });
+  const delta = TOTP.validate({
+    token,
+    secret: new Secret({ buffer: toArrayBuffer(secret) }),
+    algorithm: 'SHA1',
+    digits: TOTP_DIGITS,
+    period: TOTP_PERIOD_S,
+    timestamp: nowMs,
+    window: TOTP_WINDOW,
+  });
   if (delta === null) return { ok: false, reason: 'wrong code' };
   const step = Math.floor(nowMs / 1000 / TOTP_PERIOD_S) + delta;
   if (lastStep !== null && step <= lastStep) return { ok: false, reason: 'replayed code' };
@@ -119,4 +135,5 @@ export function normaliseRecoveryCode(code: unknown): string | undefined {
   return /^[a-z2-7]{10}$/.test(c) ? c : undefined;
 }
 
-export const recoveryHash = (userId: string, normalised: string): string => createHash('sha256').update(`sluice recovery v1\0${userId}\0${normalised}`).digest('hex');
+export const recoveryHash = (userId: string, normalised: string): string =>
+  createHash('sha256').update(`sluice recovery v1\0${userId}\0${normalised}`).digest('hex');

@@ -39,7 +39,9 @@ export const manifestSchema = z.object({
   sluiceVersion: z.string(),
   source: z.object({ dialect: z.enum(['sqlite', 'postgres']), nodeId: z.string() }),
   migrations: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/)),
-  tables: z.array(fileEntry.extend({ name: z.string().regex(/^[a-z_]{1,63}$/), rows: count, columns: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/)).min(1) })),
+  tables: z.array(
+    fileEntry.extend({ name: z.string().regex(/^[a-z_]{1,63}$/), rows: count, columns: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/)).min(1) }),
+  ),
   ledger: z.object({ headSeq: count, headHash: sha256Hex, checkpoints: count }),
   blobs: z.object({ index: fileEntry, count, bytes: count, plaintextBytes: count }),
   anchor: fileEntry.nullable(),

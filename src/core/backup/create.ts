@@ -33,8 +33,20 @@ import { acquireLease, type Lease } from './lease.js';
 import { checkPassphrase, KEY_FILE_NAME_RE, sealKeys, wipe, type KeyFile } from './keys-file.js';
 import { isMigrationTable, loose, TABLES, type Row, type TableSpec, type Value } from './tables.js';
 import {
-  ANCHOR_FILE, BLOB_INDEX, blobFile, FORMAT, FORMAT_VERSION, fsyncDir, HashedWriter, KEYS_FILE, lineReader, MANIFEST,
-  prepareBackupDir, tableFile, writeWhole, type Manifest,
+  ANCHOR_FILE,
+  BLOB_INDEX,
+  blobFile,
+  FORMAT,
+  FORMAT_VERSION,
+  fsyncDir,
+  HashedWriter,
+  KEYS_FILE,
+  lineReader,
+  MANIFEST,
+  prepareBackupDir,
+  tableFile,
+  writeWhole,
+  type Manifest,
 } from './archive.js';
 
 export type BackupStage = 'database' | 'blobs' | 'keys' | 'done';
@@ -133,7 +145,12 @@ export async function createBackup(deps: CoreDeps, p: Principal, opts: BackupOpt
     await releaseLease(deps, lease);
     removeBackup(dir);
     await finishDeferred(deps);
-    await recordEvent(deps.db, deps.clock, { action: 'backup.create', outcome: 'failure', actor: p, detail: { to: dir, error: e instanceof CoreError ? e.message : 'internal error' } }).catch(() => undefined);
+    await recordEvent(deps.db, deps.clock, {
+      action: 'backup.create',
+      outcome: 'failure',
+      actor: p,
+      detail: { to: dir, error: e instanceof CoreError ? e.message : 'internal error' },
+    }).catch(() => undefined);
     throw e;
   }
   // The backup is complete and durable; nothing below may remove it.
@@ -144,7 +161,15 @@ export async function createBackup(deps: CoreDeps, p: Principal, opts: BackupOpt
     action: 'backup.create',
     outcome: 'success',
     actor: p,
-    detail: { to: dir, rows: result.rows, ledgerHead: summary.ledger.headSeq, blobs: summary.blobs.count, bytes: summary.blobs.bytes, manifestSha256: result.manifestSha256, durationMs: summary.durationMs },
+    detail: {
+      to: dir,
+      rows: result.rows,
+      ledgerHead: summary.ledger.headSeq,
+      blobs: summary.blobs.count,
+      bytes: summary.blobs.bytes,
+      manifestSha256: result.manifestSha256,
+      durationMs: summary.durationMs,
+    },
   });
   await opts.onStage?.('done');
   return summary;
@@ -221,7 +246,10 @@ async function exportTables(deps: CoreDeps, ports: BackupPorts, db: CoreDeps['db
   const known = new Set<string>(TABLES.map((t) => t.name));
   const unknown = present.filter((t) => t.schema === ourSchema && !known.has(t.name));
   if (unknown.length) {
-    throw new CoreError('INTERNAL', `the database has table(s) the backup does not know: ${unknown.map((t) => t.name).join(', ')} (add them to core/backup/tables.ts)`);
+    throw new CoreError(
+      'INTERNAL',
+      `the database has table(s) the backup does not know: ${unknown.map((t) => t.name).join(', ')} (add them to core/backup/tables.ts)`,
+    );
   }
   const tables: Manifest['tables'] = [];
   let ledger: Manifest['ledger'] | undefined;
@@ -395,7 +423,10 @@ async function copyBlobs(ports: BackupPorts, dir: string, total: number, opts: B
   const indexDone = await index.close();
   if (problems.length) {
     const shown = problems.slice(0, MAX_BLOB_PROBLEMS).join('; ');
-    throw new CoreError('INTEGRITY', `backup incomplete: ${problems.length} blob(s) could not be copied (${shown}${problems.length > MAX_BLOB_PROBLEMS ? '; …' : ''}); run "sluice verify"`);
+    throw new CoreError(
+      'INTEGRITY',
+      `backup incomplete: ${problems.length} blob(s) could not be copied (${shown}${problems.length > MAX_BLOB_PROBLEMS ? '; …' : ''}); run "sluice verify"`,
+    );
   }
   return { count, bytes, index: indexDone };
 }

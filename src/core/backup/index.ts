@@ -45,7 +45,9 @@ export function createBackupApi(deps: CoreDeps, hooks: BackupHooks) {
         // Is it only the external anchor that disagrees? Then chain and signatures hold.
         const signed = await verifyLedger(deps.db, { anchors: { signer: deps.anchors.signer, sinks: [] } });
         if (signed.ok) {
-          warnings.push(`external ledger anchor: ${ledger.problem?.reason} — it holds checkpoints newer than this backup (events after the backup are not in it)`);
+          warnings.push(
+            `external ledger anchor: ${ledger.problem?.reason} — it holds checkpoints newer than this backup (events after the backup are not in it)`,
+          );
           ledger = signed;
         }
       }
@@ -54,7 +56,13 @@ export function createBackupApi(deps: CoreDeps, hooks: BackupHooks) {
       const headMatches = Number(head.seq) === summary.ledger.headSeq && head.hash === summary.ledger.headHash;
       const ok = ledger.ok && headMatches;
       if (!ledger.ok) {
-        await alertsOf(deps).raise({ code: 'LEDGER_VERIFY_FAILED', severity: 'critical', message: `restored ledger fails verification at event ${ledger.problem?.seq}: ${ledger.problem?.reason}`, detail: { ...ledger.problem }, actor: p });
+        await alertsOf(deps).raise({
+          code: 'LEDGER_VERIFY_FAILED',
+          severity: 'critical',
+          message: `restored ledger fails verification at event ${ledger.problem?.seq}: ${ledger.problem?.reason}`,
+          detail: { ...ledger.problem },
+          actor: p,
+        });
       }
       await recordEvent(deps.db, deps.clock, {
         action: 'backup.restore',

@@ -148,7 +148,13 @@ export async function openKeys(passphrase: string, sealed: Buffer): Promise<{ me
       return b;
     };
     const meta = JSON.parse(take(take(4).readUInt32BE(0)).toString('utf8')) as Partial<KeysMeta> & { files?: unknown };
-    if (typeof meta.manifestSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(meta.manifestSha256) || typeof meta.createdAt !== 'string' || typeof meta.files !== 'number') throw damaged('has a malformed header');
+    if (
+      typeof meta.manifestSha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(meta.manifestSha256) ||
+      typeof meta.createdAt !== 'string' ||
+      typeof meta.files !== 'number'
+    )
+      throw damaged('has a malformed header');
     const files: KeyFile[] = [];
     for (let i = 0; i < meta.files; i++) {
       const name = take(take(2).readUInt16BE(0)).toString('latin1');

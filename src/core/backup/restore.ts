@@ -33,8 +33,20 @@ import { CoreError } from '../errors.js';
 import { openKeys, wipe, type KeyFile } from './keys-file.js';
 import { loose, TABLES, type Row, type TableSpec } from './tables.js';
 import {
-  ANCHOR_FILE, BLOB_INDEX, blobFile, expectSame, fsyncDir, hashFile, KEYS_FILE, lineReader, MANIFEST, manifestSchema,
-  openBackupFile, readSmall, tableFile, type Manifest,
+  ANCHOR_FILE,
+  BLOB_INDEX,
+  blobFile,
+  expectSame,
+  fsyncDir,
+  hashFile,
+  KEYS_FILE,
+  lineReader,
+  MANIFEST,
+  manifestSchema,
+  openBackupFile,
+  readSmall,
+  tableFile,
+  type Manifest,
 } from './archive.js';
 
 export type RestoreStage = 'check' | 'blobs' | 'database' | 'keys';
@@ -94,10 +106,15 @@ export async function openBackup(from: string, passphrase: string): Promise<Open
     }
     const known = new Set<string>(TABLES.map((t) => t.name));
     const unknown = manifest.tables.filter((t) => !known.has(t.name));
-    if (unknown.length) throw new CoreError('INVALID_INPUT', `the backup holds table(s) this version of Sluice does not know (${unknown.map((t) => t.name).join(', ')}); restore it with the version that made it (${manifest.sluiceVersion}) or newer`);
+    if (unknown.length)
+      throw new CoreError(
+        'INVALID_INPUT',
+        `the backup holds table(s) this version of Sluice does not know (${unknown.map((t) => t.name).join(', ')}); restore it with the version that made it (${manifest.sluiceVersion}) or newer`,
+      );
     if (new Set(manifest.tables.map((t) => t.name)).size !== manifest.tables.length) throw new CoreError('INTEGRITY', 'manifest.json lists a table twice');
     const names = new Set(files.map((f) => f.name));
-    if (manifest.keys.names.length !== files.length || manifest.keys.names.some((n) => !names.has(n))) throw new CoreError('INTEGRITY', 'keys.enc does not hold the key files the manifest lists');
+    if (manifest.keys.names.length !== files.length || manifest.keys.names.some((n) => !names.has(n)))
+      throw new CoreError('INTEGRITY', 'keys.enc does not hold the key files the manifest lists');
     if (!files.some((f) => f.name.startsWith('kek-'))) throw new CoreError('INTEGRITY', 'keys.enc holds no key-encryption key');
     return { dir, manifest, manifestSha256: meta.manifestSha256, keyFiles: files };
   } catch (e) {
@@ -143,8 +160,12 @@ export async function restoreBackup(b: OpenedBackup, target: RestoreTarget, opts
     await assertDatabaseEmpty(rdb);
     const applied = await rdb.applied();
     const unknown = m.migrations.filter((x) => !rdb!.known.includes(x));
-    if (unknown.length) throw new CoreError('INVALID_INPUT', `the backup was made by a newer version of Sluice (${m.sluiceVersion}; schema ${unknown.join(', ')}); restore it with that version or newer`);
-    if (!isPrefix(m.migrations, rdb.known)) throw new CoreError('INVALID_INPUT', 'the backup\'s schema history does not match this version of Sluice');
+    if (unknown.length)
+      throw new CoreError(
+        'INVALID_INPUT',
+        `the backup was made by a newer version of Sluice (${m.sluiceVersion}; schema ${unknown.join(', ')}); restore it with that version or newer`,
+      );
+    if (!isPrefix(m.migrations, rdb.known)) throw new CoreError('INVALID_INPUT', "the backup's schema history does not match this version of Sluice");
     // 4. Schema at the backup's version (the database may be fresh, or migrated but empty).
     const last = m.migrations.at(-1);
     if (last && isPrefix(applied, m.migrations) && applied.length < m.migrations.length) await rdb.migrateTo(last);
@@ -165,12 +186,17 @@ export async function restoreBackup(b: OpenedBackup, target: RestoreTarget, opts
         if (!entry) continue; // a table newer than the backup: stays empty
         const have = columns.get(spec.name);
         const missing = entry.columns.filter((c) => !have?.has(c));
-        if (missing.length) throw new CoreError('INVALID_INPUT', `the backup has column(s) ${spec.name}.${missing.join(', ')} this version of Sluice does not know`);
+        if (missing.length)
+          throw new CoreError('INVALID_INPUT', `the backup has column(s) ${spec.name}.${missing.join(', ')} this version of Sluice does not know`);
         await importTable(trx, b.dir, spec, entry, progress);
       }
       for (const entry of m.tables) {
-        const r = await loose(trx).selectFrom(entry.name).select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
-        if (Number(r.n) !== entry.rows) throw new CoreError('INTEGRITY', `table ${entry.name} holds ${Number(r.n)} rows after the import, the manifest says ${entry.rows}`);
+        const r = await loose(trx)
+          .selectFrom(entry.name)
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .executeTakeFirstOrThrow();
+        if (Number(r.n) !== entry.rows)
+          throw new CoreError('INTEGRITY', `table ${entry.name} holds ${Number(r.n)} rows after the import, the manifest says ${entry.rows}`);
       }
     });
     committed = true;
@@ -255,7 +281,8 @@ async function copyBlobs(b: OpenedBackup, target: RestoreTarget, m: Manifest, co
       } finally {
         stream.destroy();
       }
-      if (n !== size || hash.digest('hex') !== sha256) throw new CoreError('INTEGRITY', `blob ${key} in the backup is damaged or altered (size or SHA-256 differs from the index)`);
+      if (n !== size || hash.digest('hex') !== sha256)
+        throw new CoreError('INTEGRITY', `blob ${key} in the backup is damaged or altered (size or SHA-256 differs from the index)`);
     }
     await target.rawBlobs.put(key, checked());
   }
@@ -271,7 +298,8 @@ async function copyBlobs(b: OpenedBackup, target: RestoreTarget, m: Manifest, co
       } catch {
         throw new CoreError('INTEGRITY', `${BLOB_INDEX} is malformed`);
       }
-      if (typeof e.key !== 'string' || typeof e.size !== 'number' || typeof e.sha256 !== 'string' || seen.has(e.key)) throw new CoreError('INTEGRITY', `${BLOB_INDEX} is malformed`);
+      if (typeof e.key !== 'string' || typeof e.size !== 'number' || typeof e.sha256 !== 'string' || seen.has(e.key))
+        throw new CoreError('INTEGRITY', `${BLOB_INDEX} is malformed`);
       seen.add(e.key);
       await copyOne(e.key as BlobKey, e.size, e.sha256);
       count++;
@@ -289,10 +317,17 @@ async function copyBlobs(b: OpenedBackup, target: RestoreTarget, m: Manifest, co
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   expectSame(BLOB_INDEX, index.done(), m.blobs.index);
-  if (count !== m.blobs.count || bytes !== m.blobs.bytes) throw new CoreError('INTEGRITY', `the backup holds ${count} blobs (${bytes} bytes), the manifest says ${m.blobs.count} (${m.blobs.bytes} bytes)`);
+  if (count !== m.blobs.count || bytes !== m.blobs.bytes)
+    throw new CoreError('INTEGRITY', `the backup holds ${count} blobs (${bytes} bytes), the manifest says ${m.blobs.count} (${m.blobs.bytes} bytes)`);
 }
 
-async function importTable(trx: Transaction<Database>, dir: string, spec: TableSpec, entry: Manifest['tables'][number], progress: (n: number) => void): Promise<void> {
+async function importTable(
+  trx: Transaction<Database>,
+  dir: string,
+  spec: TableSpec,
+  entry: Manifest['tables'][number],
+  progress: (n: number) => void,
+): Promise<void> {
   const reader = lineReader(tableFile(dir, spec.name));
   const columns = entry.columns;
   const batchRows = Math.max(1, Math.min(1000, Math.floor(MAX_PARAMS / columns.length)));
@@ -320,7 +355,11 @@ async function importTable(trx: Transaction<Database>, dir: string, spec: TableS
   expectSame(`db/${spec.name}.jsonl`, reader.done(), entry);
   if (rows !== entry.rows) throw new CoreError('INTEGRITY', `db/${spec.name}.jsonl has ${rows} rows, the manifest says ${entry.rows}`);
   if (spec.parent) batch = parentsFirst(held, spec.key[0]!, spec.parent);
-  for (let i = 0; i < batch.length; i += batchRows) await ldb.insertInto(spec.name).values(batch.slice(i, i + batchRows)).execute();
+  for (let i = 0; i < batch.length; i += batchRows)
+    await ldb
+      .insertInto(spec.name)
+      .values(batch.slice(i, i + batchRows))
+      .execute();
 }
 
 function parseRow(text: string, columns: readonly string[], where: string): Row {

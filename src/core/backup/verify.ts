@@ -66,7 +66,8 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
   opts.onProgress?.('blobs', 0, totalBytes);
 
   type FileRef = { id: string; folder_id: string; name: string; size: number; sha256: string; blob_key: string; stored_inline: number };
-  const stillCurrent = async (f: FileRef) => !!(await deps.db.selectFrom('files').select('id').where('id', '=', f.id).where('blob_key', '=', f.blob_key).executeTakeFirst());
+  const stillCurrent = async (f: FileRef) =>
+    !!(await deps.db.selectFrom('files').select('id').where('id', '=', f.id).where('blob_key', '=', f.blob_key).executeTakeFirst());
 
   async function check(f: FileRef): Promise<void> {
     const size = Number(f.size);
@@ -109,7 +110,13 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
   let last = '';
   const workers = Math.max(1, Math.min(16, opts.concurrency ?? 4));
   for (;;) {
-    const page = (await deps.db.selectFrom('files').select(['id', 'folder_id', 'name', 'size', 'sha256', 'blob_key', 'stored_inline']).where('id', '>', last).orderBy('id').limit(PAGE).execute()) as FileRef[];
+    const page = (await deps.db
+      .selectFrom('files')
+      .select(['id', 'folder_id', 'name', 'size', 'sha256', 'blob_key', 'stored_inline'])
+      .where('id', '>', last)
+      .orderBy('id')
+      .limit(PAGE)
+      .execute()) as FileRef[];
     if (page.length === 0) break;
     let next = 0;
     await Promise.all(
@@ -149,7 +156,13 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
 
   const ledger = await verifyLedger(deps.db, { anchors: deps.anchors, onProgress: (d, t) => opts.onProgress?.('ledger', d, t) });
   if (!ledger.ok) {
-    await alertsOf(deps).raise({ code: 'LEDGER_VERIFY_FAILED', severity: 'critical', message: `ledger verification failed at event ${ledger.problem?.seq}: ${ledger.problem?.reason}`, detail: { ...ledger.problem }, actor: p });
+    await alertsOf(deps).raise({
+      code: 'LEDGER_VERIFY_FAILED',
+      severity: 'critical',
+      message: `ledger verification failed at event ${ledger.problem?.seq}: ${ledger.problem?.reason}`,
+      detail: { ...ledger.problem },
+      actor: p,
+    });
   }
   const storageOk = counts.missing === 0 && counts.corrupt === 0 && counts.orphans === 0;
   if (!storageOk) {
@@ -157,7 +170,11 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
       code: 'STORAGE_VERIFY_FAILED',
       severity: 'critical',
       message: `storage verification failed: ${counts.missing} missing, ${counts.corrupt} damaged, ${counts.orphans} orphan blob(s)`,
-      detail: { ...counts, first: [...missing, ...corrupt].slice(0, 10).map((x) => ({ path: x.path, fileId: x.fileId, reason: x.reason })), orphans: orphans.slice(0, 10) },
+      detail: {
+        ...counts,
+        first: [...missing, ...corrupt].slice(0, 10).map((x) => ({ path: x.path, fileId: x.fileId, reason: x.reason })),
+        orphans: orphans.slice(0, 10),
+      },
       actor: p,
     });
   }

@@ -61,7 +61,10 @@ const MAX_RAW = 512;
  */
 export function printable(raw: string): string {
   const cut = raw.length > MAX_RAW ? raw.slice(0, MAX_RAW) : raw;
-  const out = cut.replace(/[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+  const out = cut.replace(
+    /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => `\\u{${c.charCodeAt(0).toString(16)}}`,
+  );
   return cut === raw ? out : out + '…';
 }
 
@@ -74,7 +77,13 @@ export async function guard(deps: CoreDeps, p: Principal, action: FileAction, fo
   try {
     await lockdownOf(deps).check(p, opKindOf(action));
   } catch (e) {
-    await recordEvent(deps.db, deps.clock, { action, outcome: 'denied', actor: p, targetPath: typeof target === 'string' ? target : formatPath(target), detail: { reason: 'lockdown' } });
+    await recordEvent(deps.db, deps.clock, {
+      action,
+      outcome: 'denied',
+      actor: p,
+      targetPath: typeof target === 'string' ? target : formatPath(target),
+      detail: { reason: 'lockdown' },
+    });
     throw e;
   }
   view ??= await loadView(deps.db, p);
@@ -93,7 +102,14 @@ export async function guard(deps: CoreDeps, p: Principal, action: FileAction, fo
 }
 
 /** Records a failed operation (after authorization passed) and returns the error to throw. */
-export async function failed(deps: CoreDeps, p: Principal, action: string, target: VPath, err: CoreError, extra: Record<string, unknown> = {}): Promise<CoreError> {
+export async function failed(
+  deps: CoreDeps,
+  p: Principal,
+  action: string,
+  target: VPath,
+  err: CoreError,
+  extra: Record<string, unknown> = {},
+): Promise<CoreError> {
   await recordEvent(deps.db, deps.clock, {
     action,
     outcome: 'failure',

@@ -57,13 +57,27 @@ export async function listFolder(deps: CoreDeps, p: Principal, path: string, opt
   await recordEvent(
     deps.db,
     deps.clock,
-    { action: 'folder.list', outcome: 'success', actor: p, targetPath: page.path, detail: { entries: page.entries.length, ...(cursor ? { continued: true } : {}), ...(page.next ? { more: true } : {}) } },
+    {
+      action: 'folder.list',
+      outcome: 'success',
+      actor: p,
+      targetPath: page.path,
+      detail: { entries: page.entries.length, ...(cursor ? { continued: true } : {}), ...(page.next ? { more: true } : {}) },
+    },
     cursor ? { durable: false } : undefined,
   );
   return page;
 }
 
-async function pageOf(deps: CoreDeps, p: Principal, vp: VPath, view: AccessView, folderId: string, cursor: Cursor | undefined, limit: number): Promise<ListPage> {
+async function pageOf(
+  deps: CoreDeps,
+  p: Principal,
+  vp: VPath,
+  view: AccessView,
+  folderId: string,
+  cursor: Cursor | undefined,
+  limit: number,
+): Promise<ListPage> {
   const keys = keysOf(vp);
   const perms = view.effective(keys);
   const seeAll = isAdmin(p) || perms.has('list') || perms.has('manage');
@@ -71,7 +85,12 @@ async function pageOf(deps: CoreDeps, p: Principal, vp: VPath, view: AccessView,
 
   if (!cursor || cursor.t === 'd') {
     // Only the columns an entry shows: a page of 5,000 full rows took three times as long to read.
-    let q = deps.db.selectFrom('folders').select([...FOLDER_INFO_COLUMNS, 'name_key']).where('parent_id', '=', folderId).orderBy('name_key').limit(limit + 1);
+    let q = deps.db
+      .selectFrom('folders')
+      .select([...FOLDER_INFO_COLUMNS, 'name_key'])
+      .where('parent_id', '=', folderId)
+      .orderBy('name_key')
+      .limit(limit + 1);
     if (cursor) q = q.where('name_key', '>', cursor.k);
     const rows = await q.execute();
     for (const r of rows.slice(0, limit)) if (seeAll || view.childVisible(keys, r.name_key)) entries.push(folderInfo(r));
@@ -83,7 +102,12 @@ async function pageOf(deps: CoreDeps, p: Principal, vp: VPath, view: AccessView,
   if (seeAll) {
     const room = limit - entries.length;
     if (room <= 0) return { path: formatPath(vp), entries, next: encodeCursor({ t: 'f', k: '' }) };
-    let q = deps.db.selectFrom('files').select([...FILE_INFO_COLUMNS, 'name_key']).where('folder_id', '=', folderId).orderBy('name_key').limit(room + 1);
+    let q = deps.db
+      .selectFrom('files')
+      .select([...FILE_INFO_COLUMNS, 'name_key'])
+      .where('folder_id', '=', folderId)
+      .orderBy('name_key')
+      .limit(room + 1);
     if (cursor?.t === 'f' && cursor.k !== '') q = q.where('name_key', '>', cursor.k);
     const rows = await q.execute();
     for (const r of rows.slice(0, room)) entries.push(fileInfo(r, vp));

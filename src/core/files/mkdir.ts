@@ -40,7 +40,8 @@ export async function mkdir(deps: CoreDeps, p: Principal, path: string, opts: Mk
   if (isRoot(vp)) throw await refusedPath(deps, p, 'folder.create', path, new CoreError('ALREADY_EXISTS', 'the root folder always exists'), 'root folder');
   const parent = parentOf(vp);
   await guard(deps, p, 'folder.create', parent, vp);
-  if ((opts.parents || opts.orgId !== undefined) && !isAdmin(p)) throw new CoreError('PERMISSION_DENIED', 'only administrators may set an owner or create parents');
+  if ((opts.parents || opts.orgId !== undefined) && !isAdmin(p))
+    throw new CoreError('PERMISSION_DENIED', 'only administrators may set an owner or create parents');
   try {
     return await writeTx(deps.db, deps.clock, async (s) => {
       let cur = (await findFolder(s.trx, ROOT))!;
@@ -68,4 +69,3 @@ export async function mkdir(deps: CoreDeps, p: Principal, path: string, opts: Mk
     throw e;
   }
 }
-

@@ -67,7 +67,10 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
   let received = 0;
 
   async function spill(): Promise<Spill> {
-    await deps.db.insertInto('blob_pending').values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.uploadOwner ?? deps.settings.nodeId, created_at: deps.clock.now() }).execute();
+    await deps.db
+      .insertInto('blob_pending')
+      .values({ blob_key: blobKey, kind: 'upload', node_id: deps.settings.uploadOwner ?? deps.settings.nodeId, created_at: deps.clock.now() })
+      .execute();
     // Chunks reach the store as written (a PassThrough's iterator would concatenate them: a copy).
     const pass = chunkPipe(1 << 20);
     const abortCtl = new AbortController();
@@ -232,7 +235,13 @@ interface Spill {
 }
 
 /** Uploads a whole stream (HTTP PUT, CLI). Aborts cleanly if the source fails or ends early. */
-export async function uploadStream(deps: CoreDeps, p: Principal, path: string, source: AsyncIterable<Uint8Array>, opts: UploadOptions = {}): Promise<EntryInfo> {
+export async function uploadStream(
+  deps: CoreDeps,
+  p: Principal,
+  path: string,
+  source: AsyncIterable<Uint8Array>,
+  opts: UploadOptions = {},
+): Promise<EntryInfo> {
   const h = await openUpload(deps, p, path, opts);
   let n = 0;
   try {

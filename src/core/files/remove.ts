@@ -18,7 +18,8 @@ export interface RemoveOptions {
 /** Removes a file, or an empty folder. */
 export async function remove(deps: CoreDeps, p: Principal, path: string, opts: RemoveOptions = {}): Promise<void> {
   const vp = await parseFor(deps, p, opts.only === 'folder' ? 'folder.delete' : 'file.delete', path);
-  if (isRoot(vp)) throw await refusedPath(deps, p, 'folder.delete', path, new CoreError('PERMISSION_DENIED', 'the root folder cannot be removed'), 'root folder');
+  if (isRoot(vp))
+    throw await refusedPath(deps, p, 'folder.delete', path, new CoreError('PERMISSION_DENIED', 'the root folder cannot be removed'), 'root folder');
   const parent = parentOf(vp);
   const name = baseName(vp);
   // Which kind is it? Decide visibility first so nothing hidden is revealed.
@@ -30,7 +31,13 @@ export async function remove(deps: CoreDeps, p: Principal, path: string, opts: R
   const action = kind === 'folder' ? 'folder.delete' : 'file.delete';
   await guard(deps, p, action, parent, vp);
   if (opts.only && opts.only !== kind) {
-    throw await failed(deps, p, action, vp, new CoreError(kind === 'folder' ? 'NOT_A_FILE' : 'NOT_A_FOLDER', kind === 'folder' ? 'not a file' : 'not a folder'));
+    throw await failed(
+      deps,
+      p,
+      action,
+      vp,
+      new CoreError(kind === 'folder' ? 'NOT_A_FILE' : 'NOT_A_FOLDER', kind === 'folder' ? 'not a file' : 'not a folder'),
+    );
   }
   try {
     const blob = await writeTx(deps.db, deps.clock, async (s) => {
@@ -51,7 +58,16 @@ export async function remove(deps: CoreDeps, p: Principal, path: string, opts: R
       await s.trx.deleteFrom('files').where('id', '=', file.id).execute();
       await countFile(s.trx, file.org_id, -Number(file.size));
       const drop = await unlinkStored(s.trx, s.now, deps.settings.nodeId, file);
-      await s.audit({ action, outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(vp), fileId: file.id, sha256: file.sha256, bytes: Number(file.size) });
+      await s.audit({
+        action,
+        outcome: 'success',
+        actor: p,
+        orgId: file.org_id,
+        targetPath: formatPath(vp),
+        fileId: file.id,
+        sha256: file.sha256,
+        bytes: Number(file.size),
+      });
       return drop;
     });
     if (blob) await discardBlob(deps, blob);

@@ -23,7 +23,15 @@ export interface RenameOptions {
 export async function rename(deps: CoreDeps, p: Principal, from: string, to: string, opts: RenameOptions = {}): Promise<EntryInfo> {
   const src = await parseFor(deps, p, 'entry.rename-from', from);
   const dst = await parseFor(deps, p, 'entry.rename-to', to);
-  if (isRoot(src) || isRoot(dst)) throw await refusedPath(deps, p, isRoot(src) ? 'entry.rename-from' : 'entry.rename-to', isRoot(src) ? from : to, new CoreError('INVALID_PATH', 'the root folder cannot be renamed'), 'root folder');
+  if (isRoot(src) || isRoot(dst))
+    throw await refusedPath(
+      deps,
+      p,
+      isRoot(src) ? 'entry.rename-from' : 'entry.rename-to',
+      isRoot(src) ? from : to,
+      new CoreError('INVALID_PATH', 'the root folder cannot be renamed'),
+      'root folder',
+    );
   const srcParent = parentOf(src);
   const dstParent = parentOf(dst);
   const view = await loadView(deps.db, p);
@@ -55,7 +63,11 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
         const newKey = dp.path_key + '/' + nameKey(newName);
         const oldKey = f.path_key;
         const oldPath = f.path;
-        await s.trx.updateTable('folders').set({ parent_id: dp.id, name: newName, name_key: nameKey(newName), path: newPath, path_key: newKey, path_hash: pathHash(newKey) }).where('id', '=', f.id).execute();
+        await s.trx
+          .updateTable('folders')
+          .set({ parent_id: dp.id, name: newName, name_key: nameKey(newName), path: newPath, path_key: newKey, path_hash: pathHash(newKey) })
+          .where('id', '=', f.id)
+          .execute();
         // Descendants: rewrite their stored paths under the new prefix.
         const desc = await s.trx
           .selectFrom('folders')
@@ -64,9 +76,20 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
           .execute();
         for (const d of desc) {
           const k = newKey + d.path_key.slice(oldKey.length);
-          await s.trx.updateTable('folders').set({ path: newPath + d.path.slice(oldPath.length), path_key: k, path_hash: pathHash(k) }).where('id', '=', d.id).execute();
+          await s.trx
+            .updateTable('folders')
+            .set({ path: newPath + d.path.slice(oldPath.length), path_key: k, path_hash: pathHash(k) })
+            .where('id', '=', d.id)
+            .execute();
         }
-        await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: f.org_id, targetPath: formatPath(src), detail: { to: newPath, type: 'folder', descendants: desc.length } });
+        await s.audit({
+          action: 'entry.rename',
+          outcome: 'success',
+          actor: p,
+          orgId: f.org_id,
+          targetPath: formatPath(src),
+          detail: { to: newPath, type: 'folder', descendants: desc.length },
+        });
         const moved = await s.trx.selectFrom('folders').selectAll().where('id', '=', f.id).executeTakeFirstOrThrow();
         return { info: folderInfo(moved), drop: undefined };
       }
@@ -88,8 +111,21 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
         await countFile(s.trx, file.org_id, -Number(file.size));
         await countFile(s.trx, dp.org_id, Number(file.size));
       }
-      await s.trx.updateTable('files').set({ folder_id: dp.id, name: newName, name_key: nameKey(newName), org_id: dp.org_id, modified_at: s.now }).where('id', '=', file.id).execute();
-      await s.audit({ action: 'entry.rename', outcome: 'success', actor: p, orgId: file.org_id, targetPath: formatPath(src), fileId: file.id, sha256: file.sha256, detail: { to: formatPath(dst), type: 'file', ...(clash && replaces ? { replaced: clash.id } : {}) } });
+      await s.trx
+        .updateTable('files')
+        .set({ folder_id: dp.id, name: newName, name_key: nameKey(newName), org_id: dp.org_id, modified_at: s.now })
+        .where('id', '=', file.id)
+        .execute();
+      await s.audit({
+        action: 'entry.rename',
+        outcome: 'success',
+        actor: p,
+        orgId: file.org_id,
+        targetPath: formatPath(src),
+        fileId: file.id,
+        sha256: file.sha256,
+        detail: { to: formatPath(dst), type: 'file', ...(clash && replaces ? { replaced: clash.id } : {}) },
+      });
       const moved = await s.trx.selectFrom('files').selectAll().where('id', '=', file.id).executeTakeFirstOrThrow();
       return { info: fileInfo(moved, dstParent), drop };
     });

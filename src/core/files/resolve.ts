@@ -16,7 +16,11 @@ export const pathKeyOf = (keys: readonly string[]): string => keys.map((k) => '/
 export const pathHash = (pathKey: string): string => createHash('sha256').update(pathKey).digest('hex');
 
 export function findFolder(q: Q, p: VPath): Promise<FolderRow | undefined> {
-  return q.selectFrom('folders').selectAll().where('path_hash', '=', pathHash(pathKeyOf(keysOf(p)))).executeTakeFirst();
+  return q
+    .selectFrom('folders')
+    .selectAll()
+    .where('path_hash', '=', pathHash(pathKeyOf(keysOf(p))))
+    .executeTakeFirst();
 }
 
 export function findFileIn(q: Q, folderId: string, name: string): Promise<FileRow | undefined> {

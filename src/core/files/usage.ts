@@ -14,7 +14,11 @@ import type { Database } from '../../ports/db-schema.js';
 /** Adds `delta` bytes to the usage of organisation `orgId` (nothing for a file without one). */
 export async function countFile(trx: Transaction<Database>, orgId: string | null, delta: number): Promise<void> {
   if (!orgId || delta === 0) return;
-  await trx.updateTable('orgs').set((eb) => ({ used_bytes: eb('used_bytes', '+', delta) })).where('id', '=', orgId).execute();
+  await trx
+    .updateTable('orgs')
+    .set((eb) => ({ used_bytes: eb('used_bytes', '+', delta) }))
+    .where('id', '=', orgId)
+    .execute();
 }
 
 /** Bytes the organisation may still add under its quota (Infinity without a quota or organisation). */

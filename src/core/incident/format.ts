@@ -8,23 +8,36 @@ export function scopeText(s: IncidentScope): string {
   L.push(`INCIDENT SCOPE — generated ${s.generatedAt}`);
   L.push(`window ${s.window.from} .. ${s.window.to}`);
   const f = s.filters;
-  L.push(`filters: ${[...f.ips.map((x) => `ip ${x}`), ...f.users.map((x) => `user ${x}`), ...f.orgs.map((x) => `org ${x}`), ...f.tokens.map((x) => `token ${x}`)].join(', ')}`);
+  L.push(
+    `filters: ${[...f.ips.map((x) => `ip ${x}`), ...f.users.map((x) => `user ${x}`), ...f.orgs.map((x) => `org ${x}`), ...f.tokens.map((x) => `token ${x}`)].join(', ')}`,
+  );
   L.push('');
-  L.push(`SUMMARY: ${s.totals.filesRead} file(s) read (${mb(s.totals.bytesRead)}), ${s.totals.filesWritten} written, ${s.totals.filesDeleted} deleted; ${s.organisations.length} organisation(s) affected; data subjects (where files carry counts): ${s.totals.dataSubjects}; ${s.totals.events} ledger events`);
+  L.push(
+    `SUMMARY: ${s.totals.filesRead} file(s) read (${mb(s.totals.bytesRead)}), ${s.totals.filesWritten} written, ${s.totals.filesDeleted} deleted; ${s.organisations.length} organisation(s) affected; data subjects (where files carry counts): ${s.totals.dataSubjects}; ${s.totals.events} ledger events`,
+  );
   L.push('');
   L.push('ACTORS');
-  for (const a of s.actors) L.push(`  ${a.login ?? '(anonymous)'}  from ${a.addresses.join(', ') || '-'}  events ${a.events}${a.failedLogins ? `, failed sign-ins ${a.failedLogins}` : ''}`);
+  for (const a of s.actors)
+    L.push(
+      `  ${a.login ?? '(anonymous)'}  from ${a.addresses.join(', ') || '-'}  events ${a.events}${a.failedLogins ? `, failed sign-ins ${a.failedLogins}` : ''}`,
+    );
   L.push('');
   L.push('AFFECTED ORGANISATIONS');
   for (const o of s.organisations) {
-    L.push(`  ${o.org ?? '(no organisation)'}${o.ik ? ` (IK ${o.ik})` : ''}: read ${o.filesRead} file(s) (${o.filesReadCompletely} completely), ${mb(o.bytesRead)}; written ${o.filesWritten}; deleted ${o.filesDeleted}; data subjects ${o.dataSubjects}${o.dataCategories.length ? `; categories ${o.dataCategories.join(', ')}` : ''}`);
+    L.push(
+      `  ${o.org ?? '(no organisation)'}${o.ik ? ` (IK ${o.ik})` : ''}: read ${o.filesRead} file(s) (${o.filesReadCompletely} completely), ${mb(o.bytesRead)}; written ${o.filesWritten}; deleted ${o.filesDeleted}; data subjects ${o.dataSubjects}${o.dataCategories.length ? `; categories ${o.dataCategories.join(', ')}` : ''}`,
+    );
   }
   const section = (title: string, rows: readonly FileActivity[]) => {
     L.push('');
     L.push(`${title} (${rows.length})`);
     for (const r of rows) {
-      L.push(`  ${r.path}${r.extent ? ` [${r.extent}]` : ''}  ${mb(r.bytes)}  ${r.times[0]}${r.times[1] !== r.times[0] ? ' .. ' + r.times[1] : ''}  by ${r.by.join(', ')} from ${r.addresses.join(', ')} via ${r.protocols.join(', ')}`);
-      L.push(`      org ${r.org ?? '-'}  file ${r.fileId ?? '-'}  sha256 ${r.sha256 ?? '-'}  subjects ${r.dataSubjects ?? 'unknown'}  ledger events ${r.events.join(', ')}`);
+      L.push(
+        `  ${r.path}${r.extent ? ` [${r.extent}]` : ''}  ${mb(r.bytes)}  ${r.times[0]}${r.times[1] !== r.times[0] ? ' .. ' + r.times[1] : ''}  by ${r.by.join(', ')} from ${r.addresses.join(', ')} via ${r.protocols.join(', ')}`,
+      );
+      L.push(
+        `      org ${r.org ?? '-'}  file ${r.fileId ?? '-'}  sha256 ${r.sha256 ?? '-'}  subjects ${r.dataSubjects ?? 'unknown'}  ledger events ${r.events.join(', ')}`,
+      );
     }
   };
   section('FILES READ', s.reads);
@@ -50,10 +63,47 @@ export function csvCell(v: unknown): string {
 }
 
 export function scopeCsv(s: IncidentScope): string {
-  const head = ['activity', 'path', 'extent', 'bytes', 'first', 'last', 'organisation', 'by', 'addresses', 'protocols', 'file_id', 'sha256', 'data_subjects', 'data_categories', 'ledger_events'];
+  const head = [
+    'activity',
+    'path',
+    'extent',
+    'bytes',
+    'first',
+    'last',
+    'organisation',
+    'by',
+    'addresses',
+    'protocols',
+    'file_id',
+    'sha256',
+    'data_subjects',
+    'data_categories',
+    'ledger_events',
+  ];
   const rows = [head.map(csvCell).join(',')];
   const add = (kind: string, list: readonly FileActivity[]) => {
-    for (const r of list) rows.push([kind, r.path, r.extent ?? '', r.bytes, r.times[0], r.times[1], r.org ?? '', r.by, r.addresses, r.protocols, r.fileId ?? '', r.sha256 ?? '', r.dataSubjects ?? '', r.dataCategories, r.events].map(csvCell).join(','));
+    for (const r of list)
+      rows.push(
+        [
+          kind,
+          r.path,
+          r.extent ?? '',
+          r.bytes,
+          r.times[0],
+          r.times[1],
+          r.org ?? '',
+          r.by,
+          r.addresses,
+          r.protocols,
+          r.fileId ?? '',
+          r.sha256 ?? '',
+          r.dataSubjects ?? '',
+          r.dataCategories,
+          r.events,
+        ]
+          .map(csvCell)
+          .join(','),
+      );
   };
   add('read', s.reads);
   add('write', s.writes);

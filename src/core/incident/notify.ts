@@ -90,11 +90,35 @@ export function render(template: string, values: Readonly<Record<string, string>
 const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
 
 /** The scope as read back from its JSON file: only what notification needs is checked. */
-const scopeFile = z.object({
-  window: z.object({ from: z.string(), to: z.string() }),
-  reads: z.array(z.object({ path: z.string(), orgId: z.string().nullable(), extent: z.string().optional(), bytes: z.number(), times: z.tuple([z.string(), z.string()]), events: z.array(z.number()) })),
-  organisations: z.array(z.object({ orgId: z.string().nullable(), org: z.string().nullable(), ik: z.string().nullable(), contacts: z.array(z.object({ email: z.string() }).passthrough()), bytesRead: z.number(), dataSubjects: z.number(), dataCategories: z.array(z.string()), filesRead: z.number() }).passthrough()),
-}).passthrough();
+const scopeFile = z
+  .object({
+    window: z.object({ from: z.string(), to: z.string() }),
+    reads: z.array(
+      z.object({
+        path: z.string(),
+        orgId: z.string().nullable(),
+        extent: z.string().optional(),
+        bytes: z.number(),
+        times: z.tuple([z.string(), z.string()]),
+        events: z.array(z.number()),
+      }),
+    ),
+    organisations: z.array(
+      z
+        .object({
+          orgId: z.string().nullable(),
+          org: z.string().nullable(),
+          ik: z.string().nullable(),
+          contacts: z.array(z.object({ email: z.string() }).passthrough()),
+          bytesRead: z.number(),
+          dataSubjects: z.number(),
+          dataCategories: z.array(z.string()),
+          filesRead: z.number(),
+        })
+        .passthrough(),
+    ),
+  })
+  .passthrough();
 
 export interface Draft {
   readonly orgId: string | null;
@@ -107,7 +131,12 @@ export interface Draft {
   error?: string;
 }
 
-export async function notifyPartners(deps: CoreDeps, p: Principal, scopeIn: unknown, opts: { lang?: Lang; send?: boolean; sender?: string }): Promise<{ drafts: Draft[]; withoutContact: string[] }> {
+export async function notifyPartners(
+  deps: CoreDeps,
+  p: Principal,
+  scopeIn: unknown,
+  opts: { lang?: Lang; send?: boolean; sender?: string },
+): Promise<{ drafts: Draft[]; withoutContact: string[] }> {
   await requireAdmin(deps, p, 'incident.notify');
   const r = scopeFile.safeParse(scopeIn);
   if (!r.success) throw new CoreError('INVALID_INPUT', 'the scope file is not the JSON output of "sluice incident scope"');
@@ -128,10 +157,18 @@ export async function notifyPartners(deps: CoreDeps, p: Principal, scopeIn: unkn
       to: scope.window.to,
       file_count: String(reads.length),
       bytes: mib(o.bytesRead),
-      files: reads.map((x) => `  - ${x.path} (${x.extent === 'complete' ? (lang === 'de' ? 'vollständig' : 'complete') : lang === 'de' ? 'teilweise' : 'partial'}, ${mib(x.bytes)}, ${x.times[0]})`).join('\n'),
+      files: reads
+        .map(
+          (x) =>
+            `  - ${x.path} (${x.extent === 'complete' ? (lang === 'de' ? 'vollständig' : 'complete') : lang === 'de' ? 'teilweise' : 'partial'}, ${mib(x.bytes)}, ${x.times[0]})`,
+        )
+        .join('\n'),
       subjects: o.dataSubjects ? String(o.dataSubjects) : lang === 'de' ? 'unbekannt' : 'unknown',
       categories: o.dataCategories.length ? o.dataCategories.join(', ') : lang === 'de' ? 'unbekannt' : 'unknown',
-      evidence: reads.flatMap((x) => x.events).slice(0, 50).join(', '),
+      evidence: reads
+        .flatMap((x) => x.events)
+        .slice(0, 50)
+        .join(', '),
       sender: opts.sender ?? '',
     };
     const { subject, text } = render(template, values);
@@ -149,14 +186,31 @@ export async function notifyPartners(deps: CoreDeps, p: Principal, scopeIn: unkn
         d.sent = false;
         d.error = (e as Error).message;
       }
-      await recordEvent(deps.db, deps.clock, { action: 'incident.notify', outcome: d.sent ? 'success' : 'failure', actor: p, orgId: d.orgId, detail: { to: d.to, subject: d.subject, ...(d.error ? { error: d.error } : {}) } });
+      await recordEvent(deps.db, deps.clock, {
+        action: 'incident.notify',
+        outcome: d.sent ? 'success' : 'failure',
+        actor: p,
+        orgId: d.orgId,
+        detail: { to: d.to, subject: d.subject, ...(d.error ? { error: d.error } : {}) },
+      });
     }
   }
   return { drafts, withoutContact };
 }
 
 /** Ledger actions that count as measures taken. */
-const MEASURES = ['lockdown.on', 'lockdown.off', 'protocol.disable', 'protocol.enable', 'budget.trip', 'budget.lift', 'user.update', 'token.revoke', 'key.remove', 'grant.revoke'];
+const MEASURES = [
+  'lockdown.on',
+  'lockdown.off',
+  'protocol.disable',
+  'protocol.enable',
+  'budget.trip',
+  'budget.lift',
+  'user.update',
+  'token.revoke',
+  'key.remove',
+  'grant.revoke',
+];
 
 /** A GDPR Art. 33 notification skeleton (Markdown), filled from the scope and the ledger. */
 export async function art33Report(deps: CoreDeps, p: Principal, scopeIn: unknown): Promise<string> {
@@ -165,7 +219,14 @@ export async function art33Report(deps: CoreDeps, p: Principal, scopeIn: unknown
   if (!r.success) throw new CoreError('INVALID_INPUT', 'the scope file is not the JSON output of "sluice incident scope"');
   const s = r.data as unknown as IncidentScope;
   const from = Date.parse(s.window.from);
-  const measures = await deps.db.selectFrom('audit_events').select(['seq', 'ts', 'action', 'actor_login', 'detail']).where('ts', '>=', from).where('action', 'in', MEASURES).orderBy('seq').limit(500).execute();
+  const measures = await deps.db
+    .selectFrom('audit_events')
+    .select(['seq', 'ts', 'action', 'actor_login', 'detail'])
+    .where('ts', '>=', from)
+    .where('action', 'in', MEASURES)
+    .orderBy('seq')
+    .limit(500)
+    .execute();
   const orgs = s.organisations.filter((o) => o.filesRead > 0);
   const subjects = orgs.reduce((n, o) => n + o.dataSubjects, 0);
   const categories = [...new Set(orgs.flatMap((o) => o.dataCategories))].sort();
@@ -173,25 +234,39 @@ export async function art33Report(deps: CoreDeps, p: Principal, scopeIn: unknown
   L.push('# Meldung einer Verletzung des Schutzes personenbezogener Daten (Art. 33 DSGVO)');
   L.push('# Notification of a personal data breach (GDPR Art. 33) — DRAFT');
   L.push('');
-  L.push(`Generated ${new Date(deps.clock.now()).toISOString()} from the incident scope of ${s.generatedAt ?? '?'}. Fields marked TODO need the data protection officer.`);
+  L.push(
+    `Generated ${new Date(deps.clock.now()).toISOString()} from the incident scope of ${s.generatedAt ?? '?'}. Fields marked TODO need the data protection officer.`,
+  );
   L.push('');
   L.push('## 1. Controller and contact');
   L.push('- Controller (Verantwortlicher): TODO');
   L.push('- Data protection officer (Datenschutzbeauftragte/r): TODO');
   L.push('');
   L.push('## 2. Nature of the breach (Art der Verletzung)');
-  L.push(`Unauthorised access to the managed file transfer service between ${s.window.from} and ${s.window.to}` + (s.filters ? `, scoped to: ${[...(s.filters.ips ?? []).map((x) => `address ${x}`), ...(s.filters.users ?? []).map((x) => `user ${x}`), ...(s.filters.orgs ?? []).map((x) => `organisation ${x}`), ...(s.filters.tokens ?? []).map((x) => `token ${x}`)].join(', ')}.` : '.'));
-  L.push(`Confidentiality: ${s.totals?.filesRead ?? s.reads.length} file(s) read (${mib(s.totals?.bytesRead ?? 0)}). Integrity: ${s.totals?.filesWritten ?? 0} file(s) written, ${s.totals?.filesDeleted ?? 0} deleted.`);
+  L.push(
+    `Unauthorised access to the managed file transfer service between ${s.window.from} and ${s.window.to}` +
+      (s.filters
+        ? `, scoped to: ${[...(s.filters.ips ?? []).map((x) => `address ${x}`), ...(s.filters.users ?? []).map((x) => `user ${x}`), ...(s.filters.orgs ?? []).map((x) => `organisation ${x}`), ...(s.filters.tokens ?? []).map((x) => `token ${x}`)].join(', ')}.`
+        : '.'),
+  );
+  L.push(
+    `Confidentiality: ${s.totals?.filesRead ?? s.reads.length} file(s) read (${mib(s.totals?.bytesRead ?? 0)}). Integrity: ${s.totals?.filesWritten ?? 0} file(s) written, ${s.totals?.filesDeleted ?? 0} deleted.`,
+  );
   L.push('');
   L.push('## 3. Data subjects and records (Betroffene Personen und Datensätze)');
   L.push(`- Approximate number of data subjects: ${subjects || 'unknown (files without counts) — TODO'}`);
-  L.push(`- Categories of personal data: ${categories.length ? categories.join(', ') : 'TODO'} (social data, Art. 9 GDPR health data where diagnoses are included)`);
+  L.push(
+    `- Categories of personal data: ${categories.length ? categories.join(', ') : 'TODO'} (social data, Art. 9 GDPR health data where diagnoses are included)`,
+  );
   L.push(`- Approximate number of records (files): ${s.reads.length}`);
   L.push(`- Affected partner organisations: ${orgs.length}`);
   L.push('');
   L.push('| organisation | IK | files read | of them complete | bytes | data subjects |');
   L.push('|---|---|---|---|---|---|');
-  for (const o of orgs) L.push(`| ${(o.org ?? '-').replace(/\|/g, '/')} | ${o.ik ?? '-'} | ${o.filesRead} | ${o.filesReadCompletely ?? '?'} | ${o.bytesRead} | ${o.dataSubjects} |`);
+  for (const o of orgs)
+    L.push(
+      `| ${(o.org ?? '-').replace(/\|/g, '/')} | ${o.ik ?? '-'} | ${o.filesRead} | ${o.filesReadCompletely ?? '?'} | ${o.bytesRead} | ${o.dataSubjects} |`,
+    );
   L.push('');
   L.push('## 4. Time line (Zeitlicher Ablauf)');
   const times = s.reads.flatMap((x) => x.times).sort();
@@ -209,7 +284,9 @@ export async function art33Report(deps: CoreDeps, p: Principal, scopeIn: unknown
   L.push('- Partners notified: see `sluice incident notify` (ledger action incident.notify)');
   L.push('');
   L.push('## 7. Evidence (Nachweis)');
-  L.push(`Ledger events ${s.ledger?.firstSeq ?? '-'}–${s.ledger?.lastSeq ?? '-'}${s.ledger?.checkpoint ? `, covered by signed checkpoint ${s.ledger.checkpoint.seq} (hash ${s.ledger.checkpoint.hash}, key ${s.ledger.checkpoint.keyId})` : ''}. Verify with \`sluice audit verify\`.`);
+  L.push(
+    `Ledger events ${s.ledger?.firstSeq ?? '-'}–${s.ledger?.lastSeq ?? '-'}${s.ledger?.checkpoint ? `, covered by signed checkpoint ${s.ledger.checkpoint.seq} (hash ${s.ledger.checkpoint.hash}, key ${s.ledger.checkpoint.keyId})` : ''}. Verify with \`sluice audit verify\`.`,
+  );
   await recordEvent(deps.db, deps.clock, { action: 'incident.report', outcome: 'success', actor: p, detail: { organisations: orgs.length, subjects } });
   return L.join('\n') + '\n';
 }

@@ -64,13 +64,31 @@ export interface OrgImpact {
 export interface IncidentScope {
   readonly generatedAt: string;
   readonly window: { readonly from: string; readonly to: string };
-  readonly filters: { readonly ips: readonly string[]; readonly users: readonly string[]; readonly orgs: readonly string[]; readonly tokens: readonly string[] };
-  readonly actors: readonly { readonly login: string | null; readonly userId: string | null; readonly addresses: readonly string[]; readonly events: number; readonly failedLogins: number }[];
+  readonly filters: {
+    readonly ips: readonly string[];
+    readonly users: readonly string[];
+    readonly orgs: readonly string[];
+    readonly tokens: readonly string[];
+  };
+  readonly actors: readonly {
+    readonly login: string | null;
+    readonly userId: string | null;
+    readonly addresses: readonly string[];
+    readonly events: number;
+    readonly failedLogins: number;
+  }[];
   readonly reads: readonly FileActivity[];
   readonly writes: readonly FileActivity[];
   readonly deletes: readonly FileActivity[];
   readonly organisations: readonly OrgImpact[];
-  readonly totals: { readonly events: number; readonly filesRead: number; readonly bytesRead: number; readonly filesWritten: number; readonly filesDeleted: number; readonly dataSubjects: number };
+  readonly totals: {
+    readonly events: number;
+    readonly filesRead: number;
+    readonly bytesRead: number;
+    readonly filesWritten: number;
+    readonly filesDeleted: number;
+    readonly dataSubjects: number;
+  };
   readonly ledger: {
     readonly firstSeq: number | null;
     readonly lastSeq: number | null;
@@ -82,7 +100,22 @@ export interface IncidentScope {
 const FILE_ACTIONS = ['file.read', 'file.read.end', 'file.write', 'file.delete', 'entry.rename'];
 
 /** The ledger columns the scope reads (not the hashes: the report cites events by seq). */
-const SCOPE_COLUMNS = ['seq', 'ts', 'actor_id', 'actor_login', 'org_id', 'protocol', 'remote_addr', 'action', 'target_path', 'file_id', 'sha256', 'bytes', 'outcome', 'detail'] as const;
+const SCOPE_COLUMNS = [
+  'seq',
+  'ts',
+  'actor_id',
+  'actor_login',
+  'org_id',
+  'protocol',
+  'remote_addr',
+  'action',
+  'target_path',
+  'file_id',
+  'sha256',
+  'bytes',
+  'outcome',
+  'detail',
+] as const;
 type ScopeEvent = Pick<AuditEventRow, (typeof SCOPE_COLUMNS)[number]>;
 
 /** Rows fetched per statement when the scope's events are read by seq. */
@@ -121,12 +154,20 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
   // Resolve users, organisations (→ their users) and tokens (→ their users) to user ids.
   const userIds = new Set<string>();
   for (const u of f.users ?? []) {
-    const row = await db.selectFrom('users').select('id').where((eb) => eb.or([eb('login', '=', u.toLowerCase()), eb('id', '=', u)])).executeTakeFirst();
+    const row = await db
+      .selectFrom('users')
+      .select('id')
+      .where((eb) => eb.or([eb('login', '=', u.toLowerCase()), eb('id', '=', u)]))
+      .executeTakeFirst();
     if (!row) throw new CoreError('NOT_FOUND', `user ${u.slice(0, 64)} not found`);
     userIds.add(row.id);
   }
   for (const o of f.orgs ?? []) {
-    const org = await db.selectFrom('orgs').select('id').where((eb) => eb.or([eb('id', '=', o), eb('name_key', '=', o.normalize('NFC').toLowerCase())])).executeTakeFirst();
+    const org = await db
+      .selectFrom('orgs')
+      .select('id')
+      .where((eb) => eb.or([eb('id', '=', o), eb('name_key', '=', o.normalize('NFC').toLowerCase())]))
+      .executeTakeFirst();
     if (!org) throw new CoreError('NOT_FOUND', `organisation ${o.slice(0, 64)} not found`);
     for (const u of await db.selectFrom('users').select('id').where('org_id', '=', org.id).execute()) userIds.add(u.id);
   }
@@ -142,7 +183,20 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
 
   // One pass over the events in seq order: actors, and file activity grouped per file and kind.
   const actors = new Map<string, { login: string | null; userId: string | null; addresses: Set<string>; events: number; failedLogins: number }>();
-  type Acc = { fileId: string | null; path: string; sha256: string | null; orgId: string | null; bytes: number; first: number; last: number; by: Set<string>; addrs: Set<string>; protos: Set<string>; events: number[]; complete: boolean };
+  type Acc = {
+    fileId: string | null;
+    path: string;
+    sha256: string | null;
+    orgId: string | null;
+    bytes: number;
+    first: number;
+    last: number;
+    by: Set<string>;
+    addrs: Set<string>;
+    protos: Set<string>;
+    events: number[];
+    complete: boolean;
+  };
   const groups = { read: new Map<string, Acc>(), write: new Map<string, Acc>(), delete: new Map<string, Acc>() };
   // Successful reads by seq: what their end records and the no-end fallback need of them.
   const readsBySeq = new Map<number, { bytes: number | null; detail: string }>();
@@ -161,37 +215,51 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
   let lastSeq: number | null = null;
   for await (const batch of matchingEvents(db, f, [...userIds])) {
     for (const e of batch) {
-    if (wantedTokens && !wantedTokens.has((JSON.parse(e.detail) as { token?: string }).token ?? '')) continue;
-    count++;
-    firstSeq ??= Number(e.seq);
-    lastSeq = Number(e.seq);
-    const k = e.actor_id ?? `anon:${e.actor_login ?? e.remote_addr ?? '?'}`;
-    const a = actors.get(k) ?? { login: e.actor_login, userId: e.actor_id, addresses: new Set<string>(), events: 0, failedLogins: 0 };
-    a.events++;
-    if (e.remote_addr) a.addresses.add(e.remote_addr);
-    if (e.action.startsWith('auth.') && e.outcome === 'failure') a.failedLogins++;
-    actors.set(k, a);
+      if (wantedTokens && !wantedTokens.has((JSON.parse(e.detail) as { token?: string }).token ?? '')) continue;
+      count++;
+      firstSeq ??= Number(e.seq);
+      lastSeq = Number(e.seq);
+      const k = e.actor_id ?? `anon:${e.actor_login ?? e.remote_addr ?? '?'}`;
+      const a = actors.get(k) ?? { login: e.actor_login, userId: e.actor_id, addresses: new Set<string>(), events: 0, failedLogins: 0 };
+      a.events++;
+      if (e.remote_addr) a.addresses.add(e.remote_addr);
+      if (e.action.startsWith('auth.') && e.outcome === 'failure') a.failedLogins++;
+      actors.set(k, a);
 
-    if (!FILE_ACTIONS.includes(e.action)) continue;
-    if (e.action === 'file.read.end') {
-      // Bytes actually handed out, and whether a whole-file read completed.
-      const g = groups.read.get(e.file_id ?? e.target_path ?? '?');
-      if (g) applyEnd(e, g);
-      else endsLater.push(e);
-      continue;
-    }
-    if (e.action === 'file.read' && e.outcome === 'success') readsBySeq.set(Number(e.seq), { bytes: e.bytes === null ? null : Number(e.bytes), detail: e.detail });
-    const kind = e.action === 'file.read' ? 'read' : e.action === 'file.write' ? 'write' : e.action === 'file.delete' ? 'delete' : undefined;
-    if (!kind || e.outcome !== 'success') continue;
-    const key = e.file_id ?? e.target_path ?? '?';
-    const g = groups[kind].get(key) ?? { fileId: e.file_id, path: e.target_path ?? '?', sha256: e.sha256, orgId: e.org_id, bytes: 0, first: Number(e.ts), last: Number(e.ts), by: new Set(), addrs: new Set(), protos: new Set(), events: [], complete: false };
-    g.last = Number(e.ts);
-    g.events.push(Number(e.seq));
-    if (e.actor_login) g.by.add(e.actor_login);
-    if (e.remote_addr) g.addrs.add(e.remote_addr);
-    g.protos.add(e.protocol);
-    if (kind !== 'read') g.bytes += Number(e.bytes ?? 0);
-    groups[kind].set(key, g);
+      if (!FILE_ACTIONS.includes(e.action)) continue;
+      if (e.action === 'file.read.end') {
+        // Bytes actually handed out, and whether a whole-file read completed.
+        const g = groups.read.get(e.file_id ?? e.target_path ?? '?');
+        if (g) applyEnd(e, g);
+        else endsLater.push(e);
+        continue;
+      }
+      if (e.action === 'file.read' && e.outcome === 'success')
+        readsBySeq.set(Number(e.seq), { bytes: e.bytes === null ? null : Number(e.bytes), detail: e.detail });
+      const kind = e.action === 'file.read' ? 'read' : e.action === 'file.write' ? 'write' : e.action === 'file.delete' ? 'delete' : undefined;
+      if (!kind || e.outcome !== 'success') continue;
+      const key = e.file_id ?? e.target_path ?? '?';
+      const g = groups[kind].get(key) ?? {
+        fileId: e.file_id,
+        path: e.target_path ?? '?',
+        sha256: e.sha256,
+        orgId: e.org_id,
+        bytes: 0,
+        first: Number(e.ts),
+        last: Number(e.ts),
+        by: new Set(),
+        addrs: new Set(),
+        protos: new Set(),
+        events: [],
+        complete: false,
+      };
+      g.last = Number(e.ts);
+      g.events.push(Number(e.seq));
+      if (e.actor_login) g.by.add(e.actor_login);
+      if (e.remote_addr) g.addrs.add(e.remote_addr);
+      g.protos.add(e.protocol);
+      if (kind !== 'read') g.bytes += Number(e.bytes ?? 0);
+      groups[kind].set(key, g);
     }
   }
   for (const e of endsLater) {
@@ -202,17 +270,25 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
   for (const g of groups.read.values()) if (g.bytes === 0) g.bytes = g.events.map((s) => readsBySeq.get(s)).reduce((n, r) => n + Number(r?.bytes ?? 0), 0);
 
   // Organisations and file metadata.
-  const fileIds = [...new Set([...groups.read.values(), ...groups.write.values(), ...groups.delete.values()].map((g) => g.fileId).filter((x): x is string => !!x))];
+  const fileIds = [
+    ...new Set([...groups.read.values(), ...groups.write.values(), ...groups.delete.values()].map((g) => g.fileId).filter((x): x is string => !!x)),
+  ];
   const meta = new Map<string, { subjects: number | null; categories: string[] }>();
   for (let i = 0; i < fileIds.length; i += 500) {
-    const rows = await db.selectFrom('files').select(['id', 'metadata']).where('id', 'in', fileIds.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom('files')
+      .select(['id', 'metadata'])
+      .where('id', 'in', fileIds.slice(i, i + 500))
+      .execute();
     for (const r of rows) {
       const m = JSON.parse(r.metadata) as { records?: unknown; dataSubjects?: unknown; categories?: unknown };
       const n = typeof m.dataSubjects === 'number' ? m.dataSubjects : typeof m.records === 'number' ? m.records : null;
       meta.set(r.id, { subjects: n, categories: Array.isArray(m.categories) ? m.categories.filter((c): c is string => typeof c === 'string') : [] });
     }
   }
-  const orgIds = [...new Set([...groups.read.values(), ...groups.write.values(), ...groups.delete.values()].map((g) => g.orgId).filter((x): x is string => !!x))];
+  const orgIds = [
+    ...new Set([...groups.read.values(), ...groups.write.values(), ...groups.delete.values()].map((g) => g.orgId).filter((x): x is string => !!x)),
+  ];
   const orgRows = orgIds.length ? await db.selectFrom('orgs').select(['id', 'name', 'ik', 'contacts']).where('id', 'in', orgIds).execute() : [];
   const orgById = new Map(orgRows.map((o) => [o.id, o]));
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -236,7 +312,10 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
   const writes = [...groups.write.values()].map((g) => toActivity(g, 'write'));
   const deletes = [...groups.delete.values()].map((g) => toActivity(g, 'delete'));
 
-  const orgMap = new Map<string, { orgId: string | null; filesRead: number; full: number; bytesRead: number; written: number; deleted: number; subjects: number; categories: Set<string> }>();
+  const orgMap = new Map<
+    string,
+    { orgId: string | null; filesRead: number; full: number; bytesRead: number; written: number; deleted: number; subjects: number; categories: Set<string> }
+  >();
   const bump = (orgId: string | null) => {
     const k = orgId ?? '-';
     const o = orgMap.get(k) ?? { orgId, filesRead: 0, full: 0, bytesRead: 0, written: 0, deleted: 0, subjects: 0, categories: new Set<string>() };
@@ -272,12 +351,19 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     })
     .sort((a, b) => b.bytesRead - a.bytesRead || (a.org ?? '').localeCompare(b.org ?? ''));
 
-  const cp = lastSeq === null ? undefined : await db.selectFrom('audit_checkpoints').selectAll().where('seq', '>=', lastSeq).orderBy('seq').limit(1).executeTakeFirst();
+  const cp =
+    lastSeq === null ? undefined : await db.selectFrom('audit_checkpoints').selectAll().where('seq', '>=', lastSeq).orderBy('seq').limit(1).executeTakeFirst();
   const result: IncidentScope = {
     generatedAt: iso(deps.clock.now()),
     window: { from: iso(f.from), to: iso(f.to) },
     filters: { ips: f.ips ?? [], users: f.users ?? [], orgs: f.orgs ?? [], tokens: f.tokens ?? [] },
-    actors: [...actors.values()].map((a) => ({ login: a.login, userId: a.userId, addresses: [...a.addresses].sort(), events: a.events, failedLogins: a.failedLogins })),
+    actors: [...actors.values()].map((a) => ({
+      login: a.login,
+      userId: a.userId,
+      addresses: [...a.addresses].sort(),
+      events: a.events,
+      failedLogins: a.failedLogins,
+    })),
     reads,
     writes,
     deletes,
@@ -290,8 +376,17 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
       filesDeleted: deletes.length,
       dataSubjects: organisations.reduce((n, o) => n + o.dataSubjects, 0),
     },
-    ledger: { firstSeq, lastSeq, checkpoint: cp ? { seq: Number(cp.seq), hash: cp.hash, keyId: cp.key_id, signature: cp.signature, time: iso(Number(cp.ts)) } : null },
+    ledger: {
+      firstSeq,
+      lastSeq,
+      checkpoint: cp ? { seq: Number(cp.seq), hash: cp.hash, keyId: cp.key_id, signature: cp.signature, time: iso(Number(cp.ts)) } : null,
+    },
   };
-  await recordEvent(db, deps.clock, { action: 'incident.scope', outcome: 'success', actor: p, detail: { filters: result.filters, window: result.window, events: count } });
+  await recordEvent(db, deps.clock, {
+    action: 'incident.scope',
+    outcome: 'success',
+    actor: p,
+    detail: { filters: result.filters, window: result.window, events: count },
+  });
   return result;
 }

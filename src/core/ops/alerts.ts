@@ -32,7 +32,10 @@ export function createAlerts(deps: CoreDeps) {
         return;
       } catch (e) {
         if (attempt >= RETRY_DELAYS_MS.length) {
-          deps.log.error({ code: 'ALERT_DELIVERY_FAILED', channel: ch.name, alert: alert.code, error: (e as Error).message }, 'an alert could not be delivered');
+          deps.log.error(
+            { code: 'ALERT_DELIVERY_FAILED', channel: ch.name, alert: alert.code, error: (e as Error).message },
+            'an alert could not be delivered',
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]).unref());
@@ -42,8 +45,21 @@ export function createAlerts(deps: CoreDeps) {
 
   return {
     async raise(input: AlertInput): Promise<Alert> {
-      const alert: Alert = { code: input.code, severity: input.severity, message: input.message, time: new Date(deps.clock.now()).toISOString(), node: deps.settings.nodeId, detail: input.detail ?? {} };
-      await recordEvent(deps.db, deps.clock, { action: 'alert', outcome: 'success', actor: input.actor, ctx: { protocol: 'system' }, detail: { code: alert.code, severity: alert.severity, message: alert.message, ...alert.detail } });
+      const alert: Alert = {
+        code: input.code,
+        severity: input.severity,
+        message: input.message,
+        time: new Date(deps.clock.now()).toISOString(),
+        node: deps.settings.nodeId,
+        detail: input.detail ?? {},
+      };
+      await recordEvent(deps.db, deps.clock, {
+        action: 'alert',
+        outcome: 'success',
+        actor: input.actor,
+        ctx: { protocol: 'system' },
+        detail: { code: alert.code, severity: alert.severity, message: alert.message, ...alert.detail },
+      });
       const line = { code: alert.code, severity: alert.severity, ...alert.detail };
       if (alert.severity === 'critical') deps.log.error(line, alert.message);
       else deps.log.warn(line, alert.message);

@@ -55,7 +55,12 @@ interface Scope {
 
 /** Sliding-window usage of each scope, read in one statement. */
 async function usageOf(s: WriteScope, scopes: readonly string[], bucket: number, windowMs: number): Promise<Map<string, { files: number; bytes: number }>> {
-  const rows = await s.trx.selectFrom('budget_usage').select(['scope', 'bucket', 'files', 'bytes']).where('scope', 'in', scopes).where('bucket', 'in', [bucket, bucket - windowMs]).execute();
+  const rows = await s.trx
+    .selectFrom('budget_usage')
+    .select(['scope', 'bucket', 'files', 'bytes'])
+    .where('scope', 'in', scopes)
+    .where('bucket', 'in', [bucket, bucket - windowMs])
+    .execute();
   const weight = 1 - (s.now - bucket) / windowMs; // part of the previous bucket still inside the window
   const out = new Map(scopes.map((k) => [k, { files: 0, bytes: 0 }]));
   for (const r of rows) {
@@ -73,7 +78,12 @@ async function addAll(s: WriteScope, scopes: readonly string[], bucket: number, 
   await s.trx
     .insertInto('budget_usage')
     .values(scopes.map((scope) => ({ scope, bucket, files, bytes })))
-    .onConflict((oc) => oc.columns(['scope', 'bucket']).doUpdateSet((eb) => ({ files: eb('budget_usage.files', '+', eb.ref('excluded.files')), bytes: eb('budget_usage.bytes', '+', eb.ref('excluded.bytes')) })))
+    .onConflict((oc) =>
+      oc.columns(['scope', 'bucket']).doUpdateSet((eb) => ({
+        files: eb('budget_usage.files', '+', eb.ref('excluded.files')),
+        bytes: eb('budget_usage.bytes', '+', eb.ref('excluded.bytes')),
+      })),
+    )
     .execute();
 }
 
@@ -104,20 +114,44 @@ export function createBudgets(deps: CoreDeps) {
       if (isAdmin(p)) return writeTx(deps.db, deps.clock, (s) => s.audit(event));
       const scopes = await scopesOf(p);
       const result = await writeTx(deps.db, deps.clock, async (s) => {
-        const open = await s.trx.selectFrom('budget_trips').select(['scope']).where('scope', 'in', scopes.map((x) => x.key)).where('lifted_at', 'is', null).execute();
+        const open = await s.trx
+          .selectFrom('budget_trips')
+          .select(['scope'])
+          .where(
+            'scope',
+            'in',
+            scopes.map((x) => x.key),
+          )
+          .where('lifted_at', 'is', null)
+          .execute();
         if (open.length > 0) {
           const sc = scopes.find((x) => x.key === open[0]!.scope)!;
           await s.audit({ ...event, outcome: 'denied', bytes: 0, detail: { ...(event.detail ?? {}), reason: 'budget tripped', scope: sc.key } });
           return { blocked: sc, newTrip: undefined };
         }
         const bucket = Math.floor(s.now / settings.windowMs) * settings.windowMs;
-        const used = await usageOf(s, scopes.map((x) => x.key), bucket, settings.windowMs);
+        const used = await usageOf(
+          s,
+          scopes.map((x) => x.key),
+          bucket,
+          settings.windowMs,
+        );
         for (const sc of scopes) {
           const u = used.get(sc.key)!;
           const files = u.files + (countsFile ? 1 : 0);
           const total = u.bytes + bytes;
           if (files > sc.limits.files || total > sc.limits.bytes) {
-            const detail = { scope: sc.key, label: sc.label, files: Math.ceil(files), bytes: Math.ceil(total), limits: sc.limits, windowMs: settings.windowMs, by: p.login, remoteAddr: p.remoteAddr, protocol: p.protocol };
+            const detail = {
+              scope: sc.key,
+              label: sc.label,
+              files: Math.ceil(files),
+              bytes: Math.ceil(total),
+              limits: sc.limits,
+              windowMs: settings.windowMs,
+              by: p.login,
+              remoteAddr: p.remoteAddr,
+              protocol: p.protocol,
+            };
             const trip = { id: uuidv7(), scope: sc.key, tripped_at: s.now, detail: JSON.stringify(detail), lifted_at: null, lifted_by: null };
             await s.trx.insertInto('budget_trips').values(trip).execute();
             await s.audit({ action: 'budget.trip', outcome: 'success', actor: p, detail });
@@ -125,16 +159,31 @@ export function createBudgets(deps: CoreDeps) {
             return { blocked: sc, newTrip: detail };
           }
         }
-        await addAll(s, scopes.map((x) => x.key), bucket, countsFile ? 1 : 0, bytes);
+        await addAll(
+          s,
+          scopes.map((x) => x.key),
+          bucket,
+          countsFile ? 1 : 0,
+          bytes,
+        );
         return { seq: await s.audit(event) };
       });
       if ('seq' in result && result.seq !== undefined) return result.seq;
       const blocked = (result as { blocked: Scope; newTrip?: Record<string, unknown> }).blocked;
       const newTrip = (result as { newTrip?: Record<string, unknown> }).newTrip;
       if (newTrip) {
-        await alertsOf(deps).raise({ code: 'BUDGET_TRIPPED', severity: 'critical', message: `download budget of ${blocked.label} exceeded by ${p.login} from ${p.remoteAddr ?? 'unknown address'}; further downloads in that scope are blocked until an administrator lifts it`, detail: newTrip, actor: p });
+        await alertsOf(deps).raise({
+          code: 'BUDGET_TRIPPED',
+          severity: 'critical',
+          message: `download budget of ${blocked.label} exceeded by ${p.login} from ${p.remoteAddr ?? 'unknown address'}; further downloads in that scope are blocked until an administrator lifts it`,
+          detail: newTrip,
+          actor: p,
+        });
       }
-      throw new CoreError('RATE_LIMITED', `download budget of ${blocked.key === 'global' ? 'the service' : blocked.key.startsWith('org:') ? 'your organisation' : 'your account'} is exhausted; ask the administrators`);
+      throw new CoreError(
+        'RATE_LIMITED',
+        `download budget of ${blocked.key === 'global' ? 'the service' : blocked.key.startsWith('org:') ? 'your organisation' : 'your account'} is exhausted; ask the administrators`,
+      );
     },
 
     /** Trips a scope outright (a canary was read): blocks its downloads until lifted. */
@@ -142,8 +191,18 @@ export function createBudgets(deps: CoreDeps) {
       const key = scope === 'global' ? 'global' : scope === 'org' ? (p.orgId ? `org:${p.orgId}` : undefined) : p.userId ? `user:${p.userId}` : undefined;
       if (!key) return;
       await writeTx(deps.db, deps.clock, async (s) => {
-        const d = { scope: key, label: key === 'global' ? 'all partners' : scope === 'org' ? 'organisation of ' + p.login : `user ${p.login}`, by: p.login, remoteAddr: p.remoteAddr, protocol: p.protocol, ...detail };
-        await s.trx.insertInto('budget_trips').values({ id: uuidv7(), scope: key, tripped_at: s.now, detail: JSON.stringify(d), lifted_at: null, lifted_by: null }).execute();
+        const d = {
+          scope: key,
+          label: key === 'global' ? 'all partners' : scope === 'org' ? 'organisation of ' + p.login : `user ${p.login}`,
+          by: p.login,
+          remoteAddr: p.remoteAddr,
+          protocol: p.protocol,
+          ...detail,
+        };
+        await s.trx
+          .insertInto('budget_trips')
+          .values({ id: uuidv7(), scope: key, tripped_at: s.now, detail: JSON.stringify(d), lifted_at: null, lifted_by: null })
+          .execute();
         await s.audit({ action: 'budget.trip', outcome: 'success', actor: p, detail: d });
       });
     },
@@ -153,7 +212,14 @@ export function createBudgets(deps: CoreDeps) {
       let q = deps.db.selectFrom('budget_trips').selectAll().orderBy('tripped_at', 'desc').limit(1000);
       if (!opts.all) q = q.where('lifted_at', 'is', null);
       const rows = await q.execute();
-      return rows.map((r) => ({ id: r.id, scope: r.scope, trippedAt: Number(r.tripped_at), detail: JSON.parse(r.detail) as Record<string, unknown>, liftedAt: r.lifted_at === null ? null : Number(r.lifted_at), liftedBy: r.lifted_by }));
+      return rows.map((r) => ({
+        id: r.id,
+        scope: r.scope,
+        trippedAt: Number(r.tripped_at),
+        detail: JSON.parse(r.detail) as Record<string, unknown>,
+        liftedAt: r.lifted_at === null ? null : Number(r.lifted_at),
+        liftedBy: r.lifted_by,
+      }));
     },
 
     /** Lifts every open trip of a scope ('user:<id>', 'org:<id>', 'global', or a trip id). */

@@ -25,7 +25,9 @@ export function canaryContent(rows = 200): Buffer {
   for (let i = 0; i < rows; i++) {
     const kvnr = String.fromCharCode(65 + randomInt(26)) + String(randomInt(100_000_000, 999_999_999));
     const d = `${1940 + randomInt(70)}-${String(1 + randomInt(12)).padStart(2, '0')}-${String(1 + randomInt(28)).padStart(2, '0')}`;
-    lines.push(`${kvnr};${names[randomInt(names.length)]};${first[randomInt(first.length)]};${d};${['J06.9', 'M54.5', 'I10', 'E11.9', 'F32.1'][randomInt(5)]};${(randomInt(2000, 90000) / 100).toFixed(2)}`);
+    lines.push(
+      `${kvnr};${names[randomInt(names.length)]};${first[randomInt(first.length)]};${d};${['J06.9', 'M54.5', 'I10', 'E11.9', 'F32.1'][randomInt(5)]};${(randomInt(2000, 90000) / 100).toFixed(2)}`,
+    );
   }
   return Buffer.from(lines.join('\n') + '\n');
 }
@@ -41,7 +43,11 @@ export function createCanaries(deps: CoreDeps, tripGlobal: boolean) {
       if (!file) throw new CoreError('NOT_FOUND', 'file not found');
       await writeTx(deps.db, deps.clock, async (s) => {
         const exists = await s.trx.selectFrom('canaries').select('file_id').where('file_id', '=', file.id).executeTakeFirst();
-        if (!exists) await s.trx.insertInto('canaries').values({ file_id: file.id, planted_at: s.now, planted_by: p.login, note: note ?? null }).execute();
+        if (!exists)
+          await s.trx
+            .insertInto('canaries')
+            .values({ file_id: file.id, planted_at: s.now, planted_by: p.login, note: note ?? null })
+            .execute();
         await s.audit({ action: 'canary.mark', outcome: 'success', actor: p, fileId: file.id, targetPath: path, detail: { note: note ?? null } });
       });
       return { fileId: file.id };
@@ -55,7 +61,13 @@ export function createCanaries(deps: CoreDeps, tripGlobal: boolean) {
         .select(['canaries.file_id', 'canaries.planted_at', 'canaries.planted_by', 'canaries.note', 'files.name', 'folders.path'])
         .orderBy('canaries.planted_at')
         .execute();
-      return rows.map((r) => ({ fileId: r.file_id, path: r.name && r.path ? (r.path === '/' ? '' : r.path) + '/' + r.name : null, plantedAt: Number(r.planted_at), plantedBy: r.planted_by, note: r.note }));
+      return rows.map((r) => ({
+        fileId: r.file_id,
+        path: r.name && r.path ? (r.path === '/' ? '' : r.path) + '/' + r.name : null,
+        plantedAt: Number(r.planted_at),
+        plantedBy: r.planted_by,
+        note: r.note,
+      }));
     },
     /** Called for every read after it was recorded: MUST NOT fail the read path for other files. */
     async onRead(p: Principal, fileId: string, path: string): Promise<void> {
@@ -64,7 +76,13 @@ export function createCanaries(deps: CoreDeps, tripGlobal: boolean) {
       const detail = { path, fileId, note: c.note, login: p.login, remoteAddr: p.remoteAddr, protocol: p.protocol };
       await budgetsOf(deps).trip(p, 'user', { reason: 'canary read', fileId });
       if (tripGlobal) await budgetsOf(deps).trip(p, 'global', { reason: 'canary read', fileId });
-      await alertsOf(deps).raise({ code: 'CANARY_READ', severity: 'critical', message: `canary file ${path} was read by ${p.login} from ${p.remoteAddr ?? 'unknown address'} over ${p.protocol}`, detail, actor: p });
+      await alertsOf(deps).raise({
+        code: 'CANARY_READ',
+        severity: 'critical',
+        message: `canary file ${path} was read by ${p.login} from ${p.remoteAddr ?? 'unknown address'} over ${p.protocol}`,
+        detail,
+        actor: p,
+      });
     },
   };
 }

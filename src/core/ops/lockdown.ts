@@ -121,10 +121,16 @@ export function createLockdown(deps: CoreDeps) {
     },
     async set(p: Principal, input: { mode: string; reason?: string | undefined }): Promise<LockdownState> {
       const v = parseWith(z.object({ mode: z.enum(LOCKDOWN_MODES), reason: z.string().max(500).optional() }).strict(), input);
-      return change(p, v.mode === 'off' ? 'lockdown.off' : 'lockdown.on', (s) => ({ ...s, mode: v.mode, reason: v.reason ?? null, since: v.mode === 'off' ? null : deps.clock.now(), by: p.login }), { mode: v.mode, reason: v.reason ?? null });
+      return change(
+        p,
+        v.mode === 'off' ? 'lockdown.off' : 'lockdown.on',
+        (s) => ({ ...s, mode: v.mode, reason: v.reason ?? null, since: v.mode === 'off' ? null : deps.clock.now(), by: p.login }),
+        { mode: v.mode, reason: v.reason ?? null },
+      );
     },
     async setProtocol(p: Principal, protocol: string, enabled: boolean): Promise<LockdownState> {
-      if (!(SWITCHABLE as readonly string[]).includes(protocol)) throw new CoreError('INVALID_INPUT', `unknown protocol "${String(protocol).slice(0, 20)}"; use ${SWITCHABLE.join(', ')}`);
+      if (!(SWITCHABLE as readonly string[]).includes(protocol))
+        throw new CoreError('INVALID_INPUT', `unknown protocol "${String(protocol).slice(0, 20)}"; use ${SWITCHABLE.join(', ')}`);
       const proto = protocol as SwitchableProtocol;
       return change(
         p,

@@ -68,7 +68,7 @@ function safeDetails(d: Readonly<Record<string, unknown>> | undefined): Record<s
 }
 
 function fromCore(e: CoreError): HttpError {
-  const status = e instanceof HttpLayerError ? e.status : STATUS[e.code] ?? 500;
+  const status = e instanceof HttpLayerError ? e.status : (STATUS[e.code] ?? 500);
   if (status >= 500 && e.code !== 'UNAVAILABLE') return { status, code: e.code === 'INTEGRITY' ? 'INTEGRITY' : 'INTERNAL', message: GENERIC_500 };
   const headers: Record<string, string> = {};
   if (e.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer realm="sluice"';
@@ -106,34 +106,54 @@ const FASTIFY: Readonly<Record<string, { status: number; code: ErrorCode; messag
 /** Messages by status for 4xx errors that carry no known code (secure-json-parse, body parsers). */
 function byStatus(status: number): { code: ErrorCode; message: string } {
   switch (status) {
-    case 400: return { code: 'INVALID_INPUT', message: 'bad request' };
-    case 401: return { code: 'UNAUTHENTICATED', message: 'authentication required' };
-    case 403: return { code: 'PERMISSION_DENIED', message: 'permission denied' };
-    case 404: return { code: 'NOT_FOUND', message: 'not found' };
-    case 405: return { code: 'INVALID_INPUT', message: 'method not allowed' };
-    case 406: return { code: 'INVALID_INPUT', message: 'not acceptable' };
-    case 408: return { code: 'ABORTED', message: 'request timeout' };
-    case 409: return { code: 'CONFLICT', message: 'conflict' };
-    case 411: return { code: 'INVALID_INPUT', message: 'length required' };
-    case 413: return { code: 'TOO_LARGE', message: 'request body too large' };
-    case 414: return { code: 'INVALID_INPUT', message: 'URL too long' };
-    case 415: return { code: 'INVALID_INPUT', message: 'unsupported media type' };
-    case 416: return { code: 'RANGE_NOT_SATISFIABLE', message: 'range not satisfiable' };
-    case 429: return { code: 'RATE_LIMITED', message: 'too many requests' };
-    case 431: return { code: 'INVALID_INPUT', message: 'request headers too large' };
-    default: return { code: 'INVALID_INPUT', message: 'bad request' };
+    case 400:
+      return { code: 'INVALID_INPUT', message: 'bad request' };
+    case 401:
+      return { code: 'UNAUTHENTICATED', message: 'authentication required' };
+    case 403:
+      return { code: 'PERMISSION_DENIED', message: 'permission denied' };
+    case 404:
+      return { code: 'NOT_FOUND', message: 'not found' };
+    case 405:
+      return { code: 'INVALID_INPUT', message: 'method not allowed' };
+    case 406:
+      return { code: 'INVALID_INPUT', message: 'not acceptable' };
+    case 408:
+      return { code: 'ABORTED', message: 'request timeout' };
+    case 409:
+      return { code: 'CONFLICT', message: 'conflict' };
+    case 411:
+      return { code: 'INVALID_INPUT', message: 'length required' };
+    case 413:
+      return { code: 'TOO_LARGE', message: 'request body too large' };
+    case 414:
+      return { code: 'INVALID_INPUT', message: 'URL too long' };
+    case 415:
+      return { code: 'INVALID_INPUT', message: 'unsupported media type' };
+    case 416:
+      return { code: 'RANGE_NOT_SATISFIABLE', message: 'range not satisfiable' };
+    case 429:
+      return { code: 'RATE_LIMITED', message: 'too many requests' };
+    case 431:
+      return { code: 'INVALID_INPUT', message: 'request headers too large' };
+    default:
+      return { code: 'INVALID_INPUT', message: 'bad request' };
   }
 }
 
 /** Turns a Fastify validation error into a short message naming the field, never the value. */
 function validationMessage(e: FastifyLikeError): string {
-  const v = Array.isArray(e.validation) ? (e.validation[0] as { instancePath?: unknown; message?: unknown; keyword?: unknown; params?: Record<string, unknown> } | undefined) : undefined;
+  const v = Array.isArray(e.validation)
+    ? (e.validation[0] as { instancePath?: unknown; message?: unknown; keyword?: unknown; params?: Record<string, unknown> } | undefined)
+    : undefined;
   const where = typeof e.validationContext === 'string' ? e.validationContext : 'request';
   if (!v) return `invalid ${where}`;
   const field = typeof v.instancePath === 'string' && v.instancePath ? v.instancePath.replace(/^\//, '').replace(/\//g, '.') : '';
   let what = typeof v.message === 'string' ? v.message : 'is invalid';
   if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
-    what = `must not have the property "${String(v.params.additionalProperty).slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}"`;
+    what = `must not have the property "${String(v.params.additionalProperty)
+      .slice(0, 64)
+      .replace(/[^\x20-\x7e]/g, '?')}"`;
   }
   return `${where}${field ? '.' + field.slice(0, 100) : ''} ${what}`.slice(0, 300);
 }
@@ -150,7 +170,10 @@ export function toHttpError(err: unknown): HttpError {
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     if (e.name === 'SyntaxError') {
-      const msg = typeof e.message === 'string' && /prototype|constructor/i.test(e.message) ? 'JSON body contains a forbidden property (__proto__ or constructor.prototype)' : 'invalid JSON body';
+      const msg =
+        typeof e.message === 'string' && /prototype|constructor/i.test(e.message)
+          ? 'JSON body contains a forbidden property (__proto__ or constructor.prototype)'
+          : 'invalid JSON body';
       return { status: 400, code: 'INVALID_INPUT', message: msg };
     }
     return { status, ...byStatus(status) };

@@ -37,7 +37,12 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
   const registers = [registry];
   return {
     registry,
-    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by method, route template and status', labelNames: ['method', 'route', 'status'], registers }),
+    httpRequests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
     httpDuration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration in seconds (until the response is finished)',
@@ -47,7 +52,12 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
     }),
     bytesIn: new Counter({ name: 'sluice_bytes_in_total', help: 'File bytes received (uploads) by protocol', labelNames: ['protocol'], registers }),
     bytesOut: new Counter({ name: 'sluice_bytes_out_total', help: 'File bytes sent (downloads) by protocol', labelNames: ['protocol'], registers }),
-    transfers: new Counter({ name: 'sluice_transfers_total', help: 'File transfers by direction (upload, download) and outcome (success, failure, aborted)', labelNames: ['direction', 'outcome'], registers }),
+    transfers: new Counter({
+      name: 'sluice_transfers_total',
+      help: 'File transfers by direction (upload, download) and outcome (success, failure, aborted)',
+      labelNames: ['direction', 'outcome'],
+      registers,
+    }),
     errors: new Counter({ name: 'sluice_errors_total', help: 'Error responses by error code', labelNames: ['code'], registers }),
     peers: { collect: undefined },
   };

@@ -45,7 +45,8 @@ export async function registerOpenApi(app: FastifyInstance, opts: { version: str
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       const params = Type.Object({ path: Type.String({ description: 'virtual path, percent-encoded; a trailing "/" lists a folder' }) });
       const s: Record<string, unknown> = { ...(schema ?? {}), params };
-      if (methods.includes('PUT')) Object.assign(s, { consumes: ['application/octet-stream'], body: Type.String({ format: 'binary', description: 'the file content' }) });
+      if (methods.includes('PUT'))
+        Object.assign(s, { consumes: ['application/octet-stream'], body: Type.String({ format: 'binary', description: 'the file content' }) });
       return { schema: s as typeof schema, url: '/api/v1/fs/{path}' };
     },
   });
@@ -57,8 +58,12 @@ export async function registerOpenApi(app: FastifyInstance, opts: { version: str
     // The UI loads the same document as /api/openapi.json.
   });
 
-  app.get('/api/openapi.json', { config: { auth: 'none' }, schema: { summary: 'This OpenAPI document', tags: ['ops'], security: [] } }, async (_request, reply) => {
-    reply.header('content-type', 'application/json; charset=utf-8');
-    return reply.send(JSON.stringify(app.swagger()));
-  });
+  app.get(
+    '/api/openapi.json',
+    { config: { auth: 'none' }, schema: { summary: 'This OpenAPI document', tags: ['ops'], security: [] } },
+    async (_request, reply) => {
+      reply.header('content-type', 'application/json; charset=utf-8');
+      return reply.send(JSON.stringify(app.swagger()));
+    },
+  );
 }

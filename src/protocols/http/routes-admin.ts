@@ -19,7 +19,18 @@ import { LOCKDOWN_MODES, SWITCHABLE, type Core, type Grant, type LockdownState, 
 import { CoreError } from '../../core/errors.js';
 import { principalOf } from './auth.js';
 import { entryJson } from './routes-fs.js';
-import { DigitsQuery, MfaCodeBody, MfaEnrolmentSchema, MfaRecoveryCodesSchema, MfaStatusSchema, mfaEnrolmentOut, mfaStatusOut, PathString, Str, withErrors } from './schemas.js';
+import {
+  DigitsQuery,
+  MfaCodeBody,
+  MfaEnrolmentSchema,
+  MfaRecoveryCodesSchema,
+  MfaStatusSchema,
+  mfaEnrolmentOut,
+  mfaStatusOut,
+  PathString,
+  Str,
+  withErrors,
+} from './schemas.js';
 
 const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -35,18 +46,23 @@ function msFrom(field: string, v: string | null | undefined): number | null | un
 }
 
 // --- organisations -----------------------------------------------------------------------------
-const ContactSchema = Type.Object(
-  { name: Type.Optional(Str(200)), email: Str(254), role: Type.Optional(Str(100)) },
-  { additionalProperties: false },
-);
+const ContactSchema = Type.Object({ name: Type.Optional(Str(200)), email: Str(254), role: Type.Optional(Str(100)) }, { additionalProperties: false });
 const OrgFields = {
   name: Str(400, 'organisation name (unique, case-insensitive)'),
   ik: Type.Optional(Type.String({ pattern: '^[0-9]{9}$', description: 'Institutionskennzeichen (9 digits)' })),
   betriebsnummer: Type.Optional(Type.String({ pattern: '^[0-9]{8}$' })),
   contacts: Type.Optional(Type.Array(ContactSchema, { maxItems: 50 })),
   quotaBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))),
-  budgetFiles: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'files the organisation may download per budget window (null: default)' }))),
-  budgetBytes: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'bytes the organisation may download per budget window (null: default)' }))),
+  budgetFiles: Type.Optional(
+    Nullable(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'files the organisation may download per budget window (null: default)' }),
+    ),
+  ),
+  budgetBytes: Type.Optional(
+    Nullable(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'bytes the organisation may download per budget window (null: default)' }),
+    ),
+  ),
 };
 const OrgCreate = Type.Object(OrgFields, { additionalProperties: false });
 const OrgPatch = Type.Object(
@@ -69,7 +85,7 @@ const OrgOut = Type.Object({
   betriebsnummer: Nullable(Type.String()),
   contacts: Type.Array(Type.Object({ name: Type.Optional(Type.String()), email: Type.String(), role: Type.Optional(Type.String()) })),
   quotaBytes: Nullable(Type.Integer()),
-  usedBytes: Type.Integer({ description: 'bytes of the organisation\'s files, what its quota counts' }),
+  usedBytes: Type.Integer({ description: "bytes of the organisation's files, what its quota counts" }),
   budgetFiles: Nullable(Type.Integer()),
   budgetBytes: Nullable(Type.Integer()),
   status: Type.String(),
@@ -136,7 +152,14 @@ const KeyOut = Type.Object({ id: Type.String(), algorithm: Type.String(), finger
 const keyJson = (k: SshKey) => ({ ...k, createdAt: new Date(k.createdAt).toISOString() });
 
 const FolderOut = Type.Object({ id: Type.String(), path: Type.String(), org: Nullable(Type.String()), createdAt: Timestamp });
-const GrantOut = Type.Object({ id: Type.String(), path: Type.String(), subject: Type.String(), subjectType: Type.String(), permissions: Type.String(), createdAt: Timestamp });
+const GrantOut = Type.Object({
+  id: Type.String(),
+  path: Type.String(),
+  subject: Type.String(),
+  subjectType: Type.String(),
+  permissions: Type.String(),
+  createdAt: Timestamp,
+});
 const grantJson = (g: Grant) => ({ ...g, createdAt: new Date(g.createdAt).toISOString() });
 const Subject = Str(500, 'LOGIN, user:LOGIN or org:NAME');
 const Permissions = Type.Union([Str(200, 'comma list of list,read,write,delete,manage (or all)'), Type.Array(Str(20), { maxItems: 10 })]);
@@ -170,20 +193,41 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   r.get('/api/v1/admin/orgs', { schema: { summary: 'List organisations', tags: ['admin'], response: withErrors({ 200: Type.Array(OrgOut) }) } }, async (req) =>
     (await admin.orgs.list(principalOf(req))).map(orgJson),
   );
-  r.post('/api/v1/admin/orgs', { schema: { summary: 'Create an organisation', tags: ['admin'], body: OrgCreate, response: withErrors({ 201: OrgOut }) } }, async (req, reply) =>
-    reply.code(201).send(orgJson(await admin.orgs.create(principalOf(req), req.body))),
+  r.post(
+    '/api/v1/admin/orgs',
+    { schema: { summary: 'Create an organisation', tags: ['admin'], body: OrgCreate, response: withErrors({ 201: OrgOut }) } },
+    async (req, reply) => reply.code(201).send(orgJson(await admin.orgs.create(principalOf(req), req.body))),
   );
-  r.get('/api/v1/admin/orgs/:ref', { schema: { summary: 'One organisation (by id or name)', tags: ['admin'], params: RefParam, response: withErrors({ 200: OrgOut }) } }, async (req) =>
-    orgJson(await admin.orgs.get(principalOf(req), req.params.ref)),
+  r.get(
+    '/api/v1/admin/orgs/:ref',
+    { schema: { summary: 'One organisation (by id or name)', tags: ['admin'], params: RefParam, response: withErrors({ 200: OrgOut }) } },
+    async (req) => orgJson(await admin.orgs.get(principalOf(req), req.params.ref)),
   );
-  r.patch('/api/v1/admin/orgs/:ref', { schema: { summary: 'Change an organisation (name, numbers, contacts, quota, status)', tags: ['admin'], params: RefParam, body: OrgPatch, response: withErrors({ 200: OrgOut }) } }, async (req) =>
-    orgJson(await admin.orgs.update(principalOf(req), req.params.ref, req.body)),
+  r.patch(
+    '/api/v1/admin/orgs/:ref',
+    {
+      schema: {
+        summary: 'Change an organisation (name, numbers, contacts, quota, status)',
+        tags: ['admin'],
+        params: RefParam,
+        body: OrgPatch,
+        response: withErrors({ 200: OrgOut }),
+      },
+    },
+    async (req) => orgJson(await admin.orgs.update(principalOf(req), req.params.ref, req.body)),
   );
 
   // Users
   r.get(
     '/api/v1/admin/users',
-    { schema: { summary: 'List users', tags: ['admin'], querystring: Type.Object({ org: Type.Optional(Str(400)) }, { additionalProperties: false }), response: withErrors({ 200: Type.Array(UserOut) }) } },
+    {
+      schema: {
+        summary: 'List users',
+        tags: ['admin'],
+        querystring: Type.Object({ org: Type.Optional(Str(400)) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Array(UserOut) }),
+      },
+    },
     async (req) => (await admin.users.list(principalOf(req), req.query.org !== undefined ? { org: req.query.org } : {})).map(userJson),
   );
   r.post(
@@ -191,7 +235,8 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
     {
       schema: {
         summary: 'Create a user',
-        description: 'Partners and staff need an organisation. Without a password the user can sign in only with an SSH key, unless generatePassword is set: then a password is generated and returned once.',
+        description:
+          'Partners and staff need an organisation. Without a password the user can sign in only with an SSH key, unless generatePassword is set: then a password is generated and returned once.',
         tags: ['admin'],
         body: UserCreate,
         response: withErrors({ 201: Type.Object({ user: UserOut, password: Type.Optional(Type.String()) }) }),
@@ -204,12 +249,23 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
       return reply.code(201).send({ user: userJson(res.user), ...(res.password ? { password: res.password } : {}) });
     },
   );
-  r.get('/api/v1/admin/users/:login', { schema: { summary: 'One user', tags: ['admin'], params: LoginParam, response: withErrors({ 200: UserOut }) } }, async (req) =>
-    userJson(await admin.users.get(principalOf(req), req.params.login)),
+  r.get(
+    '/api/v1/admin/users/:login',
+    { schema: { summary: 'One user', tags: ['admin'], params: LoginParam, response: withErrors({ 200: UserOut }) } },
+    async (req) => userJson(await admin.users.get(principalOf(req), req.params.login)),
   );
   r.patch(
     '/api/v1/admin/users/:login',
-    { schema: { summary: 'Change a user (role, status, password, names, expiry, unlock)', description: 'Disabling a user or setting a password ends their web sessions.', tags: ['admin'], params: LoginParam, body: UserPatch, response: withErrors({ 200: UserOut }) } },
+    {
+      schema: {
+        summary: 'Change a user (role, status, password, names, expiry, unlock)',
+        description: 'Disabling a user or setting a password ends their web sessions.',
+        tags: ['admin'],
+        params: LoginParam,
+        body: UserPatch,
+        response: withErrors({ 200: UserOut }),
+      },
+    },
     async (req) => {
       const { expiresAt, ...rest } = req.body;
       const patch = { ...rest, ...(expiresAt !== undefined ? { expiresAt: msFrom('expiresAt', expiresAt) } : {}) };
@@ -218,8 +274,10 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   );
 
   // SSH keys
-  r.get('/api/v1/admin/users/:login/keys', { schema: { summary: "A user's SSH public keys", tags: ['admin'], params: LoginParam, response: withErrors({ 200: Type.Array(KeyOut) }) } }, async (req) =>
-    (await admin.keys.list(principalOf(req), req.params.login)).map(keyJson),
+  r.get(
+    '/api/v1/admin/users/:login/keys',
+    { schema: { summary: "A user's SSH public keys", tags: ['admin'], params: LoginParam, response: withErrors({ 200: Type.Array(KeyOut) }) } },
+    async (req) => (await admin.keys.list(principalOf(req), req.params.login)).map(keyJson),
   );
   r.post(
     '/api/v1/admin/users/:login/keys',
@@ -236,7 +294,14 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   );
   r.delete(
     '/api/v1/admin/users/:login/keys/:id',
-    { schema: { summary: 'Remove an SSH key (by id or fingerprint)', tags: ['admin'], params: Type.Object({ login: Str(256), id: Str(200) }), response: withErrors({ 204: Type.Null() }) } },
+    {
+      schema: {
+        summary: 'Remove an SSH key (by id or fingerprint)',
+        tags: ['admin'],
+        params: Type.Object({ login: Str(256), id: Str(200) }),
+        response: withErrors({ 204: Type.Null() }),
+      },
+    },
     async (req, reply) => {
       await admin.keys.remove(principalOf(req), req.params.login, req.params.id);
       return reply.code(204).send(null);
@@ -244,15 +309,25 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   );
 
   // Two-factor sign-in of a user (the same core calls as `sluice user mfa …`)
-  r.get('/api/v1/admin/users/:login/mfa', { schema: { summary: "A user's two-factor sign-in: off, pending or active", tags: ['admin'], params: LoginParam, response: withErrors({ 200: MfaStatusSchema }) } }, async (req) =>
-    mfaStatusOut(await admin.mfa.status(principalOf(req), req.params.login)),
+  r.get(
+    '/api/v1/admin/users/:login/mfa',
+    {
+      schema: {
+        summary: "A user's two-factor sign-in: off, pending or active",
+        tags: ['admin'],
+        params: LoginParam,
+        response: withErrors({ 200: MfaStatusSchema }),
+      },
+    },
+    async (req) => mfaStatusOut(await admin.mfa.status(principalOf(req), req.params.login)),
   );
   r.post(
     '/api/v1/admin/users/:login/mfa',
     {
       schema: {
         summary: 'Enrol a user in two-factor sign-in: a new TOTP secret, shown once',
-        description: 'The user is pending (sign-in unchanged) until POST …/mfa/confirm with a first code from their authenticator. Starting again replaces a pending secret; refused (409) while active.',
+        description:
+          'The user is pending (sign-in unchanged) until POST …/mfa/confirm with a first code from their authenticator. Starting again replaces a pending secret; refused (409) while active.',
         tags: ['admin'],
         params: LoginParam,
         response: withErrors({ 201: MfaEnrolmentSchema }),
@@ -266,12 +341,28 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   );
   r.post(
     '/api/v1/admin/users/:login/mfa/confirm',
-    { schema: { summary: "Confirm a user's enrolment with a first code: from now on their sign-in needs a code", description: "Ends the user's web sessions.", tags: ['admin'], params: LoginParam, body: MfaCodeBody, response: withErrors({ 200: MfaStatusSchema }) } },
+    {
+      schema: {
+        summary: "Confirm a user's enrolment with a first code: from now on their sign-in needs a code",
+        description: "Ends the user's web sessions.",
+        tags: ['admin'],
+        params: LoginParam,
+        body: MfaCodeBody,
+        response: withErrors({ 200: MfaStatusSchema }),
+      },
+    },
     async (req) => mfaStatusOut(await admin.mfa.confirm(principalOf(req), req.params.login, req.body.code)),
   );
   r.post(
     '/api/v1/admin/users/:login/mfa/recovery-codes',
-    { schema: { summary: 'New recovery codes for a user (shown once; only while two-factor sign-in is active)', tags: ['admin'], params: LoginParam, response: withErrors({ 201: MfaRecoveryCodesSchema }) } },
+    {
+      schema: {
+        summary: 'New recovery codes for a user (shown once; only while two-factor sign-in is active)',
+        tags: ['admin'],
+        params: LoginParam,
+        response: withErrors({ 201: MfaRecoveryCodesSchema }),
+      },
+    },
     async (req, reply) => {
       const c = await admin.mfa.recoveryCodes(principalOf(req), req.params.login);
       reply.header('cache-control', 'no-store');
@@ -280,7 +371,14 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   );
   r.delete(
     '/api/v1/admin/users/:login/mfa',
-    { schema: { summary: "Turn a user's two-factor sign-in off (secret and recovery codes are forgotten)", tags: ['admin'], params: LoginParam, response: withErrors({ 200: MfaStatusSchema }) } },
+    {
+      schema: {
+        summary: "Turn a user's two-factor sign-in off (secret and recovery codes are forgotten)",
+        tags: ['admin'],
+        params: LoginParam,
+        response: withErrors({ 200: MfaStatusSchema }),
+      },
+    },
     async (req) => mfaStatusOut(await admin.mfa.disable(principalOf(req), req.params.login)),
   );
 
@@ -291,13 +389,19 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
       schema: {
         summary: 'List all folders',
         tags: ['admin'],
-        querystring: Type.Object({ limit: Type.Optional(DigitsQuery('at most this many (default 10000)')), after: Type.Optional(Str(8192)) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Optional(DigitsQuery('at most this many (default 10000)')), after: Type.Optional(Str(8192)) },
+          { additionalProperties: false },
+        ),
         response: withErrors({ 200: Type.Array(FolderOut) }),
       },
     },
     async (req) => {
       const q = req.query;
-      const list = await admin.folders.list(principalOf(req), { ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}), ...(q.after !== undefined ? { after: q.after } : {}) });
+      const list = await admin.folders.list(principalOf(req), {
+        ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
+        ...(q.after !== undefined ? { after: q.after } : {}),
+      });
       return list.map((f) => ({ ...f, createdAt: new Date(f.createdAt).toISOString() }));
     },
   );
@@ -312,7 +416,8 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
         response: withErrors({ 201: Type.Ref('Entry') }),
       },
     },
-    async (req, reply) => reply.code(201).send(entryJson(await admin.folders.create(principalOf(req), req.body.path, req.body.org !== undefined ? { org: req.body.org } : {}))),
+    async (req, reply) =>
+      reply.code(201).send(entryJson(await admin.folders.create(principalOf(req), req.body.path, req.body.org !== undefined ? { org: req.body.org } : {}))),
   );
 
   // Grants
@@ -328,7 +433,12 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
     },
     async (req) => {
       const q = req.query;
-      return (await admin.grants.list(principalOf(req), { ...(q.path !== undefined ? { path: q.path } : {}), ...(q.subject !== undefined ? { subject: q.subject } : {}) })).map(grantJson);
+      return (
+        await admin.grants.list(principalOf(req), {
+          ...(q.path !== undefined ? { path: q.path } : {}),
+          ...(q.subject !== undefined ? { subject: q.subject } : {}),
+        })
+      ).map(grantJson);
     },
   );
   r.put(
@@ -372,7 +482,12 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
         summary: 'Verify the whole audit ledger',
         tags: ['admin'],
         response: withErrors({
-          200: Type.Object({ ok: Type.Boolean(), events: Type.Integer(), headSeq: Type.Integer(), problem: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })) }),
+          200: Type.Object({
+            ok: Type.Boolean(),
+            events: Type.Integer(),
+            headSeq: Type.Integer(),
+            problem: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
+          }),
         }),
       },
     },
@@ -445,7 +560,13 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   );
 
   // Canaries
-  const CanaryOut = Type.Object({ fileId: Type.String(), path: Nullable(Type.String()), plantedAt: Timestamp, plantedBy: Nullable(Type.String()), note: Nullable(Type.String()) });
+  const CanaryOut = Type.Object({
+    fileId: Type.String(),
+    path: Nullable(Type.String()),
+    plantedAt: Timestamp,
+    plantedBy: Nullable(Type.String()),
+    note: Nullable(Type.String()),
+  });
   r.get('/api/v1/admin/canaries', { schema: { summary: 'Canary files', tags: ['admin'], response: withErrors({ 200: Type.Array(CanaryOut) }) } }, async (req) =>
     (await core.canaries.list(principalOf(req))).map((c) => ({ ...c, plantedAt: new Date(c.plantedAt).toISOString() })),
   );
@@ -453,25 +574,58 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
     '/api/v1/admin/canaries',
     {
       schema: {
-        summary: 'Mark a file as a canary, or plant a fictitious one (plant: true); any read alerts and trips the reader\'s budget',
+        summary: "Mark a file as a canary, or plant a fictitious one (plant: true); any read alerts and trips the reader's budget",
         tags: ['admin'],
         body: Type.Object({ path: PathString, plant: Type.Optional(Type.Boolean()), note: Type.Optional(Str(500)) }, { additionalProperties: false }),
         response: withErrors({ 201: Type.Object({ fileId: Type.String() }) }),
       },
     },
-    async (req, reply) => reply.code(201).send(req.body.plant ? await core.canaries.plant(principalOf(req), req.body.path, req.body.note) : await core.canaries.mark(principalOf(req), req.body.path, req.body.note)),
+    async (req, reply) =>
+      reply
+        .code(201)
+        .send(
+          req.body.plant
+            ? await core.canaries.plant(principalOf(req), req.body.path, req.body.note)
+            : await core.canaries.mark(principalOf(req), req.body.path, req.body.note),
+        ),
   );
 
   // Download budgets
-  const TripOut = Type.Object({ id: Type.String(), scope: Type.String(), trippedAt: Timestamp, liftedAt: NullableTimestamp, liftedBy: Nullable(Type.String()), detail: Type.Record(Type.String(), Type.Unknown()) });
+  const TripOut = Type.Object({
+    id: Type.String(),
+    scope: Type.String(),
+    trippedAt: Timestamp,
+    liftedAt: NullableTimestamp,
+    liftedBy: Nullable(Type.String()),
+    detail: Type.Record(Type.String(), Type.Unknown()),
+  });
   r.get(
     '/api/v1/admin/budgets',
-    { schema: { summary: 'Tripped download budgets (open ones; ?all=true for lifted ones too)', tags: ['admin'], querystring: Type.Object({ all: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }, { additionalProperties: false }), response: withErrors({ 200: Type.Array(TripOut) }) } },
-    async (req) => (await core.budgets.trips(principalOf(req), { all: req.query.all === 'true' })).map((t) => ({ ...t, trippedAt: new Date(t.trippedAt).toISOString(), liftedAt: isoOrNull(t.liftedAt) })),
+    {
+      schema: {
+        summary: 'Tripped download budgets (open ones; ?all=true for lifted ones too)',
+        tags: ['admin'],
+        querystring: Type.Object({ all: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Array(TripOut) }),
+      },
+    },
+    async (req) =>
+      (await core.budgets.trips(principalOf(req), { all: req.query.all === 'true' })).map((t) => ({
+        ...t,
+        trippedAt: new Date(t.trippedAt).toISOString(),
+        liftedAt: isoOrNull(t.liftedAt),
+      })),
   );
   r.post(
     '/api/v1/admin/budgets/lift',
-    { schema: { summary: 'Lift a tripped budget (scope: user:LOGIN, org:NAME, global, or a trip id)', tags: ['admin'], body: Type.Object({ scope: Str(200) }, { additionalProperties: false }), response: withErrors({ 200: Type.Object({ lifted: Type.Integer() }) }) } },
+    {
+      schema: {
+        summary: 'Lift a tripped budget (scope: user:LOGIN, org:NAME, global, or a trip id)',
+        tags: ['admin'],
+        body: Type.Object({ scope: Str(200) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Object({ lifted: Type.Integer() }) }),
+      },
+    },
     async (req) => ({ lifted: await core.budgets.lift(principalOf(req), req.body.scope) }),
   );
 
@@ -484,8 +638,10 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
     disabled: Type.Array(Type.String()),
   });
   const lockdownJson = (l: LockdownState) => ({ ...l, since: isoOrNull(l.since), disabled: [...l.disabled] });
-  r.get('/api/v1/admin/lockdown', { schema: { summary: 'Lockdown state and protocols switched off', tags: ['admin'], response: withErrors({ 200: LockdownOut }) } }, async (req) =>
-    lockdownJson(await core.lockdown.status(principalOf(req))),
+  r.get(
+    '/api/v1/admin/lockdown',
+    { schema: { summary: 'Lockdown state and protocols switched off', tags: ['admin'], response: withErrors({ 200: LockdownOut }) } },
+    async (req) => lockdownJson(await core.lockdown.status(principalOf(req))),
   );
   r.put(
     '/api/v1/admin/lockdown',
@@ -565,7 +721,13 @@ function grantBody(body: unknown): { subject: string; path: string } | undefined
   if (typeof body !== 'object' || Array.isArray(body)) throw new CoreError('INVALID_INPUT', 'body must be { "subject", "path" }');
   const keys = Object.keys(body);
   const b = body as Record<string, unknown>;
-  if (keys.some((k) => k !== 'subject' && k !== 'path') || typeof b.subject !== 'string' || typeof b.path !== 'string' || b.subject.length > 500 || b.path.length > 4096) {
+  if (
+    keys.some((k) => k !== 'subject' && k !== 'path') ||
+    typeof b.subject !== 'string' ||
+    typeof b.path !== 'string' ||
+    b.subject.length > 500 ||
+    b.path.length > 4096
+  ) {
     throw new CoreError('INVALID_INPUT', 'body must be { "subject": string, "path": string }');
   }
   return { subject: b.subject, path: b.path };

@@ -18,7 +18,16 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Core } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { principalOf, requestContext, sameOrigin, type CookieSettings } from './auth.js';
-import { MfaCodeBody as CodeBody, MfaEnrolmentSchema, MfaStatusSchema, mfaEnrolmentOut, mfaStatusOut as statusOut, Str, UserSummarySchema, withErrors } from './schemas.js';
+import {
+  MfaCodeBody as CodeBody,
+  MfaEnrolmentSchema,
+  MfaStatusSchema,
+  mfaEnrolmentOut,
+  mfaStatusOut as statusOut,
+  Str,
+  UserSummarySchema,
+  withErrors,
+} from './schemas.js';
 
 export interface AuthRouteDeps {
   readonly core: Core;
@@ -44,7 +53,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
         'was right, the answer is 401 with code MFA_REQUIRED: ask for the code and send login, password and otp again.',
       tags: ['auth'],
       security: [],
-      body: Type.Object({ login: Str(256), password: Str(1024), otp: Type.Optional(Str(16, 'TOTP code, for users with two-factor sign-in')) }, { additionalProperties: false }),
+      body: Type.Object(
+        { login: Str(256), password: Str(1024), otp: Type.Optional(Str(16, 'TOTP code, for users with two-factor sign-in')) },
+        { additionalProperties: false },
+      ),
       response: withErrors({ 200: Type.Object({ user: UserSummarySchema }) }),
     },
     handler: async (request, reply) => {
@@ -110,7 +122,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     url: '/api/v1/me/mfa',
     schema: {
       summary: 'Start two-factor enrolment: a new TOTP secret, shown once',
-      description: 'Needs a web session. Refused (409) while two-factor sign-in is active. The state is pending — sign-in is unchanged — until POST /api/v1/me/mfa/confirm with a first code. Starting again replaces a pending secret.',
+      description:
+        'Needs a web session. Refused (409) while two-factor sign-in is active. The state is pending — sign-in is unchanged — until POST /api/v1/me/mfa/confirm with a first code. Starting again replaces a pending secret.',
       tags: ['auth'],
       response: withErrors({ 201: MfaEnrolmentSchema }),
     },
@@ -157,7 +170,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     url: '/api/v1/me/mfa',
     schema: {
       summary: 'Turn two-factor sign-in off (needs a current code or a recovery code)',
-      description: 'Needs a web session and a current code in the JSON body; a wrong code counts toward the sign-in lockout. An administrator can turn it off without a code (sluice user mfa disable).',
+      description:
+        'Needs a web session and a current code in the JSON body; a wrong code counts toward the sign-in lockout. An administrator can turn it off without a code (sluice user mfa disable).',
       tags: ['auth'],
       body: CodeBody,
       response: withErrors({ 200: MfaStatusSchema }),

@@ -208,7 +208,9 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
         // Listed for the OpenAPI document; the values are judged by the core (parseFileMetadata).
         headers: Type.Object({
           'x-sluice-records': Type.Optional(Type.String({ description: 'number of records / data subjects in the file: a whole number, up to 12 digits' })),
-          'x-sluice-categories': Type.Optional(Type.String({ description: 'data categories in the file, comma separated: 1-20 names of a-z, 0-9, "-", "_" (e.g. health,billing)' })),
+          'x-sluice-categories': Type.Optional(
+            Type.String({ description: 'data categories in the file, comma separated: 1-20 names of a-z, 0-9, "-", "_" (e.g. health,billing)' }),
+          ),
         }),
         response: withErrors({ 201: UploadResultSchema }),
       },
@@ -225,7 +227,10 @@ export async function fsRoutes(app: FastifyInstance, deps: FsDeps): Promise<void
         const expectedSize = cl !== undefined && !chunked ? Number(cl) : chunked ? undefined : 0;
         if (expectedSize !== undefined && !Number.isSafeInteger(expectedSize)) throw new CoreError('INVALID_INPUT', 'invalid Content-Length');
 
-        const metadata = parseFileMetadata({ records: oneHeader(request.headers['x-sluice-records']), categories: oneHeader(request.headers['x-sluice-categories']) });
+        const metadata = parseFileMetadata({
+          records: oneHeader(request.headers['x-sluice-records']),
+          categories: oneHeader(request.headers['x-sluice-categories']),
+        });
         const h = await core.files.openUpload(p, t.path, { expectedSize, metadata });
         // Authorised and within limits: now the client may send the body.
         if (expectsContinue(request.raw) && !reply.raw.headersSent) reply.raw.writeContinue();

@@ -29,12 +29,21 @@ export async function opsRoutes(app: FastifyInstance, deps: { core: Core; config
   const { core, config, metrics } = deps;
   const Status = Type.Object({ status: Type.String() });
 
-  app.get('/healthz', { config: { auth: 'none' }, schema: { summary: 'Liveness', tags: ['ops'], security: [], response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { auth: 'none' }, schema: { summary: 'Liveness', tags: ['ops'], security: [], response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
 
-  app.get('/readyz', { config: { auth: 'none' }, schema: { summary: 'Readiness: database and storage reachable', tags: ['ops'], security: [], response: withErrors({ 200: Status }) } }, async () => {
-    await core.maintenance.ready(); // UNAVAILABLE → 503
-    return { status: 'ok' };
-  });
+  app.get(
+    '/readyz',
+    {
+      config: { auth: 'none' },
+      schema: { summary: 'Readiness: database and storage reachable', tags: ['ops'], security: [], response: withErrors({ 200: Status }) },
+    },
+    async () => {
+      await core.maintenance.ready(); // UNAVAILABLE → 503
+      return { status: 'ok' };
+    },
+  );
 
   app.get(
     '/metrics',

@@ -42,13 +42,15 @@ export const EntrySchema = Type.Object(
 
 export const ListSchema = Type.Object({
   path: Type.String(),
-  entries: Type.Array(Type.Object({
-    name: Type.String(),
-    type: Type.Union([Type.Literal('file'), Type.Literal('folder')]),
-    size: Type.Integer({ minimum: 0 }),
-    sha256: Type.Union([Type.String(), Type.Null()]),
-    modified: Type.String({ format: 'date-time' }),
-  })),
+  entries: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      type: Type.Union([Type.Literal('file'), Type.Literal('folder')]),
+      size: Type.Integer({ minimum: 0 }),
+      sha256: Type.Union([Type.String(), Type.Null()]),
+      modified: Type.String({ format: 'date-time' }),
+    }),
+  ),
   next: Type.Optional(Type.String({ description: 'cursor of the next page; absent on the last page' })),
 });
 

@@ -70,8 +70,20 @@ const normaliseIp = (ip: string | undefined) => (ip ?? 'unknown').replace(/^::ff
 function admissionMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
-    connections: get('sluice_sftp_connections', () => new Gauge({ name: 'sluice_sftp_connections', help: 'Open SFTP (SSH) connections', registers: [registry] })),
-    refused: get('sluice_sftp_refused_connections_total', () => new Counter({ name: 'sluice_sftp_refused_connections_total', help: 'SFTP connections refused by the connection limits, by reason', labelNames: ['reason'] as const, registers: [registry] })),
+    connections: get(
+      'sluice_sftp_connections',
+      () => new Gauge({ name: 'sluice_sftp_connections', help: 'Open SFTP (SSH) connections', registers: [registry] }),
+    ),
+    refused: get(
+      'sluice_sftp_refused_connections_total',
+      () =>
+        new Counter({
+          name: 'sluice_sftp_refused_connections_total',
+          help: 'SFTP connections refused by the connection limits, by reason',
+          labelNames: ['reason'] as const,
+          registers: [registry],
+        }),
+    ),
   };
 }
 
@@ -136,7 +148,7 @@ export function createAdmission(opts: {
 
   /** Starts the handshake of waiting connections while pre-auth slots are free. */
   function admit(): void {
-    for (let i = 0; i < queue.length && preAuth < limits.maxPreAuth; ) {
+    for (let i = 0; i < queue.length && preAuth < limits.maxPreAuth;) {
       const e = queue[i]!;
       if ((preAuthPerIp.get(e.ip) ?? 0) >= limits.maxPreAuthPerIp) {
         i++;

@@ -105,7 +105,8 @@ function takePacketBuffer(): Buffer {
 /** Gives a packet's memory back (a no-op for packets not from the free list). MUST NOT be used after. */
 export function recyclePacket(pkt: Buffer): void {
   const ab = pkt.buffer;
-  if (ab instanceof ArrayBuffer && pkt.byteOffset === 0 && pooledPackets.has(ab) && packetFree.length < PACKET_FREE_MAX && !packetFree.includes(ab)) packetFree.push(ab);
+  if (ab instanceof ArrayBuffer && pkt.byteOffset === 0 && pooledPackets.has(ab) && packetFree.length < PACKET_FREE_MAX && !packetFree.includes(ab))
+    packetFree.push(ab);
 }
 
 /**
@@ -291,7 +292,7 @@ function attrsSize(a: Attrs): number {
 function writeU64(b: Buffer, v: number, off: number): number {
   const n = Math.max(0, Math.floor(v));
   b.writeUInt32BE(Math.floor(n / 0x1_0000_0000) >>> 0, off);
-  b.writeUInt32BE(n % 0x1_0000_0000 >>> 0, off + 4);
+  b.writeUInt32BE((n % 0x1_0000_0000) >>> 0, off + 4);
   return off + 8;
 }
 

@@ -50,8 +50,14 @@ describe('sftp download handle', () => {
     }
     assert.deepEqual(got, content);
     file.close();
-    assert.deepEqual([...released.keys()].sort((a, b) => a - b), [...Array(11).keys()]);
-    assert.ok([...released.values()].every((n) => n === 1), 'each chunk released exactly once');
+    assert.deepEqual(
+      [...released.keys()].sort((a, b) => a - b),
+      [...Array(11).keys()],
+    );
+    assert.ok(
+      [...released.values()].every((n) => n === 1),
+      'each chunk released exactly once',
+    );
   });
 
   it('keeps a chunk while a reply showing it is not written, even when it left the look-behind', async () => {

@@ -46,7 +46,9 @@ import { native } from '../../runtime/native.js';
  * relaxed atomics (a third of the main thread's time in a download). The hook is ours
  * (patches/ssh2+1.17.0.patch); the chunks are the main thread's while they are written.
  */
-const ssh2Protocol = createRequire(import.meta.url)('ssh2/lib/protocol/Protocol.js') as { setChannelDataCopy?: (fn: (packet: Buffer, data: Buffer, at: number) => void) => void };
+const ssh2Protocol = createRequire(import.meta.url)('ssh2/lib/protocol/Protocol.js') as {
+  setChannelDataCopy?: (fn: (packet: Buffer, data: Buffer, at: number) => void) => void;
+};
 if (native) {
   const copy = native.copyBytes;
   ssh2Protocol.setChannelDataCopy?.((packet, data, at) => copy(packet, at, data));
@@ -186,7 +188,16 @@ function hostKeyEntries(keys: readonly Buffer[]): { key: ssh2.ParsedKey }[] {
 function authMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
-    auth: get('sluice_sftp_auth_total', () => new Counter({ name: 'sluice_sftp_auth_total', help: 'SFTP authentication attempts by method and outcome', labelNames: ['method', 'outcome'] as const, registers: [registry] })),
+    auth: get(
+      'sluice_sftp_auth_total',
+      () =>
+        new Counter({
+          name: 'sluice_sftp_auth_total',
+          help: 'SFTP authentication attempts by method and outcome',
+          labelNames: ['method', 'outcome'] as const,
+          registers: [registry],
+        }),
+    ),
   };
 }
 

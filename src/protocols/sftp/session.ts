@@ -21,7 +21,21 @@ import type { Core, EntryInfo, Principal } from '../../core/index.js';
 import { resolveClientPath } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import type { Metrics } from '../http/metrics.js';
-import { BadMessage, encode, Framer, OPEN_FLAGS, Reader, recyclePacket, REQ, S_IFDIR, S_IFREG, STATUS, type Attrs, type NameEntry, type StatusCode } from './codec.js';
+import {
+  BadMessage,
+  encode,
+  Framer,
+  OPEN_FLAGS,
+  Reader,
+  recyclePacket,
+  REQ,
+  S_IFDIR,
+  S_IFREG,
+  STATUS,
+  type Attrs,
+  type NameEntry,
+  type StatusCode,
+} from './codec.js';
 import { DownloadFile } from './download.js';
 import { toSftpError } from './status.js';
 import { releasable } from '../../runtime/chunks.js';
@@ -189,7 +203,12 @@ export class SftpSession {
   private blocked(): boolean {
     const l = this.deps.limits;
     // The channel's own high-water mark (its SSH window, 2 MiB) bounds queued output.
-    return this.inflight >= l.maxInflight || this.pendingWriteBytes >= l.maxPendingWriteBytes || this.channel.writableNeedDrain || !!this.deps.budgets?.pending.full();
+    return (
+      this.inflight >= l.maxInflight ||
+      this.pendingWriteBytes >= l.maxPendingWriteBytes ||
+      this.channel.writableNeedDrain ||
+      !!this.deps.budgets?.pending.full()
+    );
   }
 
   /** Resumes input once the server's pending-write budget has room again (see pump). */
@@ -324,7 +343,8 @@ export class SftpSession {
   }
 
   private newHandle(h: Handle): Buffer {
-    if (this.handles.size >= this.deps.limits.maxHandles) throw new StatusReply(STATUS.FAILURE, `too many open handles (at most ${this.deps.limits.maxHandles})`);
+    if (this.handles.size >= this.deps.limits.maxHandles)
+      throw new StatusReply(STATUS.FAILURE, `too many open handles (at most ${this.deps.limits.maxHandles})`);
     const n = this.nextHandle++ >>> 0;
     this.handles.set(n, h);
     const b = Buffer.alloc(4);
@@ -394,7 +414,8 @@ export class SftpSession {
       case REQ.OPENDIR: {
         const path = this.pathArg(r);
         return this.inOrder(async () => {
-          if (this.handles.size >= this.deps.limits.maxHandles) throw new StatusReply(STATUS.FAILURE, `too many open handles (at most ${this.deps.limits.maxHandles})`);
+          if (this.handles.size >= this.deps.limits.maxHandles)
+            throw new StatusReply(STATUS.FAILURE, `too many open handles (at most ${this.deps.limits.maxHandles})`);
           // The first page only as large as one READDIR answer: the client's first names come
           // quickly however big the folder; later pages are fetched listPage at a time.
           const page = await core.files.list(p, path, { limit: Math.min(this.deps.limits.readdirBatch, this.deps.limits.listPage) });
@@ -516,7 +537,11 @@ export class SftpSession {
           this.send(encode.extendedReply(id, [limits.maxPacket - 1024, limits.maxReadWrite, limits.maxReadWrite, limits.maxHandles]));
         });
       default:
-        throw unsupported(`extension ${String(name).replace(/[^\x20-\x7e]/g, '?').slice(0, 64)} is not supported`);
+        throw unsupported(
+          `extension ${String(name)
+            .replace(/[^\x20-\x7e]/g, '?')
+            .slice(0, 64)} is not supported`,
+        );
     }
   }
 
@@ -534,7 +559,7 @@ export class SftpSession {
       this.send(encode.handle(id, handle));
       return;
     }
-    if ((flags & OPEN_FLAGS.EXCL) || !(flags & OPEN_FLAGS.CREAT) || !(flags & OPEN_FLAGS.TRUNC)) {
+    if (flags & OPEN_FLAGS.EXCL || !(flags & OPEN_FLAGS.CREAT) || !(flags & OPEN_FLAGS.TRUNC)) {
       // Only whole files are stored: what exists decides whether these flags can be honoured.
       const existing = await core.files.stat(p, path).catch((e: unknown) => {
         if (e instanceof CoreError && e.code === 'NOT_FOUND') return undefined;
@@ -564,7 +589,10 @@ export class SftpSession {
     if (h.kind === 'read') {
       h.file.close();
       metrics.transfers.inc({ direction: 'download', outcome: 'success' });
-      this.log.info({ user: this.deps.principal.login, op: 'download', path: h.file.path, bytes: h.file.served, streams: h.file.opened, ms: Date.now() - t0 }, 'sftp transfer');
+      this.log.info(
+        { user: this.deps.principal.login, op: 'download', path: h.file.path, bytes: h.file.served, streams: h.file.opened, ms: Date.now() - t0 },
+        'sftp transfer',
+      );
       return this.ok(id);
     }
     try {
@@ -574,7 +602,10 @@ export class SftpSession {
       this.ok(id);
     } catch (e) {
       metrics.transfers.inc({ direction: 'upload', outcome: 'failure' });
-      this.log.info({ user: this.deps.principal.login, op: 'upload', path: h.file.path, bytes: h.file.bytesWritten, ms: Date.now() - t0, failed: toSftpError(e).code }, 'sftp transfer');
+      this.log.info(
+        { user: this.deps.principal.login, op: 'upload', path: h.file.path, bytes: h.file.bytesWritten, ms: Date.now() - t0, failed: toSftpError(e).code },
+        'sftp transfer',
+      );
       throw e;
     }
   }

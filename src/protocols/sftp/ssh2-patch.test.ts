@@ -17,7 +17,8 @@ describe('the ssh2 patch', () => {
     crypto.releasePacket!(Buffer.alloc(16));
     const source = fs.readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
     assert.doesNotMatch(source, /randomFillSync\(packet, 5 \+ payloadLen, padLen\)/, 'padding still drawn per packet');
-    for (const f of ['ssh2/lib/server.js', 'ssh2/lib/client.js']) assert.match(fs.readFileSync(require.resolve(f), 'utf8'), /write\(data, \(\) => releasePacket\(data\)\)/, `${f} gives written packets back`);
+    for (const f of ['ssh2/lib/server.js', 'ssh2/lib/client.js'])
+      assert.match(fs.readFileSync(require.resolve(f), 'utf8'), /write\(data, \(\) => releasePacket\(data\)\)/, `${f} gives written packets back`);
   });
 
   it("lets the application copy channel data into packets, and Sluice's server does", async () => {

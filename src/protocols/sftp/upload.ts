@@ -80,7 +80,12 @@ export class UploadFile {
     }
     if (this.held.has(offset)) return this.fail(new CoreError('INVALID_INPUT', 'overlapping writes'));
     if (this.heldBytes + data.length > this.maxHeldBytes) {
-      return this.fail(new CoreError('TOO_LARGE', `writes arrived too far out of order (more than ${this.maxHeldBytes} bytes ahead of the next expected offset ${this.queuedEnd})`));
+      return this.fail(
+        new CoreError(
+          'TOO_LARGE',
+          `writes arrived too far out of order (more than ${this.maxHeldBytes} bytes ahead of the next expected offset ${this.queuedEnd})`,
+        ),
+      );
     }
     if (this.heldBudget && !this.heldBudget.tryTake(data.length)) {
       return this.fail(new CoreError('UNAVAILABLE', 'the server holds too many out-of-order writes right now: upload again, with fewer requests in flight'));
