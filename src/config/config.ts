@@ -54,7 +54,11 @@ const schema = z
     maxUploadBytes: size.prefault('50G'),
     inlineMaxBytes: size.prefault('64K').pipe(z.number().max(65536, 'must be at most 64K (one encrypted segment)')),
     maxJsonBodyBytes: size.prefault('1M'),
-    sessionTtl: duration.prefault('8h'),
+    /** Absolute lifetime of a web session (SLUICE_SESSION_MAX; SLUICE_SESSION_TTL is its older name). */
+    sessionTtl: duration.optional(),
+    sessionMax: duration.optional(),
+    /** A web session unused this long ends. */
+    sessionIdle: duration.prefault('30m'),
     lockoutThreshold: int(1, 1000).prefault(5),
     lockoutDuration: duration.prefault('15m'),
     hashConcurrency: int(1, 64).prefault(2),
@@ -125,6 +129,8 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_INLINE_MAX_BYTES: 'inlineMaxBytes',
   SLUICE_MAX_JSON_BODY_BYTES: 'maxJsonBodyBytes',
   SLUICE_SESSION_TTL: 'sessionTtl',
+  SLUICE_SESSION_MAX: 'sessionMax',
+  SLUICE_SESSION_IDLE: 'sessionIdle',
   SLUICE_LOCKOUT_THRESHOLD: 'lockoutThreshold',
   SLUICE_LOCKOUT_DURATION: 'lockoutDuration',
   SLUICE_HASH_CONCURRENCY: 'hashConcurrency',

@@ -25,7 +25,10 @@ export interface CoreSettings {
    * Absent: SMALL_OBJECT_BYTES.
    */
   readonly inlineMaxBytes?: number | undefined;
+  /** Absolute lifetime of a web session. */
   readonly sessionTtlMs: number;
+  /** A web session unused this long ends (absent: 30 minutes). */
+  readonly sessionIdleMs?: number | undefined;
   readonly lockoutThreshold: number;
   readonly lockoutDurationMs: number;
   readonly hashConcurrency: number;

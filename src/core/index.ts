@@ -39,6 +39,7 @@ import type { Principal, Role } from './principal.js';
 import { assertPrincipal, refusedPath } from './files/guard.js';
 import type { FileAction } from './access/decide.js';
 import { createBackupApi } from './backup/index.js';
+import { createSessions } from './auth/sessions.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { FileAction } from './access/decide.js';
@@ -64,6 +65,7 @@ export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
+export type { SessionInfo } from './auth/sessions.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
 export type {
@@ -119,6 +121,7 @@ function buildCore(deps: CoreDeps) {
   const users = createUserAdmin(deps, hasher, orgs.find);
   const mfa = createMfaAdmin(deps, users.find);
   const finders = { user: users.find, org: orgs.find };
+  const sessions = createSessions(deps);
 
   return {
     auth,
@@ -147,6 +150,8 @@ function buildCore(deps: CoreDeps) {
       grants: createGrantAdmin(deps, finders),
       tokens: createTokenAdmin(deps, users.find),
       folders: createFolderAdmin(deps, orgs.find),
+      /** Everybody's live web sessions; ending one signs that browser out at its next request. */
+      sessions: sessions.admin,
     },
     account: {
       /** The principal's own identity for display (web app header, GET /auth/me): login, role, organisation name. */
@@ -157,6 +162,8 @@ function buildCore(deps: CoreDeps) {
       },
       /** The principal's own two-factor sign-in: start (secret shown once), confirm with a code, recovery codes, disable with a code; changes need a web session. */
       mfa: mfa.self,
+      /** One's own live web sessions: list (current one marked), end one, end all (logout everywhere). */
+      sessions: sessions.self,
     },
     audit: {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {

@@ -28,6 +28,8 @@ export interface PrincipalData {
   /** How the principal authenticated: password, token, session, publickey, system. */
   readonly method: string;
   readonly tokenId: string | null;
+  /** The public id of the web session this principal came from (method 'session'). */
+  readonly sessionId?: string | null;
 }
 
 export type Principal = PrincipalData & { readonly [principalBrand]: true };

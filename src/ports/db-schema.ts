@@ -125,11 +125,15 @@ export interface TokenTable {
 
 export interface SessionTable {
   id_hash: string; // sha256 hex of the cookie value
+  /** Public id (sessions list, ending one); null only before migration 012 filled it. */
+  id: string | null;
   user_id: string;
   created_at: number;
   expires_at: number;
   last_seen_at: number;
   remote_addr: string | null;
+  /** Client software (user agent) at sign-in, truncated. */
+  client: string | null;
 }
 
 export interface BlobPendingTable {

@@ -362,6 +362,21 @@ const m011: Migration = {
   },
 };
 
+/**
+ * Web sessions get a public id (what the session list shows and what ending one names: the cookie
+ * value and its hash never leave the core), the client software and an index by user. Existing
+ * sessions get an id derived from their hash.
+ */
+const m012: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('sessions').addColumn('id', 'text').execute();
+    await db.schema.alterTable('sessions').addColumn('client', 'text').execute();
+    await sql`update sessions set id = 'ses_' || substr(id_hash, 1, 32) where id is null`.execute(db);
+    await db.schema.createIndex('sessions_id').unique().on('sessions').column('id').execute();
+    await db.schema.createIndex('sessions_user').on('sessions').columns(['user_id', 'expires_at']).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -374,6 +389,7 @@ export const migrations: Record<string, Migration> = {
   '009_ledger_login_org_indexes': m009,
   '010_small_files_inline': m010,
   '011_org_usage_counter': m011,
+  '012_session_details': m012,
 };
 
 export const migrationProvider: MigrationProvider = {

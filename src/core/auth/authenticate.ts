@@ -36,6 +36,7 @@ const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
 export const refusedError = (why: string | undefined) => (why === LOCKDOWN_REFUSAL ? new CoreError('LOCKED', 'the service is locked down') : bad());
 
 export const TOKEN_PREFIX = 'slc_';
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 export const newSecret = () => randomBytes(32).toString('base64url');
 
 function canonicalLogin(login: unknown): string | undefined {
@@ -58,7 +59,7 @@ export async function refusal(deps: CoreDeps, u: UserRow, now: number): Promise<
   return undefined;
 }
 
-export function principalFor(u: UserRow, ctx: RequestContext, method: string, tokenId: string | null = null): Principal {
+export function principalFor(u: UserRow, ctx: RequestContext, method: string, tokenId: string | null = null, sessionId: string | null = null): Principal {
   return mintPrincipal({
     kind: 'user',
     userId: u.id,
@@ -70,6 +71,7 @@ export function principalFor(u: UserRow, ctx: RequestContext, method: string, to
     client: ctx.client ? ctx.client.slice(0, 200) : null,
     method,
     tokenId,
+    sessionId,
   });
 }
 
@@ -221,41 +223,82 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
       return p;
     },
 
-    /** Starts a web session for a principal that just signed in; returns the cookie value. */
-    async startSession(p: Principal): Promise<{ sessionId: string; expiresAt: number }> {
+    /**
+     * Starts a web session for a principal that just signed in; returns the cookie value. The
+     * session ends at expiresAt (SLUICE_SESSION_MAX) or after SLUICE_SESSION_IDLE without use.
+     */
+    async startSession(p: Principal): Promise<{ sessionId: string; expiresAt: number; id: string }> {
       if (!p.userId) throw new CoreError('INVALID_INPUT', 'sessions are for users');
       const sessionId = newSecret();
-      const now = clock.now();
-      const expiresAt = now + settings.sessionTtlMs;
-      await db
-        .insertInto('sessions')
-        .values({ id_hash: sha256hex(sessionId), user_id: p.userId, created_at: now, expires_at: expiresAt, last_seen_at: now, remote_addr: p.remoteAddr })
-        .execute();
-      return { sessionId, expiresAt };
+      const id = `ses_${randomBytes(16).toString('hex')}`;
+      const expiresAt = await writeTx(db, clock, async (s) => {
+        const expires = s.now + settings.sessionTtlMs;
+        await s.trx
+          .insertInto('sessions')
+          .values({
+            id_hash: sha256hex(sessionId),
+            id,
+            user_id: p.userId as string,
+            created_at: s.now,
+            expires_at: expires,
+            last_seen_at: s.now,
+            remote_addr: p.remoteAddr,
+            client: p.client,
+          })
+          .execute();
+        await s.audit({ action: 'session.start', outcome: 'success', actor: p, detail: { session: id, method: p.method, expiresAt: expires } });
+        return expires;
+      });
+      return { sessionId, expiresAt, id };
     },
 
-    /** Cookie session (web app). */
+    /**
+     * Cookie session (web app). Refused once past its absolute lifetime or idle for
+     * SLUICE_SESSION_IDLE (the row is then removed and the end recorded). Use is written back at
+     * most once a minute (last seen), so the idle limit holds to within a minute.
+     */
     async session(raw: unknown, ctx: RequestContext): Promise<Principal> {
       if (typeof raw !== 'string' || raw.length < 20 || raw.length > 100) throw bad();
       const row = await db
         .selectFrom('sessions')
         .innerJoin('users', 'users.id', 'sessions.user_id')
         .selectAll('users')
-        .select(['sessions.expires_at as session_expires', 'sessions.id_hash'])
+        .select(['sessions.expires_at as session_expires', 'sessions.id_hash', 'sessions.id as session_id', 'sessions.last_seen_at as session_seen'])
         .where('sessions.id_hash', '=', sha256hex(raw))
         .executeTakeFirst();
       const now = clock.now();
-      if (!row || Number(row.session_expires) <= now) throw bad();
+      if (!row) throw bad();
+      const idle = settings.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+      const over = Number(row.session_expires) <= now ? 'lifetime' : Number(row.session_seen) + idle <= now ? 'idle' : undefined;
+      if (over) {
+        await writeTx(db, clock, async (s) => {
+          const gone = await s.trx.deleteFrom('sessions').where('id_hash', '=', row.id_hash).executeTakeFirst();
+          if (Number(gone.numDeletedRows) !== 1) return;
+          await s.audit({
+            action: 'session.expire',
+            outcome: 'success',
+            ctx,
+            claimedLogin: row.login,
+            claimedUserId: row.id,
+            orgId: row.org_id,
+            detail: { session: row.session_id, reason: over === 'idle' ? 'idle timeout' : 'lifetime reached' },
+          });
+        });
+        throw bad();
+      }
       const why = await refusal(deps, row, now);
       if (why) throw refusedError(why);
-      return principalFor(row, ctx, 'session');
+      if (now - Number(row.session_seen) >= Math.min(60_000, Math.floor(idle / 10))) {
+        await db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', row.id_hash).execute();
+      }
+      return principalFor(row, ctx, 'session', null, row.session_id);
     },
 
     async endSession(raw: unknown, p: Principal): Promise<void> {
       if (typeof raw !== 'string') return;
       await writeTx(db, clock, async (s) => {
         await s.trx.deleteFrom('sessions').where('id_hash', '=', sha256hex(raw)).execute();
-        await s.audit({ action: 'auth.logout', outcome: 'success', actor: p });
+        await s.audit({ action: 'auth.logout', outcome: 'success', actor: p, detail: p.sessionId ? { session: p.sessionId } : {} });
       });
     },
   };

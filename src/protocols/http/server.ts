@@ -34,6 +34,7 @@ import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { fsRoutes } from './routes-fs.js';
 import { opsRoutes } from './routes-ops.js';
+import { sessionRoutes } from './routes-sessions.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
@@ -196,6 +197,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await authRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await fsRoutes(app, { core, metrics, log });
   await adminRoutes(app, { core });
+  await sessionRoutes(app, { core, cookie });
 
   await app.ready();
   return app;
