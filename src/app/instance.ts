@@ -46,6 +46,18 @@ export interface Instance {
   close(): Promise<void>;
 }
 
+/** The WebAuthn relying party: SLUICE_PUBLIC_URL's host and origin, else http(s)://localhost:PORT of the listener. */
+export function relyingParty(c: Config): { rpId: string; rpName: string; origins: string[] } {
+  if (c.publicUrl) {
+    const u = new URL(c.publicUrl);
+    return { rpId: u.hostname, rpName: 'Sluice', origins: [u.origin] };
+  }
+  const scheme = c.tlsCert ? 'https' : 'http';
+  const port = c.httpListen.port;
+  const def = (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80);
+  return { rpId: 'localhost', rpName: 'Sluice', origins: [`${scheme}://localhost${def ? '' : `:${port}`}`] };
+}
+
 export const paths = (c: Config) => ({
   keys: path.join(c.dataDir, 'keys'),
   blobs: path.join(c.dataDir, 'blobs'),
@@ -129,6 +141,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       inlineMaxBytes: config.inlineMaxBytes,
       sessionTtlMs: config.sessionMax ?? config.sessionTtl ?? 12 * 3_600_000,
       sessionIdleMs: config.sessionIdle,
+      webauthn: relyingParty(config),
       lockoutThreshold: config.lockoutThreshold,
       lockoutDurationMs: config.lockoutDuration,
       hashConcurrency: config.hashConcurrency,

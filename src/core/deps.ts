@@ -29,6 +29,8 @@ export interface CoreSettings {
   readonly sessionTtlMs: number;
   /** A web session unused this long ends (absent: 30 minutes). */
   readonly sessionIdleMs?: number | undefined;
+  /** WebAuthn relying party (RP ID and accepted origins); absent: passkeys are unavailable. */
+  readonly webauthn?: { readonly rpId: string; readonly rpName: string; readonly origins: readonly string[] } | undefined;
   readonly lockoutThreshold: number;
   readonly lockoutDurationMs: number;
   readonly hashConcurrency: number;

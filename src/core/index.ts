@@ -66,6 +66,7 @@ export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { SessionInfo } from './auth/sessions.js';
+export type { PasskeyInfo, Ceremony } from './auth/passkeys.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
 export type {
@@ -116,7 +117,8 @@ function buildCore(deps: CoreDeps) {
     return r;
   };
   const hasher = createHasher(deps.settings.hashConcurrency);
-  const auth = { ...createAuthenticator(deps, hasher), publicKey: createPublicKeyAuth(deps) };
+  const { passkeyStore, ...authenticator } = createAuthenticator(deps, hasher);
+  const auth = { ...authenticator, publicKey: createPublicKeyAuth(deps) };
   const orgs = createOrgAdmin(deps);
   const users = createUserAdmin(deps, hasher, orgs.find);
   const mfa = createMfaAdmin(deps, users.find);
@@ -152,6 +154,11 @@ function buildCore(deps: CoreDeps) {
       folders: createFolderAdmin(deps, orgs.find),
       /** Everybody's live web sessions; ending one signs that browser out at its next request. */
       sessions: sessions.admin,
+      /** A user's passkeys: list, remove. */
+      passkeys: {
+        list: (p: Principal, login: string) => passkeyStore.list(p, login),
+        remove: (p: Principal, login: string, id: unknown) => passkeyStore.remove(p, id, login),
+      },
     },
     account: {
       /** The principal's own identity for display (web app header, GET /auth/me): login, role, organisation name. */
@@ -164,6 +171,14 @@ function buildCore(deps: CoreDeps) {
       mfa: mfa.self,
       /** One's own live web sessions: list (current one marked), end one, end all (logout everywhere). */
       sessions: sessions.self,
+      /** One's own passkeys: register (options, then the authenticator's answer; web session only), list, rename, remove. */
+      passkeys: {
+        registrationOptions: passkeyStore.self.registrationOptions,
+        register: passkeyStore.self.register,
+        list: (p: Principal) => passkeyStore.list(p),
+        rename: passkeyStore.rename,
+        remove: (p: Principal, id: unknown) => passkeyStore.remove(p, id),
+      },
     },
     audit: {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {

@@ -136,6 +136,27 @@ export interface SessionTable {
   client: string | null;
 }
 
+export interface PasskeyTable {
+  id: string; // credential id, base64url
+  user_id: string;
+  name: string;
+  public_key: string; // COSE public key, base64url
+  counter: number;
+  transports: string; // JSON array
+  backed_up: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebauthnChallengeTable {
+  id: string;
+  challenge: string;
+  purpose: 'register' | 'login' | 'second';
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface BlobPendingTable {
   blob_key: string;
   kind: string; // upload | delete
@@ -214,6 +235,8 @@ export interface Database {
   grants: GrantTable;
   tokens: TokenTable;
   sessions: SessionTable;
+  passkeys: PasskeyTable;
+  webauthn_challenges: WebauthnChallengeTable;
   blob_pending: BlobPendingTable;
   blob_inline: BlobInlineTable;
   audit_events: AuditEventTable;

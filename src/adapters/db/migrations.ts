@@ -377,6 +377,38 @@ const m012: Migration = {
   },
 };
 
+/**
+ * WebAuthn passkeys (core/auth/passkeys.ts) and their ceremonies' challenges. Challenges live in
+ * the database so a ceremony may end on another node than it started; each row is used once.
+ */
+const m013: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('passkeys')
+      .addColumn('id', 'text', (c) => c.primaryKey()) // credential id, base64url
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('public_key', 'text', (c) => c.notNull()) // COSE key, base64url
+      .addColumn('counter', 'bigint', (c) => c.notNull())
+      .addColumn('transports', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('backed_up', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('passkeys_user').on('passkeys').column('user_id').execute();
+    await db.schema
+      .createTable('webauthn_challenges')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('challenge', 'text', (c) => c.notNull())
+      .addColumn('purpose', 'text', (c) => c.notNull()) // register | login | second
+      .addColumn('user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webauthn_challenges_expires').on('webauthn_challenges').column('expires_at').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -390,6 +422,7 @@ export const migrations: Record<string, Migration> = {
   '010_small_files_inline': m010,
   '011_org_usage_counter': m011,
   '012_session_details': m012,
+  '013_passkeys': m013,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -26,6 +26,7 @@ import { alertsOf } from '../ops/alerts.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 import { createMfa, issueChallenge, mfaActive, type MfaChallenge } from './mfa.js';
 import { countFailedSignIn } from './lockout.js';
+import { createPasskeys } from './passkeys.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
@@ -80,6 +81,7 @@ export type SignInStep = { readonly kind: 'signed-in'; readonly principal: Princ
 export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   const { db, clock, settings } = deps;
   const mfa = createMfa(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
+  const passkeys = createPasskeys(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
 
   async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {
     await recordEvent(db, clock, {
@@ -148,6 +150,8 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   }
 
   return {
+    /** Passkey management (for core/index.ts: account.passkeys, admin.passkeys). */
+    passkeyStore: passkeys,
     /**
      * Password sign-in where every factor arrives in one request (HTTP login). For a user with
      * two-factor sign-in active, `opts.otp` must hold a valid code: without one the answer is
@@ -156,15 +160,35 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
      */
     async password(loginIn: unknown, password: unknown, ctx: RequestContext, opts: { otp?: unknown } = {}): Promise<Principal> {
       const user = await passwordFactor(loginIn, password, ctx);
-      if (mfaActive(user)) {
-        if (opts.otp === undefined || opts.otp === null || opts.otp === '') {
-          await mfa.failure(ctx, user, user.login, 'verification code required', { firstFactor: 'password' });
-          throw new CoreError('MFA_REQUIRED', 'a verification code is required');
+      // Web sign-in: a passkey is a second factor as well (SSH has no way to ask for one).
+      const passkey = ctx.protocol === 'web' && (await passkeys.has(user.id));
+      if (mfaActive(user) || passkey) {
+        if (opts.otp === undefined || opts.otp === null || opts.otp === '' || !mfaActive(user)) {
+          await mfa.failure(ctx, user, user.login, 'second factor required', { firstFactor: 'password' });
+          throw new CoreError('MFA_REQUIRED', mfaActive(user) ? 'a verification code is required' : 'a passkey is required', {
+            details: { totp: mfaActive(user), passkey },
+          });
         }
         return mfa.totpFactor(user, opts.otp, ctx, 'password');
       }
       return passwordSuccess(user, ctx);
     },
+
+    /** Options for sign-in with a passkey and no password (discoverable credentials). */
+    passkeyOptions: () => passkeys.loginOptions(),
+
+    /**
+     * Options for a passkey as the second factor: verifies the password first (failures as for
+     * password()), then asks for one of that user's passkeys.
+     */
+    async passkeySecondOptions(loginIn: unknown, password: unknown, ctx: RequestContext) {
+      const user = await passwordFactor(loginIn, password, ctx);
+      if (!(await passkeys.has(user.id))) throw new CoreError('CONFLICT', 'this account has no passkey');
+      return passkeys.secondOptions(user);
+    },
+
+    /** Finishes a passkey sign-in (either kind) with the authenticator's answer. */
+    passkey: (ceremonyId: unknown, response: unknown, ctx: RequestContext) => passkeys.finish(ceremonyId, response, ctx),
 
     /**
      * Password as the first of possibly two steps (SSH): signs in a user without two-factor

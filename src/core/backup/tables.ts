@@ -33,6 +33,9 @@ export const TABLES = [
   { name: 'grants', key: ['id'] },
   { name: 'tokens', key: ['id'] },
   { name: 'sessions', key: ['id_hash'] },
+  { name: 'passkeys', key: ['id'] },
+  // Ceremonies in flight live five minutes; a restored instance starts without them.
+  { name: 'webauthn_challenges', key: ['id'], skip: () => true },
   { name: 'blob_pending', key: ['blob_key'] },
   { name: 'audit_events', key: ['seq'] },
   { name: 'audit_head', key: ['id'] },

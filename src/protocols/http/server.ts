@@ -35,6 +35,7 @@ import { authRoutes } from './routes-auth.js';
 import { fsRoutes } from './routes-fs.js';
 import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
+import { passkeyRoutes } from './routes-passkeys.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
@@ -198,6 +199,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await fsRoutes(app, { core, metrics, log });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
+  await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
 
   await app.ready();
   return app;
