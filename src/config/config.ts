@@ -51,6 +51,8 @@ const schema = z
     httpTlsProxy: bool.prefault(false),
     trustProxy: z.string().optional(),
     publicUrl: z.string().url().optional(),
+    /** Host names the HTTP listener answers besides SLUICE_PUBLIC_URL's, loopback and IP literals (comma list, `*.example.org` allowed). */
+    allowedHosts: z.string().optional(),
     maxUploadBytes: size.prefault('50G'),
     inlineMaxBytes: size.prefault('64K').pipe(z.number().max(65536, 'must be at most 64K (one encrypted segment)')),
     maxJsonBodyBytes: size.prefault('1M'),
@@ -125,6 +127,7 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_HTTP_TLS_PROXY: 'httpTlsProxy',
   SLUICE_TRUST_PROXY: 'trustProxy',
   SLUICE_PUBLIC_URL: 'publicUrl',
+  SLUICE_ALLOWED_HOSTS: 'allowedHosts',
   SLUICE_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   SLUICE_INLINE_MAX_BYTES: 'inlineMaxBytes',
   SLUICE_MAX_JSON_BODY_BYTES: 'maxJsonBodyBytes',

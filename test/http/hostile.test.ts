@@ -448,7 +448,6 @@ for (const dialect of DIALECTS) {
       const smuggling = [
         'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\nConnection: close\r\n\r\nabc',
         'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
-        'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\nConnection: close\r\n\r\n0\r\n\r\n',
         'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\x0b: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
         'GET /api/v1/auth/me HTTP/1.1\nHost: x\n\n',
         'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n',

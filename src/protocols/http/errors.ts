@@ -69,7 +69,9 @@ function safeDetails(d: Readonly<Record<string, unknown>> | undefined): Record<s
 
 function fromCore(e: CoreError): HttpError {
   const status = e instanceof HttpLayerError ? e.status : (STATUS[e.code] ?? 500);
-  if (status >= 500 && e.code !== 'UNAVAILABLE') return { status, code: e.code === 'INTEGRITY' ? 'INTEGRITY' : 'INTERNAL', message: GENERIC_500 };
+  // 501 (a Transfer-Encoding we do not implement) is the client's doing: its message is safe.
+  if (status >= 500 && e.code !== 'UNAVAILABLE' && !(e instanceof HttpLayerError && status === 501))
+    return { status, code: e.code === 'INTEGRITY' ? 'INTEGRITY' : 'INTERNAL', message: GENERIC_500 };
   const headers: Record<string, string> = {};
   if (e.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer realm="sluice"';
   if (e.code === 'RANGE_NOT_SATISFIABLE' && typeof e.details?.size === 'number') headers['content-range'] = `bytes */${e.details.size}`;

@@ -38,6 +38,7 @@ import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
+import { hostCheck } from './host-check.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
 /** How often an idle young-generation collection runs (see "Memory at rest" below). */
@@ -81,6 +82,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   const headers = securityHeaders(httpsForBrowser);
   const cookie = cookieSettings(httpsForBrowser);
   const countError = (code: string) => metrics.errors.inc({ code });
+  const hostAllowed = hostCheck(config.publicUrl, config.allowedHosts);
   let closing = false;
 
   const serverFactory = (handler: http.RequestListener): http.Server => {
@@ -140,6 +142,18 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     if (closing) throw new CoreError('UNAVAILABLE', 'server is shutting down');
     const raw = request.raw;
     if (raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1 && !raw.headers.host) throw new CoreError('INVALID_INPUT', 'a Host header is required');
+    // DNS rebinding: a name that is not ours (host-check.ts). Behind a trusted proxy, its X-Forwarded-Host.
+    if (!hostAllowed(raw.headers.host === undefined ? undefined : request.host)) {
+      reply.header('connection', 'close');
+      throw new HttpLayerError(421, 'INVALID_INPUT', 'this server does not answer for that host name');
+    }
+    // Only chunked is implemented (RFC 9112 §6.1: any other coding answers 501); Node's parser
+    // refuses most such requests itself (clientError below answers those 501 as well).
+    const te = raw.headers['transfer-encoding'];
+    if (te !== undefined && te.split(',').some((c) => c.trim().toLowerCase() !== 'chunked')) {
+      reply.header('connection', 'close');
+      throw new HttpLayerError(501, 'INVALID_INPUT', 'Transfer-Encoding is not supported: only chunked is');
+    }
     // No request body is ever decompressed (decompression bombs, attack corpus SERVU-4).
     const enc = request.headers['content-encoding'];
     if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
@@ -221,6 +235,10 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket, headers: Readon
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     status = 431;
     e = { code: 'INVALID_INPUT', message: 'request headers too large' };
+  } else if (err.code === 'HPE_INVALID_TRANSFER_ENCODING' && !/content-length/i.test(err.message)) {
+    // A coding other than chunked (Transfer-Encoding with Content-Length is smuggling: 400).
+    status = 501;
+    e = { code: 'INVALID_INPUT', message: 'Transfer-Encoding is not supported: only chunked is' };
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
     status = 408;
     e = toHttpError(Object.assign(new Error('timeout'), { statusCode: 408 }));
