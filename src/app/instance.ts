@@ -6,12 +6,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import type { Config } from '../config/config.js';
+import { oidcRedirectUri, publicOrigin, type Config } from '../config/config.js';
 import { openServiceDatabase } from '../adapters/db/connect.js';
 import { createLocalStore } from '../adapters/storage/local-store.js';
 import { createEncryptedStore, sealedLength } from '../adapters/storage/encrypted-store.js';
 import { createSnapshots, openRestoreDatabase } from '../adapters/db/snapshot.js';
 import { initKeyring, loadKeyring } from '../adapters/storage/keyring-files.js';
+import { createOidcClient } from '../adapters/oidc.js';
+import type { OidcPort } from '../ports/oidc.js';
+import { parseRoleMap, type OidcSettings } from '../core/auth/oidc.js';
 import { initHostKeys } from './host-keys.js';
 import { initLedgerKey, loadLedgerSigner } from '../adapters/ledger/signer-files.js';
 import { createJsonlSink } from '../adapters/ledger/sink-jsonl.js';
@@ -46,16 +49,34 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-/** The WebAuthn relying party: SLUICE_PUBLIC_URL's host and origin, else http(s)://localhost:PORT of the listener. */
+/** The WebAuthn relying party: SLUICE_PUBLIC_URL's host and origin, else localhost:PORT of the listener. */
 export function relyingParty(c: Config): { rpId: string; rpName: string; origins: string[] } {
-  if (c.publicUrl) {
-    const u = new URL(c.publicUrl);
-    return { rpId: u.hostname, rpName: 'Sluice', origins: [u.origin] };
+  const origin = publicOrigin(c);
+  return { rpId: new URL(origin).hostname, rpName: 'Sluice', origins: [origin] };
+}
+
+/** OIDC settings when SLUICE_OIDC_ISSUER and SLUICE_OIDC_CLIENT_ID are set. */
+export function oidcSettingsOf(c: Config): OidcSettings | undefined {
+  if (!c.oidcIssuer || !c.oidcClientId) return undefined;
+  let roles: OidcSettings['roles'];
+  try {
+    roles = parseRoleMap(c.oidcRoles);
+  } catch (e) {
+    throw new Error(`SLUICE_OIDC_ROLES: ${(e as Error).message}`, { cause: e });
   }
-  const scheme = c.tlsCert ? 'https' : 'http';
-  const port = c.httpListen.port;
-  const def = (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80);
-  return { rpId: 'localhost', rpName: 'Sluice', origins: [`${scheme}://localhost${def ? '' : `:${port}`}`] };
+  return { roleClaim: c.oidcRoleClaim, roles, provision: c.oidcProvision, allowPartner: c.oidcAllowPartner, org: c.oidcOrg };
+}
+
+function oidcPortOf(c: Config): OidcPort | undefined {
+  if (!c.oidcIssuer || !c.oidcClientId) return undefined;
+  const secret = c.oidcClientSecretFile ? fs.readFileSync(c.oidcClientSecretFile, 'utf8').trim() : c.oidcClientSecret;
+  return createOidcClient({
+    issuer: c.oidcIssuer,
+    clientId: c.oidcClientId,
+    clientSecret: secret,
+    redirectUri: oidcRedirectUri(c),
+    roleClaim: c.oidcRoleClaim,
+  });
 }
 
 export const paths = (c: Config) => ({
@@ -123,6 +144,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
     log,
     anchors,
     keyring,
+    oidc: oidcPortOf(config),
     alertChannels: alertChannels(config, mailer),
     mailer,
     templateDir: path.join(config.dataDir, 'templates'),
@@ -142,6 +164,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       sessionTtlMs: config.sessionMax ?? config.sessionTtl ?? 12 * 3_600_000,
       sessionIdleMs: config.sessionIdle,
       webauthn: relyingParty(config),
+      oidc: oidcSettingsOf(config),
       lockoutThreshold: config.lockoutThreshold,
       lockoutDurationMs: config.lockoutDuration,
       hashConcurrency: config.hashConcurrency,

@@ -61,6 +61,15 @@ const schema = z
     sessionMax: duration.optional(),
     /** A web session unused this long ends. */
     sessionIdle: duration.prefault('30m'),
+    oidcIssuer: z.string().url().optional(),
+    oidcClientId: z.string().min(1).optional(),
+    oidcClientSecret: z.string().min(1).optional(),
+    oidcClientSecretFile: z.string().min(1).optional(),
+    oidcRoleClaim: z.string().min(1).default('groups'),
+    oidcRoles: z.string().default(''),
+    oidcProvision: bool.prefault(false),
+    oidcAllowPartner: bool.prefault(false),
+    oidcOrg: z.string().min(1).optional(),
     lockoutThreshold: int(1, 1000).prefault(5),
     lockoutDuration: duration.prefault('15m'),
     hashConcurrency: int(1, 64).prefault(2),
@@ -134,6 +143,15 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_SESSION_TTL: 'sessionTtl',
   SLUICE_SESSION_MAX: 'sessionMax',
   SLUICE_SESSION_IDLE: 'sessionIdle',
+  SLUICE_OIDC_ISSUER: 'oidcIssuer',
+  SLUICE_OIDC_CLIENT_ID: 'oidcClientId',
+  SLUICE_OIDC_CLIENT_SECRET: 'oidcClientSecret',
+  SLUICE_OIDC_CLIENT_SECRET_FILE: 'oidcClientSecretFile',
+  SLUICE_OIDC_ROLE_CLAIM: 'oidcRoleClaim',
+  SLUICE_OIDC_ROLES: 'oidcRoles',
+  SLUICE_OIDC_PROVISION: 'oidcProvision',
+  SLUICE_OIDC_ALLOW_PARTNER: 'oidcAllowPartner',
+  SLUICE_OIDC_ORG: 'oidcOrg',
   SLUICE_LOCKOUT_THRESHOLD: 'lockoutThreshold',
   SLUICE_LOCKOUT_DURATION: 'lockoutDuration',
   SLUICE_HASH_CONCURRENCY: 'hashConcurrency',
@@ -212,3 +230,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
     );
   return Object.freeze({ ...c, dataDir: path.resolve(c.dataDir) });
 }
+
+/** The web app's own origin: SLUICE_PUBLIC_URL's, else http(s)://localhost:PORT of the HTTP listener. */
+export function publicOrigin(c: Pick<Config, 'publicUrl' | 'tlsCert' | 'httpListen'>): string {
+  if (c.publicUrl) return new URL(c.publicUrl).origin;
+  const scheme = c.tlsCert ? 'https' : 'http';
+  const port = c.httpListen.port;
+  const def = (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80);
+  return `${scheme}://localhost${def ? '' : `:${port}`}`;
+}
+
+/** Where the OpenID provider sends the browser back (register this URL at the provider). */
+export const oidcRedirectUri = (c: Pick<Config, 'publicUrl' | 'tlsCert' | 'httpListen'>) => `${publicOrigin(c)}/api/v1/auth/oidc/callback`;

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../ports/db-schema.js';
 import type { SealedStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
+import type { OidcPort } from '../ports/oidc.js';
+import type { OidcSettings } from './auth/oidc.js';
 import type { LedgerAnchors } from './audit/checkpoints.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
 import type { Mailer } from '../ports/mailer.js';
@@ -30,6 +32,8 @@ export interface CoreSettings {
   /** A web session unused this long ends (absent: 30 minutes). */
   readonly sessionIdleMs?: number | undefined;
   /** WebAuthn relying party (RP ID and accepted origins); absent: passkeys are unavailable. */
+  /** OpenID Connect sign-in (staff); absent: off. */
+  readonly oidc?: OidcSettings | undefined;
   readonly webauthn?: { readonly rpId: string; readonly rpName: string; readonly origins: readonly string[] } | undefined;
   readonly lockoutThreshold: number;
   readonly lockoutDurationMs: number;
@@ -59,4 +63,6 @@ export interface CoreDeps {
   readonly backup?: BackupPorts | undefined;
   /** Key-encryption keys, for small secrets kept in the database (TOTP); absent: no two-factor enrolment. */
   readonly keyring?: Keyring | undefined;
+  /** The OpenID provider (adapters/oidc.ts), when SLUICE_OIDC_ISSUER is set. */
+  readonly oidc?: OidcPort | undefined;
 }

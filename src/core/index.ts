@@ -5,7 +5,8 @@
  */
 import type { CoreDeps } from './deps.js';
 import { createHasher } from './auth/passwords.js';
-import { createAuthenticator, systemPrincipal } from './auth/authenticate.js';
+import { createAuthenticator, principalFor, refusal, refusedError, systemPrincipal } from './auth/authenticate.js';
+import { createOidc } from './auth/oidc.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
@@ -118,12 +119,24 @@ function buildCore(deps: CoreDeps) {
   };
   const hasher = createHasher(deps.settings.hashConcurrency);
   const { passkeyStore, ...authenticator } = createAuthenticator(deps, hasher);
-  const auth = { ...authenticator, publicKey: createPublicKeyAuth(deps) };
   const orgs = createOrgAdmin(deps);
   const users = createUserAdmin(deps, hasher, orgs.find);
   const mfa = createMfaAdmin(deps, users.find);
   const finders = { user: users.find, org: orgs.find };
   const sessions = createSessions(deps);
+  const oidc = createOidc(
+    deps,
+    principalFor,
+    (u, now) => refusal(deps, u, now),
+    refusedError,
+    async (login, role, org) => (await users.create(systemPrincipal({ protocol: 'web' }, 'oidc'), { login, role, ...(org ? { org } : {}) })).user.id,
+  );
+  const auth = {
+    ...authenticator,
+    publicKey: createPublicKeyAuth(deps),
+    /** Sign-in through the organisation's OpenID provider (staff): enabled, start, finish. */
+    oidc,
+  };
 
   return {
     auth,

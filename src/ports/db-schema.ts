@@ -157,6 +157,21 @@ export interface WebauthnChallengeTable {
   expires_at: number;
 }
 
+export interface OidcIdentityTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+export interface OidcFlowTable {
+  id: string;
+  data: string; // JSON { state, nonce, verifier }
+  created_at: number;
+  expires_at: number;
+}
+
 export interface BlobPendingTable {
   blob_key: string;
   kind: string; // upload | delete
@@ -237,6 +252,8 @@ export interface Database {
   sessions: SessionTable;
   passkeys: PasskeyTable;
   webauthn_challenges: WebauthnChallengeTable;
+  oidc_identities: OidcIdentityTable;
+  oidc_flows: OidcFlowTable;
   blob_pending: BlobPendingTable;
   blob_inline: BlobInlineTable;
   audit_events: AuditEventTable;

@@ -409,6 +409,29 @@ const m013: Migration = {
   },
 };
 
+/** OpenID Connect: users linked by issuer + subject, and sign-in flows in flight (used once). */
+const m014: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('oidc_identities')
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_login_at', 'bigint')
+      .addPrimaryKeyConstraint('oidc_identities_pk', ['issuer', 'subject'])
+      .execute();
+    await db.schema.createIndex('oidc_identities_user').on('oidc_identities').column('user_id').execute();
+    await db.schema
+      .createTable('oidc_flows')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -423,6 +446,7 @@ export const migrations: Record<string, Migration> = {
   '011_org_usage_counter': m011,
   '012_session_details': m012,
   '013_passkeys': m013,
+  '014_oidc': m014,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -36,6 +36,8 @@ export const TABLES = [
   { name: 'passkeys', key: ['id'] },
   // Ceremonies in flight live five minutes; a restored instance starts without them.
   { name: 'webauthn_challenges', key: ['id'], skip: () => true },
+  { name: 'oidc_identities', key: ['issuer', 'subject'] },
+  { name: 'oidc_flows', key: ['id'], skip: () => true },
   { name: 'blob_pending', key: ['blob_key'] },
   { name: 'audit_events', key: ['seq'] },
   { name: 'audit_head', key: ['id'] },

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookiePlugin from '@fastify/cookie';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/config.js';
+import { oidcRedirectUri, type Config } from '../../config/config.js';
 import type { Core } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { authHook, cookieSettings } from './auth.js';
@@ -36,6 +36,7 @@ import { fsRoutes } from './routes-fs.js';
 import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
+import { oidcRoutes } from './routes-oidc.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
@@ -214,6 +215,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
+  await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
 
   await app.ready();
   return app;
