@@ -432,6 +432,15 @@ const m014: Migration = {
   },
 };
 
+/** An IK number and a Betriebsnummer belong to one organisation each (null: none given). */
+const m015: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.dropIndex('orgs_ik').execute();
+    await db.schema.createIndex('orgs_ik_unique').on('orgs').column('ik').unique().execute();
+    await db.schema.createIndex('orgs_betriebsnummer_unique').on('orgs').column('betriebsnummer').unique().execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -447,6 +456,7 @@ export const migrations: Record<string, Migration> = {
   '012_session_details': m012,
   '013_passkeys': m013,
   '014_oidc': m014,
+  '015_org_identifiers_unique': m015,
 };
 
 export const migrationProvider: MigrationProvider = {
