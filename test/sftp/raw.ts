@@ -504,8 +504,8 @@ export interface RawTransport {
 }
 
 /** A TCP connection to the SSH port that sends `ident` (a line, or raw bytes) and then whatever it is told. */
-export async function rawTransport(port: number, ident: string | Buffer = 'SSH-2.0-RawTransport_1.0\r\n'): Promise<RawTransport> {
-  const sock = net.connect(port, '127.0.0.1');
+export async function rawTransport(port: number, ident: string | Buffer = 'SSH-2.0-RawTransport_1.0\r\n', localAddress?: string): Promise<RawTransport> {
+  const sock = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
   await new Promise<void>((r, j) => sock.once('connect', r).once('error', j));
   sock.on('error', () => undefined);
   const chunks: Buffer[] = [];

@@ -41,6 +41,7 @@ import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
 import { duplicatedSingleton } from './singleton-headers.js';
+import { textGuard } from './text-guard.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
 /** How often an idle young-generation collection runs (see "Memory at rest" below). */
@@ -176,6 +177,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       reply.raw.writeContinue();
     }
   });
+
+  app.addHook('preValidation', textGuard);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.is404 ? '(unmatched)' : (request.routeOptions.url ?? '(unmatched)');
