@@ -37,6 +37,7 @@ import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
 import { oidcRoutes } from './routes-oidc.js';
+import { ledgerRoutes } from './routes-ledger.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
@@ -214,6 +215,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await fsRoutes(app, { core, metrics, log });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
+  await ledgerRoutes(app, { core });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
 
