@@ -7,7 +7,7 @@
  * Contract:
  * - Administrators only; every search and every export is itself recorded (audit.search,
  *   audit.export — the export before its first event is handed out, like a file read).
- * - Each filter is served by an index that ends in seq (migrations 007, 009, 015), so the seqs of
+ * - Each filter is served by an index that ends in seq (migrations 007, 009, 016), so the seqs of
  *   a page come from the index and only the page's rows are read.
  * - A cursor is opaque to clients; a forged one can only move the page, never widen the filter.
  */
