@@ -33,7 +33,8 @@ import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
 import { canariesOf, canaryContent } from './ops/canaries.js';
 import { incidentScope, type ScopeInput } from './incident/scope.js';
-import { art33Report, notifyPartners } from './incident/notify.js';
+import { notifyPartners } from './incident/notify.js';
+import { art33Report } from './incident/report.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { flushWrites, recordEvent } from './tx.js';
@@ -62,6 +63,8 @@ export type { VerifyResult } from './audit/ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
 export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incident/scope.js';
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';
+export { scopeTable, tableCsv, TABLE_NAMES, type Table, type TableName, type Cell } from './incident/tables.js';
+export type { Draft } from './incident/notify.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { LEDGER_CSV_COLUMNS, LEDGER_OUTCOMES, LEDGER_PROTOCOLS, ledgerCsvRow, type LedgerPage, type LedgerSearch } from './audit/search.js';
@@ -249,8 +252,8 @@ function buildCore(deps: CoreDeps) {
       scope: (p: Principal, input: ScopeInput) => incidentScope(deps, p, input),
       /** One message per affected partner from a scope (its JSON); sent over SMTP when `send`. */
       notify: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en'; send?: boolean; sender?: string } = {}) => notifyPartners(deps, p, scope, opts),
-      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger. */
-      report: (p: Principal, scope: unknown) => art33Report(deps, p, scope),
+      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger, in one language (default en). */
+      report: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en' } = {}) => art33Report(deps, p, scope, opts),
     },
     /** Canary files (administrators): any read alerts and trips the reader's budget. */
     canaries: {
