@@ -37,10 +37,12 @@ import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
 import { oidcRoutes } from './routes-oidc.js';
+import { ledgerRoutes } from './routes-ledger.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
 import { addressList, limitConnectionsPerIp } from './connection-limits.js';
+import { duplicatedSingleton } from './singleton-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
 /** How often an idle young-generation collection runs (see "Memory at rest" below). */
@@ -167,6 +169,11 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     if (closing) throw new CoreError('UNAVAILABLE', 'server is shutting down');
     const raw = request.raw;
     if (raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1 && !raw.headers.host) throw new CoreError('INVALID_INPUT', 'a Host header is required');
+    const twice = duplicatedSingleton(raw.rawHeaders);
+    if (twice !== undefined) {
+      reply.header('connection', 'close');
+      throw new CoreError('INVALID_INPUT', `the ${twice} header may appear only once`);
+    }
     // DNS rebinding: a name that is not ours (host-check.ts). Behind a trusted proxy, its X-Forwarded-Host.
     if (!hostAllowed(raw.headers.host === undefined ? undefined : request.host)) {
       reply.header('connection', 'close');
@@ -238,6 +245,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await fsRoutes(app, { core, metrics, log });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
+  await ledgerRoutes(app, { core });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
 
