@@ -33,6 +33,7 @@ import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { fsRoutes } from './routes-fs.js';
+import { tusRoutes } from './routes-tus.js';
 import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
@@ -212,6 +213,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await opsRoutes(app, { core, config, metrics });
   await authRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await fsRoutes(app, { core, metrics, log });
+  await tusRoutes(app, { core, metrics });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
