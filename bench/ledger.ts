@@ -113,12 +113,12 @@ async function appendRate(db: Db, inst: Instance, dialect: string): Promise<Appe
     for (const mode of round % 2 === 0 ? (['grouped', 'ungrouped'] as const) : (['ungrouped', 'grouped'] as const)) {
       const one = Math.max(16, Math.round(APPENDS / 8));
       let t0 = performance.now();
-      for (let i = 0; i < one; i++) await record[mode]({ action: 'bench.append', outcome: 'success', actor, detail: { i } });
+      for (let i = 0; i < one; i++) await record[mode]({ action: 'ledger.probe', outcome: 'success', actor, detail: { probe: 'append', i } });
       runs[mode].one.push(one / ((performance.now() - t0) / 1000));
       t0 = performance.now();
       await Promise.all(
         Array.from({ length: 16 }, async (_, w) => {
-          for (let i = 0; i < APPENDS / 16; i++) await record[mode]({ action: 'bench.append', outcome: 'success', actor, detail: { w, i } });
+          for (let i = 0; i < APPENDS / 16; i++) await record[mode]({ action: 'ledger.probe', outcome: 'success', actor, detail: { probe: 'append', w, i } });
         }),
       );
       runs[mode].sixteen.push(APPENDS / ((performance.now() - t0) / 1000));

@@ -172,10 +172,11 @@ org
 org
   .command('list')
   .description('list organisations')
+  .option('--search <text>', 'only those whose name contains the text, or whose IK number or Betriebsnummer is it')
   .addOption(jsonOpt())
-  .action(async (o: J) =>
+  .action(async (o: { search?: string } & J) =>
     withCore(async (i, sys) => {
-      const r = await i.core.admin.orgs.list(sys);
+      const r = await i.core.admin.orgs.list(sys, { q: o.search });
       print(!!o.json, r, () =>
         table(
           r.map((x) => ({ ...x, contacts: x.contacts.map((c) => c.email).join(' '), quota: x.quotaBytes, used: x.usedBytes })),

@@ -84,7 +84,7 @@ for (const dialect of DIALECTS) {
       raw = await openDatabase({ url: t.config.databaseUrl, sqlitePath: paths(t.config).sqlite });
       work = tempDir('backup-work');
       backupDir = path.join(work.path, 'backup');
-      await t.core.admin.orgs.create(t.system, { name: 'Acme', ik: '123456789', contacts: [{ email: 'it@acme.example' }] });
+      await t.core.admin.orgs.create(t.system, { name: 'Acme', ik: '123456780', contacts: [{ email: 'it@acme.example' }] });
       await t.core.admin.folders.create(t.system, '/acme/in/deep/er', { org: 'Acme' });
       await t.core.admin.folders.create(t.system, '/beta/out');
       alice = await t.user('alice', { org: 'Acme' });

@@ -24,7 +24,7 @@ for (const dialect of DIALECTS) {
     let bob: Principal; // partner of Beta, nothing on /acme
     before(async () => {
       t = await testInstance(dialect);
-      await t.core.admin.orgs.create(t.system, { name: 'Acme', ik: '123456789' });
+      await t.core.admin.orgs.create(t.system, { name: 'Acme', ik: '123456780' });
       await t.core.admin.folders.create(t.system, '/acme/inbox', { org: 'Acme' });
       await t.core.admin.folders.create(t.system, '/acme/outbox', { org: 'Acme' });
       await t.core.admin.folders.create(t.system, '/beta/inbox');

@@ -51,7 +51,7 @@ for (const dialect of DIALECTS) {
               .insertInto('settings')
               .values({ key: `gc-${i}`, value: String(i) })
               .execute();
-            const seq = await s.audit({ action: 'test.group', outcome: 'success', detail: { i } });
+            const seq = await s.audit({ action: 'ledger.probe', outcome: 'success', detail: { probe: 'group', i } });
             if (fails(i)) throw new Error(`caller ${i} fails after its change and event`);
             return seq;
           }),
@@ -71,7 +71,7 @@ for (const dialect of DIALECTS) {
         ok.map((_, k) => start + 1 + k),
       );
       assert.equal(await head(), start + ok.length);
-      for (const x of ok) assert.deepEqual(await detailOf(x.seq), { action: 'test.group', i: x.i });
+      for (const x of ok) assert.deepEqual(await detailOf(x.seq), { action: 'ledger.probe', probe: 'group', i: x.i });
       const rows = await o.db.selectFrom('settings').select('key').where('key', 'like', 'gc-%').execute();
       assert.deepEqual(rows.map((r) => r.key).sort(), ok.map((x) => `gc-${x.i}`).sort());
       const v = await verifyLedger(o.db);
@@ -87,7 +87,7 @@ for (const dialect of DIALECTS) {
         Array.from({ length: 10 }, (_, i) =>
           writeTx(o.db, systemClock, async (s) => {
             if (i === 4) await sql`INSERT INTO gc_child (id, parent) VALUES (1, 999)`.execute(s.trx);
-            return s.audit({ action: 'test.doomed', outcome: 'success', detail: { i } });
+            return s.audit({ action: 'ledger.probe', outcome: 'success', detail: { probe: 'doomed', i } });
           }),
         ),
       );
@@ -97,9 +97,13 @@ for (const dialect of DIALECTS) {
         'no caller is acknowledged for a commit that failed',
       );
       assert.equal(await head(), start);
-      assert.equal((await o.db.selectFrom('audit_events').select('seq').where('action', '=', 'test.doomed').execute()).length, 0);
+      assert.equal(
+        (await o.db.selectFrom('audit_events').select('seq').where('action', '=', 'ledger.probe').where('detail', 'like', '%"probe":"doomed"%').execute())
+          .length,
+        0,
+      );
       // The next writes work and chain on.
-      const seq = await recordEvent(o.db, systemClock, { action: 'test.after', outcome: 'success' });
+      const seq = await recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'after' } });
       assert.equal(seq, start + 1);
       assert.equal((await verifyLedger(o.db)).ok, true);
     });
@@ -110,7 +114,9 @@ for (const dialect of DIALECTS) {
       // Queued together: relaxed, relaxed, durable, relaxed — one durable group takes them all.
       const kinds = [false, false, true, false];
       const seqs = await Promise.all(
-        kinds.map((durable, i) => recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { i, durable } }, { durable })),
+        kinds.map((durable, i) =>
+          recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'relaxed', i, durable } }, { durable }),
+        ),
       );
       const stats1 = groupCommitStats(o.db);
       assert.deepEqual(seqs, [start + 1, start + 2, start + 3, start + 4]);
@@ -127,12 +133,12 @@ for (const dialect of DIALECTS) {
         async (s) => {
           entered();
           await gate;
-          return s.audit({ action: 'test.relaxed', outcome: 'success', detail: { late: false } });
+          return s.audit({ action: 'ledger.probe', outcome: 'success', detail: { probe: 'relaxed', late: false } });
         },
         { durable: false },
       );
       await inside;
-      const durable = recordEvent(o.db, systemClock, { action: 'test.relaxed', outcome: 'success', detail: { late: true } });
+      const durable = recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'relaxed', late: true } });
       release();
       assert.deepEqual(await Promise.all([relaxed, durable]), [start + 5, start + 6]);
       assert.equal(groupCommitStats(o.db).commits - stats1.commits, 2, 'the relaxed group, then the durable one');
@@ -147,19 +153,20 @@ for (const dialect of DIALECTS) {
     it('a lazy caller rides with the next group, commits alone when none comes, and flushWrites commits it at once', async () => {
       const start = await head();
       const stats0 = groupCommitStats(o.db);
-      const lazy = (i: number) => recordEvent(o.db, systemClock, { action: 'test.lazy', outcome: 'success', detail: { i } }, { durable: false, lazy: true });
+      const lazy = (i: number) =>
+        recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'lazy', i } }, { durable: false, lazy: true });
       // Called in the same turn as a durable write: one commit for both, in call order.
-      const both = await Promise.all([lazy(1), recordEvent(o.db, systemClock, { action: 'test.durable', outcome: 'success' })]);
+      const both = await Promise.all([lazy(1), recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'durable' } })]);
       assert.deepEqual(both, [start + 1, start + 2]);
       assert.equal(groupCommitStats(o.db).commits - stats0.commits, 1);
       // Alone: committed by itself after a short wait.
       assert.equal(await lazy(2), start + 3);
-      assert.equal((await detailOf(start + 3))?.action, 'test.lazy');
+      assert.equal(((await detailOf(start + 3)) as Record<string, unknown> | undefined)?.probe, 'lazy');
       // flushWrites does not wait for the timer.
       let done = false;
       void lazy(3).then(() => (done = true));
       await flushWrites(o.db);
-      assert.equal((await detailOf(start + 4))?.action, 'test.lazy', 'committed by the flush');
+      assert.equal(((await detailOf(start + 4)) as Record<string, unknown> | undefined)?.probe, 'lazy', 'committed by the flush');
       await Promise.resolve();
       assert.equal(done, true, 'the caller is told');
       assert.equal(groupCommitStats(o.db).commits - stats0.commits, 3);
@@ -183,7 +190,8 @@ for (const dialect of DIALECTS) {
       const seqs: number[] = [];
       await Promise.all(
         Array.from({ length: 16 }, async (_, w) => {
-          for (let i = 0; i < 25; i++) seqs.push(await recordEvent(o.db, systemClock, { action: 'test.load', outcome: 'success', detail: { w, i } }));
+          for (let i = 0; i < 25; i++)
+            seqs.push(await recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'load', w, i } }));
         }),
       );
       const stats1 = groupCommitStats(o.db);
@@ -236,9 +244,9 @@ for (const dialect of DIALECTS) {
       assert.equal(v.ok, true, JSON.stringify(v.problem));
       const end = await head();
       assert.ok(end >= start + acks.length);
-      for (const a of acks) assert.deepEqual(await detailOf(a.seq), { action: 'test.crash', w: a.w, i: a.i }, `acknowledged event ${a.seq}`);
+      for (const a of acks) assert.deepEqual(await detailOf(a.seq), { action: 'ledger.probe', probe: 'crash', w: a.w, i: a.i }, `acknowledged event ${a.seq}`);
       // And writing goes on from where the chain ends.
-      assert.equal(await recordEvent(o.db, systemClock, { action: 'test.after-crash', outcome: 'success' }), end + 1);
+      assert.equal(await recordEvent(o.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'after-crash' } }), end + 1);
       assert.equal((await verifyLedger(o.db)).ok, true);
     });
   });

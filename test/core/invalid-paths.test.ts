@@ -30,7 +30,7 @@ for (const dialect of DIALECTS) {
     let alice: Principal;
     before(async () => {
       t = await testInstance(dialect);
-      await t.core.admin.orgs.create(t.system, { name: 'Acme', ik: '123456789' });
+      await t.core.admin.orgs.create(t.system, { name: 'Acme', ik: '123456780' });
       await t.core.admin.folders.create(t.system, '/acme/inbox', { org: 'Acme' });
       alice = await t.user('alice', { org: 'Acme' });
       await t.core.admin.grants.set(t.system, 'alice', '/acme/inbox', 'list,read,write,delete');

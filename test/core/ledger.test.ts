@@ -106,7 +106,9 @@ for (const dialect of DIALECTS) {
       // 5,000 events since the last checkpoint: their verification takes tens of milliseconds.
       for (let i = 0; i < 5000; i += 250) {
         await Promise.all(
-          Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })),
+          Array.from({ length: 250 }, (_, k) =>
+            recordEvent(raw.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'fill', i: i + k } }),
+          ),
         );
       }
       const cps0 = await raw.db.selectFrom('audit_checkpoints').select('seq').execute();
@@ -114,7 +116,7 @@ for (const dialect of DIALECTS) {
       await new Promise((r) => setImmediate(r));
       // A writer on another connection is not held up by the verification (it used to wait for the
       // checkpoint's whole transaction): it commits before the checkpoint exists.
-      const seq = await recordEvent(raw.db, systemClock, { action: 'test.during', outcome: 'success' });
+      const seq = await recordEvent(raw.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'during' } });
       const cps1 = await raw.db.selectFrom('audit_checkpoints').select('seq').execute();
       assert.equal(cps1.length, cps0.length, 'the checkpoint is not written yet');
       const cp = (await checkpoint).checkpoint!;
@@ -125,12 +127,14 @@ for (const dialect of DIALECTS) {
     it('an event appended and then edited while a checkpoint verifies is still refused', async () => {
       for (let i = 0; i < 3000; i += 250) {
         await Promise.all(
-          Array.from({ length: 250 }, (_, k) => recordEvent(raw.db, systemClock, { action: 'test.fill', outcome: 'success', detail: { i: i + k } })),
+          Array.from({ length: 250 }, (_, k) =>
+            recordEvent(raw.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'fill', i: i + k } }),
+          ),
         );
       }
       const checkpoint = t.core.audit.checkpoint(t.system);
       await new Promise((r) => setImmediate(r));
-      const seq = await recordEvent(raw.db, systemClock, { action: 'test.during', outcome: 'success', targetPath: '/acme/in/x' });
+      const seq = await recordEvent(raw.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'during' }, targetPath: '/acme/in/x' });
       await raw.db.updateTable('audit_events').set({ target_path: '/edited' }).where('seq', '=', seq).execute();
       await assert.rejects(checkpoint, { code: 'INTEGRITY' });
       // Put it back: the chain holds again for the tests after this one.

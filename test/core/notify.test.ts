@@ -21,11 +21,11 @@ describe('partner notification and Art. 33 report', () => {
     const t0 = Date.now() - 1000;
     await t.core.admin.orgs.create(t.system, {
       name: 'Praxis Nord',
-      ik: '200000001',
+      ik: '200000011',
       contacts: [{ email: 'praxis@nord.example' }, { email: 'it@nord.example' }],
     });
-    await t.core.admin.orgs.create(t.system, { name: 'Praxis Süd', ik: '200000002' });
-    await t.core.admin.orgs.create(t.system, { name: 'Praxis Ost', ik: '200000003', contacts: [{ email: 'ost@ost.example' }] });
+    await t.core.admin.orgs.create(t.system, { name: 'Praxis Süd', ik: '200000022' });
+    await t.core.admin.orgs.create(t.system, { name: 'Praxis Ost', ik: '200000033', contacts: [{ email: 'ost@ost.example' }] });
     for (const o of ['nord', 'sued', 'ost'])
       await t.core.admin.folders.create(t.system, `/${o}`, { org: o === 'nord' ? 'Praxis Nord' : o === 'sued' ? 'Praxis Süd' : 'Praxis Ost' });
     await t.core.files.upload(t.system, '/nord/a.csv', body('a'), { metadata: { records: 120, categories: ['health'] } });
@@ -81,7 +81,7 @@ describe('partner notification and Art. 33 report', () => {
     const md = await t.core.incident.report(t.system, scope);
     assert.match(md, /Art\. 33/);
     assert.match(md, /Approximate number of data subjects: 120/);
-    assert.match(md, /\| Praxis Nord \| 200000001 \| 1 \| 1 \|/);
+    assert.match(md, /\| Praxis Nord \| 200000011 \| 1 \| 1 \|/);
     assert.match(md, /lockdown\.on by test/);
     assert.match(md, /Ledger events \d+–\d+/);
     await assert.rejects(t.core.incident.report(t.system, { nonsense: true }), { code: 'INVALID_INPUT' });

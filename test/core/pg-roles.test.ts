@@ -77,7 +77,7 @@ for (const dialect of DIALECTS.filter((d) => d === 'postgres')) {
     it('the service role appends events and changes ordinary tables', async () => {
       assert.equal(await currentRole(appDb.db), app);
       await assertSchemaCurrent(appDb.db);
-      const seq = await recordEvent(appDb.db, systemClock, { action: 'test.event', outcome: 'success', detail: { n: 1 } });
+      const seq = await recordEvent(appDb.db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'event', n: 1 } });
       assert.ok(seq > 0);
       await appDb.db
         .insertInto('settings')

@@ -85,7 +85,7 @@ describe('backup → restore → verify with the real CLI, while the server runs
     const env = src();
     fs.writeFileSync(path.join(dir.path, 'adminpw'), 'an administrator password\n');
     assert.equal(sluice(env, ['init', '--admin', 'root', '--admin-password-file', path.join(dir.path, 'adminpw')]).code, 0);
-    assert.equal(sluice(env, ['org', 'create', 'Praxis Muster', '--ik', '123456789']).code, 0);
+    assert.equal(sluice(env, ['org', 'create', 'Praxis Muster', '--ik', '123456780']).code, 0);
     fs.writeFileSync(path.join(dir.path, 'pw'), 'a partner password!\n');
     assert.equal(sluice(env, ['user', 'create', 'muster', '--org', 'Praxis Muster', '--password-file', path.join(dir.path, 'pw')]).code, 0);
     assert.equal(sluice(env, ['folder', 'create', '/muster/inbox', '--org', 'Praxis Muster']).code, 0);

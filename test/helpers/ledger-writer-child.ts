@@ -17,7 +17,7 @@ fs.writeSync(1, 'ready\n');
 await Promise.all(
   Array.from({ length: 16 }, async (_, w) => {
     for (let i = 0; ; i++) {
-      const seq = await recordEvent(db, systemClock, { action: 'test.crash', outcome: 'success', detail: { w, i } });
+      const seq = await recordEvent(db, systemClock, { action: 'ledger.probe', outcome: 'success', detail: { probe: 'crash', w, i } });
       // Synchronous: the line is out before anything else runs.
       fs.writeSync(1, `${w} ${i} ${seq}\n`);
       if (i % 50 === 0) {

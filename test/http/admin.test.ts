@@ -43,14 +43,14 @@ for (const dialect of DIALECTS) {
     it('manages organisations: create, list, get by id or name, patch', async () => {
       const c = await call('POST', '/api/v1/admin/orgs', {
         name: 'Praxis Dr. Muster',
-        ik: '123456789',
+        ik: '123456780',
         contacts: [{ email: 'it@muster.test', name: 'IT' }],
         quotaBytes: 1_000_000,
       });
       assert.equal(c.status, 201, JSON.stringify(c.body));
       const org = c.body as { id: string; name: string; ik: string; quotaBytes: number; status: string; createdAt: string; contacts: unknown[] };
       assert.equal(org.name, 'Praxis Dr. Muster');
-      assert.equal(org.ik, '123456789');
+      assert.equal(org.ik, '123456780');
       assert.equal(org.status, 'active');
       assert.match(org.createdAt, /^\d{4}-\d\d-\d\dT.*Z$/);
       assert.deepEqual(org.contacts, [{ email: 'it@muster.test', name: 'IT' }]);
@@ -66,15 +66,46 @@ for (const dialect of DIALECTS) {
         assert.equal(g.status, 200, ref);
         assert.equal((g.body as { id: string }).id, org.id);
       }
-      const p = await call('PATCH', `/api/v1/admin/orgs/${org.id}`, { quotaBytes: null, betriebsnummer: '12345678' });
+      const p = await call('PATCH', `/api/v1/admin/orgs/${org.id}`, { quotaBytes: null, betriebsnummer: '12345671' });
       assert.equal(p.status, 200);
       assert.equal((p.body as { quotaBytes: unknown }).quotaBytes, null);
-      assert.equal((p.body as { betriebsnummer: string }).betriebsnummer, '12345678');
+      assert.equal((p.body as { betriebsnummer: string }).betriebsnummer, '12345671');
       const missing = await call('GET', '/api/v1/admin/orgs/nope');
       assert.equal(missing.status, 404);
       assert.equal(errorCode(missing.body), 'NOT_FOUND');
       const bad = await call('POST', '/api/v1/admin/orgs', { name: 'x', ik: '12' });
       assert.equal(bad.status, 400);
+    });
+
+    it('validates IK numbers and Betriebsnummern by their check digit, keeps them unique, finds by them', async () => {
+      const wrongIk = await call('POST', '/api/v1/admin/orgs', { name: 'Klinik Falsch', ik: '123456789' });
+      assert.equal(wrongIk.status, 400);
+      assert.equal(errorCode(wrongIk.body), 'INVALID_INPUT');
+      assert.match(JSON.stringify(wrongIk.body), /check digit of this IK number/);
+      const wrongBn = await call('POST', '/api/v1/admin/orgs', { name: 'Firma Falsch', betriebsnummer: '98000007' });
+      assert.equal(wrongBn.status, 400);
+      assert.match(JSON.stringify(wrongBn.body), /check digit of this Betriebsnummer/);
+
+      assert.equal((await call('POST', '/api/v1/admin/orgs', { name: 'Klinik Nord', ik: '260326822' })).status, 201);
+      assert.equal((await call('POST', '/api/v1/admin/orgs', { name: 'Arbeitgeber Süd', betriebsnummer: '98000006' })).status, 201);
+      const sameIk = await call('POST', '/api/v1/admin/orgs', { name: 'Klinik Zwei', ik: '260326822' });
+      assert.equal(sameIk.status, 409);
+      assert.equal(errorCode(sameIk.body), 'ALREADY_EXISTS');
+      assert.match(JSON.stringify(sameIk.body), /Klinik Nord/);
+      const created = await call('POST', '/api/v1/admin/orgs', { name: 'Klinik Drei' });
+      const sameBn = await call('PATCH', `/api/v1/admin/orgs/${(created.body as { id: string }).id}`, { betriebsnummer: '98000006' });
+      assert.equal(sameBn.status, 409);
+      assert.match(JSON.stringify(sameBn.body), /Arbeitgeber Süd/);
+      // Setting an organisation's own number again is no conflict.
+      assert.equal((await call('PATCH', `/api/v1/admin/orgs/${encodeURIComponent('Klinik Nord')}`, { ik: '260326822' })).status, 200);
+
+      const names = async (q: string) => ((await call('GET', `/api/v1/admin/orgs?q=${encodeURIComponent(q)}`)).body as { name: string }[]).map((o) => o.name);
+      assert.deepEqual(await names('260326822'), ['Klinik Nord']);
+      assert.deepEqual(await names('98000006'), ['Arbeitgeber Süd']);
+      assert.deepEqual(await names('KLINIK'), ['Klinik Drei', 'Klinik Nord']);
+      assert.deepEqual(await names('süd'), ['Arbeitgeber Süd']);
+      assert.deepEqual(await names('%'), []);
+      assert.deepEqual(await names('2603'), []);
     });
 
     it('manages users: create (generated password shown once), list by org, get, patch', async () => {

@@ -417,7 +417,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(port: number, ms = 30_000): Promise<void> {
+async function waitReady(port: number, ms = 120_000): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     try {

@@ -432,12 +432,21 @@ const m014: Migration = {
   },
 };
 
+/** An IK number and a Betriebsnummer belong to one organisation each (null: none given). */
+const m015: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.dropIndex('orgs_ik').execute();
+    await db.schema.createIndex('orgs_ik_unique').on('orgs').column('ik').unique().execute();
+    await db.schema.createIndex('orgs_betriebsnummer_unique').on('orgs').column('betriebsnummer').unique().execute();
+  },
+};
+
 /**
  * Resumable uploads (tus, core/files/resumable.ts): an upload in progress and its committed parts,
  * each an ordinary sealed blob. Rows survive a restart; the file becomes visible only when the
  * last part is committed and the whole is sealed into the file's own blob (like a PUT).
  */
-const m015: Migration = {
+const m016: Migration = {
   async up(db: Kysely<any>) {
     await db.schema
       .createTable('uploads')
@@ -481,7 +490,8 @@ export const migrations: Record<string, Migration> = {
   '012_session_details': m012,
   '013_passkeys': m013,
   '014_oidc': m014,
-  '015_resumable_uploads': m015,
+  '015_org_identifiers_unique': m015,
+  '016_resumable_uploads': m016,
 };
 
 export const migrationProvider: MigrationProvider = {

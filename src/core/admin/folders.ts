@@ -15,12 +15,12 @@ export function createFolderAdmin(deps: CoreDeps, findOrg: (ref: string) => Prom
   return {
     /** Creates a folder and any missing parents; `org` sets the owning organisation (quota). */
     async create(p: Principal, path: string, opts: { org?: string | undefined } = {}): Promise<EntryInfo> {
-      await requireAdmin(deps, p, 'folder.create');
+      await requireAdmin(deps, p, 'admin.folder.create');
       const orgId = opts.org ? (await findOrg(opts.org)).id : undefined;
       return mkdir(deps, p, path, { parents: true, ...(orgId ? { orgId } : {}) });
     },
     async list(p: Principal, opts: { limit?: number; after?: string } = {}): Promise<FolderSummary[]> {
-      await requireAdmin(deps, p, 'folder.list');
+      await requireAdmin(deps, p, 'admin.folder.list');
       const limit = Math.min(Math.max(opts.limit ?? 10_000, 1), 100_000);
       let q = deps.db
         .selectFrom('folders')

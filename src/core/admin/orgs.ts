@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
@@ -6,6 +7,7 @@ import { nameKey, validateOrgName } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { OrgRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
+import { isValidBetriebsnummer, isValidIk } from './identifiers.js';
 import { mapUnique, requireAdmin } from './require-admin.js';
 
 export interface Contact {
@@ -43,10 +45,12 @@ export const orgInput = z
     ik: z
       .string()
       .regex(/^\d{9}$/, 'an IK number has 9 digits')
+      .refine(isValidIk, 'the check digit of this IK number is wrong')
       .optional(),
     betriebsnummer: z
       .string()
       .regex(/^\d{8}$/, 'a Betriebsnummer has 8 digits')
+      .refine(isValidBetriebsnummer, 'the check digit of this Betriebsnummer is wrong')
       .optional(),
     contacts: z.array(contactSchema).max(50).optional(),
     quotaBytes: z
@@ -100,6 +104,26 @@ export const toOrg = (r: OrgRow): Org => ({
   createdAt: Number(r.created_at),
 });
 
+/** Refuses an IK number or Betriebsnummer that another organisation already has, naming it. */
+async function refuseTakenIdentifiers(trx: CoreDeps['db'], self: string | null, v: { ik?: string | undefined; betriebsnummer?: string | undefined }) {
+  for (const [column, label] of [
+    ['ik', 'IK number'],
+    ['betriebsnummer', 'Betriebsnummer'],
+  ] as const) {
+    const value = v[column];
+    if (value === undefined) continue;
+    let q = trx.selectFrom('orgs').select('name').where(column, '=', value);
+    if (self) q = q.where('id', '!=', self);
+    const other = await q.executeTakeFirst();
+    if (other) throw new CoreError('ALREADY_EXISTS', `the organisation "${other.name}" already has ${label} ${value}`);
+  }
+}
+
+/** Matches an organisation by part of its name, or by its exact IK number or Betriebsnummer. */
+export interface OrgSearch {
+  readonly q?: string | undefined;
+}
+
 export function createOrgAdmin(deps: CoreDeps) {
   const { db, clock } = deps;
   async function find(ref: string): Promise<OrgRow> {
@@ -132,6 +156,7 @@ export function createOrgAdmin(deps: CoreDeps) {
         created_at: clock.now(),
       };
       await writeTx(db, clock, async (s) => {
+        await refuseTakenIdentifiers(s.trx, null, v);
         await s.trx
           .insertInto('orgs')
           .values(row)
@@ -141,9 +166,15 @@ export function createOrgAdmin(deps: CoreDeps) {
       });
       return toOrg(row);
     },
-    async list(p: Principal): Promise<Org[]> {
+    async list(p: Principal, search: OrgSearch = {}): Promise<Org[]> {
       await requireAdmin(deps, p, 'org.list');
-      const rows = await db.selectFrom('orgs').selectAll().orderBy('name_key').execute();
+      let q = db.selectFrom('orgs').selectAll();
+      const term = search.q?.trim().normalize('NFC');
+      if (term) {
+        const pattern = `%${nameKey(term).replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+        q = q.where((eb) => eb.or([eb('name_key', 'like', sql<string>`${pattern} escape '\\'`), eb('ik', '=', term), eb('betriebsnummer', '=', term)]));
+      }
+      const rows = await q.orderBy('name_key').execute();
       return rows.map(toOrg);
     },
     async get(p: Principal, ref: string): Promise<Org> {
@@ -168,6 +199,7 @@ export function createOrgAdmin(deps: CoreDeps) {
       if (v.status !== undefined) set.status = v.status;
       if (Object.keys(set).length === 0) return toOrg(org);
       await writeTx(db, clock, async (s) => {
+        await refuseTakenIdentifiers(s.trx, org.id, v);
         await s.trx
           .updateTable('orgs')
           .set(set)

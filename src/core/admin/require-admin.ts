@@ -3,9 +3,10 @@ import { isAdmin, type Principal } from '../principal.js';
 import { assertPrincipal } from '../files/guard.js';
 import { recordEvent } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
+import type { Action } from '../actions.js';
 
 /** MUST open every administrative operation: only administrators (and the CLI's system principal) pass. */
-export async function requireAdmin(deps: CoreDeps, p: Principal, action: string): Promise<void> {
+export async function requireAdmin(deps: CoreDeps, p: Principal, action: Action): Promise<void> {
   assertPrincipal(p);
   if (isAdmin(p)) return;
   await recordEvent(deps.db, deps.clock, { action, outcome: 'denied', actor: p, detail: { reason: 'not an administrator' } });

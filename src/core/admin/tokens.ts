@@ -6,6 +6,7 @@ import type { CoreDeps } from '../deps.js';
 import { assertPrincipal } from '../files/guard.js';
 import { newSecret, sha256hex, TOKEN_PREFIX } from '../auth/authenticate.js';
 import { requireAdmin } from './require-admin.js';
+import type { Action } from '../actions.js';
 
 export interface TokenInfo {
   readonly id: string;
@@ -22,7 +23,7 @@ export const MAX_TOKEN_LIFETIME_MS = 2 * 365 * 86_400_000;
 export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<{ id: string; login: string; org_id: string | null }>) {
   const { db, clock } = deps;
   /** Administrators manage everyone's tokens; a user manages their own. */
-  async function target(p: Principal, userRef: string | undefined, action: string) {
+  async function target(p: Principal, userRef: string | undefined, action: Action) {
     assertPrincipal(p);
     if (userRef === undefined) {
       if (!p.userId) throw new CoreError('INVALID_INPUT', 'name the user the token is for');

@@ -16,11 +16,13 @@ import { GENESIS_HASH } from '../../ports/db-schema.js';
 import { checkpointMessage } from '../../ports/ledger-anchor.js';
 import { listCheckpoints, type LedgerAnchors } from './checkpoints.js';
 import type { Principal, RequestContext } from '../principal.js';
+import { isAction, ledgerName, type Action } from '../actions.js';
 
 export type Outcome = 'success' | 'failure' | 'denied';
 
 export interface AuditInput {
-  readonly action: string;
+  /** An action of the table (actions.ts); recorded under its ledger name. */
+  readonly action: Action;
   readonly outcome: Outcome;
   readonly actor?: Principal | undefined;
   /** For events without a principal (failed logins): who was claimed and from where. */
@@ -71,9 +73,23 @@ export function recomputeHash(r: AuditEventRow): string {
 
 const MAX_FIELD = 1024;
 const clip = (s: string | null | undefined): string | null => (s === undefined || s === null ? null : s.length > MAX_FIELD ? s.slice(0, MAX_FIELD) + '…' : s);
+/**
+ * A login as a client claimed it (failed sign-ins): control characters, line and paragraph
+ * separators and unpaired surrogates become \u{…} escapes, so the claimed name can neither forge a
+ * log or CSV line nor change when PostgreSQL stores it (which would break the event's hash).
+ */
+const claimed = (s: string | undefined): string | null =>
+  s === undefined
+    ? null
+    : s.replace(
+        /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+        (c) => `\\u{${c.charCodeAt(0).toString(16)}}`,
+      );
 
 /** Appends one event inside `trx`. The caller MUST hold the write lock (tx.ts). Returns its seq. */
 export async function appendEvent(trx: Transaction<Database>, now: number, input: AuditInput): Promise<number> {
+  // The type says so; this holds it against a cast or a value from outside the type checker.
+  if (!isAction(input.action)) throw new Error(`refusing to record an unknown action ${JSON.stringify(String(input.action).slice(0, 40))}`);
   const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
   const a = input.actor;
   const fields: EventFields = {
@@ -81,11 +97,11 @@ export async function appendEvent(trx: Transaction<Database>, now: number, input
     ts: now,
     actor_type: a ? a.kind : input.claimedLogin || input.claimedUserId ? 'user' : 'anonymous',
     actor_id: a ? a.userId : (input.claimedUserId ?? null),
-    actor_login: clip(a ? a.login : (input.claimedLogin ?? null)),
+    actor_login: clip(a ? a.login : claimed(input.claimedLogin)),
     org_id: input.orgId !== undefined ? input.orgId : a ? a.orgId : null,
     protocol: a ? a.protocol : (input.ctx?.protocol ?? 'system'),
     remote_addr: clip(a ? a.remoteAddr : (input.ctx?.remoteAddr ?? null)),
-    action: input.action,
+    action: ledgerName(input.action),
     target_path: clip(input.targetPath ?? null),
     file_id: input.fileId ?? null,
     sha256: input.sha256 ?? null,

@@ -6,13 +6,14 @@ import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { RequestContext } from '../principal.js';
 import { writeTx } from '../tx.js';
+import type { Action } from '../actions.js';
 
 /**
  * Adds one to the user's failed sign-ins and records the failure (`action`, with `detail`).
  * MUST hold: the counter and the event commit together; reaching the threshold locks the user
  * for the configured lockout duration and the event says so (`lockedOut: true`).
  */
-export async function countFailedSignIn(deps: CoreDeps, user: UserRow, ctx: RequestContext, action: string, detail: Record<string, unknown>): Promise<void> {
+export async function countFailedSignIn(deps: CoreDeps, user: UserRow, ctx: RequestContext, action: Action, detail: Record<string, unknown>): Promise<void> {
   const { settings } = deps;
   const lock = user.failed_logins + 1 >= settings.lockoutThreshold;
   await writeTx(deps.db, deps.clock, async (s) => {

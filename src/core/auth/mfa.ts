@@ -33,6 +33,7 @@
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
 import { recordEvent, writeTx, type WriteScope } from '../tx.js';
+import type { Action } from '../actions.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { countFailedSignIn } from './lockout.js';
@@ -222,7 +223,7 @@ export function createMfa(
     });
 
   /** Counts a failed code like a failed password (lockout) and records it. */
-  const countFailure = (ctx: RequestContext, user: UserRow, reason: string, action: string, extra: Record<string, unknown>) =>
+  const countFailure = (ctx: RequestContext, user: UserRow, reason: string, action: Action, extra: Record<string, unknown>) =>
     countFailedSignIn(deps, user, ctx, action, { method: 'totp', reason, ...extra });
 
   /**
@@ -404,7 +405,7 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
   }
 
   /** Self-service needs a web session: a session is made only with every factor the account has. */
-  async function self(p: Principal, action: string): Promise<UserRow> {
+  async function self(p: Principal, action: Action): Promise<UserRow> {
     assertPrincipal(p);
     if (p.kind !== 'user' || !p.userId || p.method !== 'session') {
       await recordEvent(db, clock, { action, outcome: 'denied', actor: p, detail: { reason: 'two-factor settings need a web session' } });
@@ -418,26 +419,26 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
   return {
     admin: {
       async status(p: Principal, ref: string): Promise<MfaStatus> {
-        await requireAdmin(deps, p, 'mfa.status');
+        await requireAdmin(deps, p, 'admin.mfa.status');
         return status(await findUser(ref));
       },
       /** Issues a new secret (shown once); the user is pending until confirm(). Refused while active. */
       async enable(p: Principal, ref: string): Promise<MfaEnrolment> {
-        await requireAdmin(deps, p, 'mfa.enrol');
+        await requireAdmin(deps, p, 'admin.mfa.enrol');
         return start(p, await findUser(ref), 'admin');
       },
       async confirm(p: Principal, ref: string, code: unknown): Promise<MfaStatus> {
-        await requireAdmin(deps, p, 'mfa.confirm');
+        await requireAdmin(deps, p, 'admin.mfa.confirm');
         return confirm(p, await findUser(ref), code, 'admin');
       },
       /** New recovery codes (shown once; the old ones stop working). Only while active. */
       async recoveryCodes(p: Principal, ref: string): Promise<MfaRecoveryCodes> {
-        await requireAdmin(deps, p, 'mfa.recovery');
+        await requireAdmin(deps, p, 'admin.mfa.recovery');
         return recovery(p, await findUser(ref), 'admin');
       },
       /** Turns two-factor sign-in off and forgets the secret and recovery codes (lost phone). */
       async disable(p: Principal, ref: string): Promise<MfaStatus> {
-        await requireAdmin(deps, p, 'mfa.disable');
+        await requireAdmin(deps, p, 'admin.mfa.disable');
         return disable(p, await findUser(ref), 'admin');
       },
     },

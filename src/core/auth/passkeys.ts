@@ -39,6 +39,7 @@ import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
 import { isAdmin } from '../principal.js';
 import { recordEvent, writeTx } from '../tx.js';
+import type { Action } from '../actions.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { assertPrincipal } from '../files/guard.js';
@@ -137,7 +138,7 @@ export function createPasskeys(
     backedUp: Number(r.backed_up) === 1,
   });
 
-  async function sessionUser(p: Principal, action: string): Promise<UserRow> {
+  async function sessionUser(p: Principal, action: Action): Promise<UserRow> {
     assertPrincipal(p);
     if (p.kind !== 'user' || !p.userId || p.method !== 'session') {
       await recordEvent(db, clock, { action, outcome: 'denied', actor: p, detail: { reason: 'passkeys need a web session' } });
@@ -149,7 +150,7 @@ export function createPasskeys(
   }
 
   /** The user whose passkeys an operation touches: one's own, or (administrators) anyone's by login. */
-  async function owner(p: Principal, login: string | undefined, action: string): Promise<UserRow> {
+  async function owner(p: Principal, login: string | undefined, action: Action): Promise<UserRow> {
     assertPrincipal(p);
     if (login === undefined) {
       if (!p.userId) throw new CoreError('INVALID_INPUT', 'name the user');

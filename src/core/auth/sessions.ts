@@ -14,6 +14,7 @@
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import { writeTx } from '../tx.js';
+import type { Action } from '../actions.js';
 import type { CoreDeps } from '../deps.js';
 import { assertPrincipal } from '../files/guard.js';
 import { requireAdmin } from '../admin/require-admin.js';
@@ -86,7 +87,7 @@ export function createSessions(deps: CoreDeps) {
     return p.userId;
   }
 
-  async function end(p: Principal, id: unknown, userId: string | undefined, action: string, via: 'self' | 'admin'): Promise<void> {
+  async function end(p: Principal, id: unknown, userId: string | undefined, action: Action, via: 'self' | 'admin'): Promise<void> {
     if (typeof id !== 'string' || !ID.test(id)) throw new CoreError('INVALID_INPUT', 'a session id looks like ses_ and 32 hex digits');
     await writeTx(db, clock, async (s) => {
       const row = await s.trx
@@ -135,7 +136,7 @@ export function createSessions(deps: CoreDeps) {
     admin: {
       /** Everybody's live web sessions (administrators); `login` narrows to one user. */
       async list(p: Principal, opts: { login?: string | undefined } = {}): Promise<SessionInfo[]> {
-        await requireAdmin(deps, p, 'session.list');
+        await requireAdmin(deps, p, 'admin.session.list');
         let userId: string | undefined;
         if (opts.login !== undefined) {
           const u = await db.selectFrom('users').select('id').where('login', '=', opts.login.trim().toLowerCase()).executeTakeFirst();
@@ -146,7 +147,7 @@ export function createSessions(deps: CoreDeps) {
       },
       /** Ends anyone's web session (administrators). */
       async end(p: Principal, id: unknown): Promise<void> {
-        await requireAdmin(deps, p, 'session.end');
+        await requireAdmin(deps, p, 'admin.session.end');
         await end(p, id, undefined, 'session.end', 'admin');
       },
     },

@@ -11,7 +11,8 @@ import { recordEvent } from '../tx.js';
 import { formatPath, parsePath, type VPath } from '../paths.js';
 import { keysOf } from './resolve.js';
 import type { CoreDeps } from '../deps.js';
-import { lockdownOf, opKindOf } from '../ops/lockdown.js';
+import { lockdownOf } from '../ops/lockdown.js';
+import { lockdownKindOf, type Action } from '../actions.js';
 
 /** MUST be the first statement of every core operation that takes a principal. */
 export function assertPrincipal(p: Principal): void {
@@ -75,7 +76,7 @@ export function printable(raw: string): string {
 export async function guard(deps: CoreDeps, p: Principal, action: FileAction, folder: VPath, target: VPath | string, view?: AccessView): Promise<AccessView> {
   assertPrincipal(p);
   try {
-    await lockdownOf(deps).check(p, opKindOf(action));
+    await lockdownOf(deps).check(p, lockdownKindOf(action) ?? 'modify');
   } catch (e) {
     await recordEvent(deps.db, deps.clock, {
       action,
@@ -105,7 +106,7 @@ export async function guard(deps: CoreDeps, p: Principal, action: FileAction, fo
 export async function failed(
   deps: CoreDeps,
   p: Principal,
-  action: string,
+  action: Action,
   target: VPath,
   err: CoreError,
   extra: Record<string, unknown> = {},

@@ -127,10 +127,10 @@ function statusOf(row: UploadRow, file?: EntryInfo): ResumableStatus {
 
 /** Creation: authorized and admitted (size, quota) like a PUT with a Content-Length. */
 export async function createResumable(deps: CoreDeps, p: Principal, input: CreateResumable): Promise<ResumableStatus> {
-  const vp = await parseFor(deps, p, 'file.write', input.path);
-  if (isRoot(vp)) throw await refusedPath(deps, p, 'file.write', input.path, new CoreError('INVALID_PATH', 'a file needs a name'));
+  const vp = await parseFor(deps, p, 'upload.create', input.path);
+  if (isRoot(vp)) throw await refusedPath(deps, p, 'upload.create', input.path, new CoreError('INVALID_PATH', 'a file needs a name'));
   const parent = parentOf(vp);
-  await guard(deps, p, 'file.write', parent, vp);
+  await guard(deps, p, 'upload.create', parent, vp);
   const size = input.size;
   if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INVALID_INPUT', 'invalid upload length');
   if (p.userId === null) throw new CoreError('PERMISSION_DENIED', 'resumable uploads belong to a user');
@@ -168,14 +168,14 @@ async function admit(deps: CoreDeps, p: Principal, vp: VPath, size: number) {
   const folder = await findFolder(deps.db, parentOf(vp));
   if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
   if (await findChildFolder(deps.db, folder.id, name)) {
-    throw await failed(deps, p, 'file.write', vp, new CoreError('ALREADY_EXISTS', 'a folder with this name exists'));
+    throw await failed(deps, p, 'upload.create', vp, new CoreError('ALREADY_EXISTS', 'a folder with this name exists'));
   }
   const existing = await findFileIn(deps.db, folder.id, name);
   const max = deps.settings.maxUploadBytes;
   if (size > max)
-    throw await failed(deps, p, 'file.write', vp, new CoreError('TOO_LARGE', `file exceeds the size limit of ${max} bytes`, { details: { limit: max } }));
+    throw await failed(deps, p, 'upload.create', vp, new CoreError('TOO_LARGE', `file exceeds the size limit of ${max} bytes`, { details: { limit: max } }));
   const room = (await quotaRoom(deps.db, folder.org_id)) + (existing && existing.org_id === folder.org_id ? Number(existing.size) : 0);
-  if (size > room) throw await failed(deps, p, 'file.write', vp, new CoreError('QUOTA_EXCEEDED', 'the organisation storage quota would be exceeded'));
+  if (size > room) throw await failed(deps, p, 'upload.create', vp, new CoreError('QUOTA_EXCEEDED', 'the organisation storage quota would be exceeded'));
   return folder;
 }
 
@@ -183,26 +183,26 @@ async function admit(deps: CoreDeps, p: Principal, vp: VPath, size: number) {
  * The principal's own upload, after the gate: NOT_FOUND for an unknown, expired or someone
  * else's id (nothing about other users' uploads leaks), then guard() for `file.write` on its folder.
  */
-async function own(deps: CoreDeps, p: Principal, id: string): Promise<UploadRow> {
+async function own(deps: CoreDeps, p: Principal, id: string, action: 'upload.append' | 'upload.terminate'): Promise<UploadRow> {
   assertPrincipal(p);
   if (typeof id !== 'string' || !ID_RE.test(id) || p.userId === null) throw notFound();
   const row = await deps.db.selectFrom('uploads').selectAll().where('id', '=', id).where('user_id', '=', p.userId).executeTakeFirst();
   if (!row || Number(row.expires_at) <= deps.clock.now()) throw notFound();
   const vp = parsePath(row.path);
-  await guard(deps, p, 'file.write', parentOf(vp), vp);
+  await guard(deps, p, action, parentOf(vp), vp);
   return row;
 }
 
 /** HEAD: the upload's offset. An upload whose bytes are all there but whose file is not committed yet (a crash during the last step) is finished here. */
 export async function resumableStatus(deps: CoreDeps, p: Principal, id: string): Promise<ResumableStatus> {
-  const row = await own(deps, p, id);
+  const row = await own(deps, p, id, 'upload.append');
   if (row.state === 'open' && Number(row.received) === Number(row.total)) return complete(deps, p, row);
   return statusOf(row);
 }
 
 /** PATCH: appends the body at `offset`; commits it part by part; finishes the upload with its last byte. */
 export async function appendResumable(deps: CoreDeps, p: Principal, id: string, req: AppendRequest): Promise<ResumableStatus> {
-  const row = await own(deps, p, id);
+  const row = await own(deps, p, id, 'upload.append');
   const total = Number(row.total);
   const received = Number(row.received);
   if (row.state === 'done') throw new CoreError('CONFLICT', 'the upload is already complete', { details: { offset: received } });
@@ -295,7 +295,7 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
         throw await failed(
           deps,
           p,
-          'file.write',
+          'upload.append',
           vp,
           new CoreError('INVALID_INPUT', 'Upload-Checksum does not match the body', { details: { checksum: 'mismatch' } }),
           {
@@ -415,13 +415,13 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
 
 /** DELETE (termination): the upload and its parts go; a finished file stays. */
 export async function terminateResumable(deps: CoreDeps, p: Principal, id: string): Promise<void> {
-  const row = await own(deps, p, id);
+  const row = await own(deps, p, id, 'upload.terminate');
   const keys = await drop(deps, row, { action: 'upload.terminate', actor: p });
   for (const key of keys) await discardBlob(deps, key);
 }
 
 /** Removes an upload row and lists its parts for deletion, with its ledger event; returns the parts' blob keys. */
-async function drop(deps: CoreDeps, row: UploadRow, ev: { action: string; actor?: Principal }): Promise<BlobKey[]> {
+async function drop(deps: CoreDeps, row: UploadRow, ev: { action: 'upload.terminate' | 'upload.expire'; actor?: Principal }): Promise<BlobKey[]> {
   return writeTx(deps.db, deps.clock, async (s) => {
     const cur = await s.trx.selectFrom('uploads').select(['state', 'received']).where('id', '=', row.id).executeTakeFirst();
     if (!cur) return [];

@@ -24,8 +24,9 @@ export const LOCKDOWN_MODES = ['off', 'closed', 'read-only', 'ingest-only'] as c
 export type LockdownMode = (typeof LOCKDOWN_MODES)[number];
 export const SWITCHABLE = ['http', 'web', 'sftp'] as const;
 export type SwitchableProtocol = (typeof SWITCHABLE)[number];
-/** What an operation does, for the lockdown rules. */
-export type OpKind = 'list' | 'read' | 'write' | 'modify';
+import type { Action, OpKind } from '../actions.js';
+
+export type { OpKind } from '../actions.js';
 
 export interface LockdownState {
   readonly mode: LockdownMode;
@@ -89,7 +90,7 @@ export function createLockdown(deps: CoreDeps) {
     }
   }
 
-  async function change(p: Principal, action: string, update: (s: LockdownState) => LockdownState, detail: Record<string, unknown>): Promise<LockdownState> {
+  async function change(p: Principal, action: Action, update: (s: LockdownState) => LockdownState, detail: Record<string, unknown>): Promise<LockdownState> {
     await requireAdmin(deps, p, action);
     const next = await writeTx(deps.db, deps.clock, async (s) => {
       const prev = await readState(s.trx);
@@ -150,20 +151,4 @@ export function lockdownOf(deps: CoreDeps): Lockdown {
   let l = perCore.get(deps);
   if (!l) perCore.set(deps, (l = createLockdown(deps)));
   return l;
-}
-
-/** Which lockdown rule a file action falls under. */
-export function opKindOf(action: string): OpKind {
-  switch (action) {
-    case 'folder.list':
-    case 'file.stat':
-      return 'list';
-    case 'file.read':
-      return 'read';
-    case 'file.write':
-    case 'folder.create':
-      return 'write';
-    default:
-      return 'modify';
-  }
 }

@@ -190,8 +190,18 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
   const admin = core.admin;
 
   // Organisations
-  r.get('/api/v1/admin/orgs', { schema: { summary: 'List organisations', tags: ['admin'], response: withErrors({ 200: Type.Array(OrgOut) }) } }, async (req) =>
-    (await admin.orgs.list(principalOf(req))).map(orgJson),
+  r.get(
+    '/api/v1/admin/orgs',
+    {
+      schema: {
+        summary: 'List organisations',
+        description: 'With `q`: those whose name contains it, or whose IK number or Betriebsnummer is exactly it.',
+        tags: ['admin'],
+        querystring: Type.Object({ q: Type.Optional(Str(200)) }, { additionalProperties: false }),
+        response: withErrors({ 200: Type.Array(OrgOut) }),
+      },
+    },
+    async (req) => (await admin.orgs.list(principalOf(req), { q: req.query.q })).map(orgJson),
   );
   r.post(
     '/api/v1/admin/orgs',

@@ -181,6 +181,8 @@ export async function tusRoutes(app: FastifyInstance, deps: TusDeps): Promise<vo
     r.route({
       method: 'HEAD',
       url: `${TUS_PREFIX}/:id`,
+      // A HEAD route of its own (there is no GET): @fastify/swagger documents it only when asked.
+      config: { swagger: { exposeHeadRoute: true } },
       schema: {
         summary: 'tus: the offset of an upload',
         description:

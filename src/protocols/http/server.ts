@@ -41,6 +41,7 @@ import { oidcRoutes } from './routes-oidc.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
+import { duplicatedSingleton } from './singleton-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
 /** How often an idle young-generation collection runs (see "Memory at rest" below). */
@@ -144,6 +145,11 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     if (closing) throw new CoreError('UNAVAILABLE', 'server is shutting down');
     const raw = request.raw;
     if (raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1 && !raw.headers.host) throw new CoreError('INVALID_INPUT', 'a Host header is required');
+    const twice = duplicatedSingleton(raw.rawHeaders);
+    if (twice !== undefined) {
+      reply.header('connection', 'close');
+      throw new CoreError('INVALID_INPUT', `the ${twice} header may appear only once`);
+    }
     // DNS rebinding: a name that is not ours (host-check.ts). Behind a trusted proxy, its X-Forwarded-Host.
     if (!hostAllowed(raw.headers.host === undefined ? undefined : request.host)) {
       reply.header('connection', 'close');
