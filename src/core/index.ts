@@ -23,6 +23,7 @@ import { mkdir } from './files/mkdir.js';
 import { remove } from './files/remove.js';
 import { rename } from './files/rename.js';
 import { sweepAbandonedUploads, sweepBlobs } from './files/blobs.js';
+import { archiveEntries } from './files/archive.js';
 import { appendResumable, createResumable, resumableStatus, sweepExpiredUploads, terminateResumable } from './files/resumable.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
@@ -50,6 +51,7 @@ export type { EntryInfo } from './files/resolve.js';
 export type { ListPage, ListOptions } from './files/list.js';
 export type { Download, DownloadRequest } from './files/open-download.js';
 export type { UploadHandle, UploadOptions } from './files/open-upload.js';
+export type { ArchiveEntry } from './files/archive.js';
 export type { ResumableStatus, CreateResumable, AppendRequest } from './files/resumable.js';
 export { parseFileMetadata, MAX_CATEGORIES, type FileMetadata, type FileMetadataInput } from './files/metadata.js';
 export type { Org, Contact } from './admin/orgs.js';
@@ -160,6 +162,11 @@ function buildCore(deps: CoreDeps) {
         append: (p: Principal, id: string, req: Parameters<typeof appendResumable>[3]) => appendResumable(deps, p, id, req),
         terminate: (p: Principal, id: string) => terminateResumable(deps, p, id),
       },
+      /**
+       * What an archive of `paths` holds (files, and folders walked page by page), each lookup and
+       * listing gated and recorded; the front end reads every file through openDownload.
+       */
+      archive: (p: Principal, paths: readonly string[]) => archiveEntries(deps, p, paths),
       mkdir: (p: Principal, path: string) => mkdir(deps, p, path),
       remove: (p: Principal, path: string, opts?: Parameters<typeof remove>[3]) => remove(deps, p, path, opts),
       rename: (p: Principal, from: string, to: string, opts?: Parameters<typeof rename>[4]) => rename(deps, p, from, to, opts),
