@@ -28,6 +28,8 @@ import { appendResumable, createResumable, resumableStatus, sweepExpiredUploads,
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
+import { createLedgerSearch } from './audit/search.js';
+import { ledgerState } from './audit/state.js';
 import { lockdownOf } from './ops/lockdown.js';
 import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
@@ -36,7 +38,7 @@ import { incidentScope, type ScopeInput } from './incident/scope.js';
 import { art33Report, notifyPartners } from './incident/notify.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
-import { flushWrites } from './tx.js';
+import { flushWrites, recordEvent } from './tx.js';
 import { formatPath, parsePath } from './paths.js';
 import type { Principal, Role } from './principal.js';
 import { assertPrincipal, refusedPath } from './files/guard.js';
@@ -66,6 +68,8 @@ export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incid
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
+export { LEDGER_CSV_COLUMNS, LEDGER_OUTCOMES, LEDGER_PROTOCOLS, ledgerCsvRow, type LedgerPage, type LedgerSearch } from './audit/search.js';
+export type { LedgerState } from './audit/state.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
@@ -128,6 +132,7 @@ function buildCore(deps: CoreDeps) {
   const mfa = createMfaAdmin(deps, users.find);
   const finders = { user: users.find, org: orgs.find };
   const sessions = createSessions(deps);
+  const ledgerSearch = createLedgerSearch(deps);
   const oidc = createOidc(
     deps,
     principalFor,
@@ -217,6 +222,13 @@ function buildCore(deps: CoreDeps) {
       async verify(p: Principal, onProgress?: (done: number, total: number) => void) {
         await requireAdmin(deps, p, 'audit.verify');
         const r = await verifyLedger(deps.db, { anchors: deps.anchors, onProgress });
+        // Recorded, so the console can show when the ledger was last verified whole and how it went.
+        await recordEvent(deps.db, deps.clock, {
+          action: 'audit.verify',
+          outcome: r.ok ? 'success' : 'failure',
+          actor: p,
+          detail: { events: r.events, headSeq: r.headSeq, signedThrough: r.signedThrough, ...(r.problem ? { problem: r.problem } : {}) },
+        });
         if (!r.ok)
           await alertsOf(deps).raise({
             code: 'LEDGER_VERIFY_FAILED',
@@ -234,6 +246,12 @@ function buildCore(deps: CoreDeps) {
       },
       /** Ledger events, oldest first (administrators); the query itself is recorded. */
       events: (p: Principal, filter: AuditFilter = {}) => listEvents(deps, p, filter),
+      /** The console's search: every filter, keyset pages newest or oldest first (recorded). */
+      search: ledgerSearch.search,
+      /** The search's whole selection as a stream of events, for CSV/JSONL export (recorded before the first). */
+      export: ledgerSearch.export,
+      /** Head, last signed checkpoint and its age, the tail's chain, the last full verification, sink health. */
+      state: (p: Principal) => ledgerState(deps, p),
     },
     alerts: {
       /** Sends a test alert through every channel (administrators). */
