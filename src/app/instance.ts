@@ -163,6 +163,8 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       uploadOwner: opts.uploadOwner,
       maxUploadBytes: config.maxUploadBytes,
       inlineMaxBytes: config.inlineMaxBytes,
+      resumablePartBytes: config.uploadPartBytes,
+      resumableTtlMs: config.uploadExpiry,
       sessionTtlMs: config.sessionMax ?? config.sessionTtl ?? 12 * 3_600_000,
       sessionIdleMs: config.sessionIdle,
       webauthn: relyingParty(config),

@@ -27,6 +27,10 @@ export interface CoreSettings {
    * Absent: SMALL_OBJECT_BYTES.
    */
   readonly inlineMaxBytes?: number | undefined;
+  /** Resumable uploads: the largest part a PATCH body is cut into (what a crash can lose; absent: 64 MiB). */
+  readonly resumablePartBytes?: number | undefined;
+  /** Resumable uploads: an upload not continued for this long expires and its parts are removed (absent: 24 h). */
+  readonly resumableTtlMs?: number | undefined;
   /** Absolute lifetime of a web session. */
   readonly sessionTtlMs: number;
   /** A web session unused this long ends (absent: 30 minutes). */

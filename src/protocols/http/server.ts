@@ -34,6 +34,8 @@ import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { fsRoutes } from './routes-fs.js';
+import { tusRoutes } from './routes-tus.js';
+import { archiveRoutes } from './routes-archive.js';
 import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
@@ -253,6 +255,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await opsRoutes(app, { core, config, metrics });
   await authRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await fsRoutes(app, { core, metrics, log });
+  await tusRoutes(app, { core, metrics });
+  await archiveRoutes(app, { core });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
   await ledgerRoutes(app, { core });
