@@ -33,9 +33,13 @@ export async function registerOpenApi(app: FastifyInstance, opts: { version: str
       security: [{ bearer: [] }, { session: [] }],
       tags: [
         { name: 'files', description: 'Files and folders by virtual path' },
+        { name: 'uploads', description: 'Resumable uploads (tus 1.0.0: creation, creation-with-upload, termination, checksum sha256, expiration)' },
         { name: 'auth', description: 'Web sign-in' },
         { name: 'tokens', description: 'API tokens' },
         { name: 'admin', description: 'Administration (administrators only)' },
+        { name: 'ledger', description: 'The audit ledger for the security officer: search, export, verification state (administrators only)' },
+        { name: 'incident', description: 'Incident response: scope, partner notification drafts, GDPR Art. 33 report (administrators only)' },
+        { name: 'access', description: 'Who can see a folder and through which grant; what a user can see (administrators only)' },
         { name: 'ops', description: 'Health, readiness, metrics' },
       ],
     },
