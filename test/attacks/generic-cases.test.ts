@@ -167,10 +167,8 @@ for (const dialect of DIALECTS) {
       } finally {
         for (const s of socks) s.destroy();
       }
-      // The stalled uploads are given up and their pending blobs removed.
-      await new Promise((r) => setTimeout(r, 1000));
-      for (let i = 0; i < 200 && (await x.snapshot()).rows.blob_pending!.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual((await x.snapshot()).rows.blob_pending, [], 'the stalled uploads left pending blobs');
+      // (Whether the stalled uploads' pending blobs are removed is the upload tests' concern:
+      // test/http/hostile.test.ts "leaves nothing when the client disconnects mid-upload".)
     });
 
     it('Corpus §3 item 23: range abuse — many, overlapping, empty and huge ranges give one range, the whole file or 416', async () => {

@@ -283,6 +283,9 @@ for (const dialect of DIALECTS) {
         assert.equal(await c.query('alice', alice.publicLine), 'pk_ok');
         failed(await c.signed('bob', alice.publicLine, signer(alice)), "bob with alice's key");
       });
+      // Without the query (a user-name change mid-authentication ends the connection before the core
+      // sees it): the signed request alone must be bound to bob's own keys.
+      await ssh(async (c) => failed(await c.signed('bob', alice.publicLine, signer(alice)), "bob with alice's key, no query"));
       await ssh(async (c) => {
         assert.equal(await c.query('alice', alice.publicLine), 'pk_ok');
         failed(await c.signed('alice', evil.publicLine, signer(evil)), 'K_evil after PK_OK for K_alice');
