@@ -62,7 +62,13 @@ for (const dialect of DIALECTS) {
 
     it('CVE-2023-48795 (SSH-2): strict key exchange is offered, and a message slipped in before NEWKEYS ends the connection', async () => {
       const t = await rawTransport(x.port);
-      await new Promise((r) => setTimeout(r, 300));
+      t.sock.write(plainPacket(kexinitPayload({ kex: ['curve25519-sha256', 'kex-strict-c-v00@openssh.com'] })));
+      // The server's ident line and its whole KEXINIT packet.
+      const complete = (b: Buffer) => {
+        const nl = b.indexOf('\r\n');
+        return nl >= 0 && b.length >= nl + 2 + 4 && b.length >= nl + 2 + 4 + b.readUInt32BE(nl + 2);
+      };
+      for (let i = 0; i < 100 && !complete(t.received()); i++) await new Promise((r) => setTimeout(r, 50));
       const lists = serverKexinit(t.received());
       t.sock.destroy();
       assert.ok(lists[0]!.includes('kex-strict-s-v00@openssh.com'), `kex: ${lists[0]!.join(',')}`);

@@ -23,6 +23,8 @@ const PUBLIC = new Set([
   'GET /api/v1/auth/oidc',
   'GET /api/v1/auth/oidc/start',
   'GET /api/v1/auth/oidc/callback',
+  // tus discovery: which protocol versions and extensions this server speaks (routes-tus.ts).
+  'OPTIONS /api/v1/uploads',
 ]);
 
 for (const dialect of DIALECTS) {

@@ -5,8 +5,9 @@
  * suite's sweep (test/attacks/generic-sweep.test.ts, corpus §3 items 5 and 44).
  *
  * Client paths are left to the core's one path parser, which refuses these characters itself and
- * records the attempt in the ledger: the fs routes' wildcard, `?path=` and the `path`, `from` and
- * `to` fields of a JSON body.
+ * records the attempt in the ledger: the fs routes' wildcard and the `path`, `from` and `to` fields
+ * of a JSON body. A `?path=` query is checked here (it also filters ledger queries, which go to the
+ * database without the parser).
  */
 import type { FastifyRequest } from 'fastify';
 import { CoreError } from '../../core/errors.js';
@@ -32,7 +33,7 @@ function badFields(o: unknown, skipPaths: boolean): boolean {
 
 /** A preValidation hook: 400 INVALID_INPUT for NUL or a lone surrogate in params, query or JSON body. */
 export async function textGuard(request: FastifyRequest): Promise<void> {
-  if (badFields(request.params, true) || badFields(request.query, true) || (request.body !== undefined && badFields(request.body, true))) {
+  if (badFields(request.params, true) || badFields(request.query, false) || (request.body !== undefined && badFields(request.body, true))) {
     throw new CoreError('INVALID_INPUT', 'text with NUL characters or unpaired surrogates is not accepted');
   }
 }
