@@ -26,8 +26,26 @@ describe('serve: SFTP processes and limits from the configuration', () => {
         SLUICE_SFTP_MAX_CONNECTIONS_PER_IP: '2',
         SLUICE_SFTP_MAX_PREAUTH_PER_IP: '1',
         SLUICE_SFTP_LOGIN_GRACE: '5s',
+        SLUICE_SFTP_BANNER_TIMEOUT: '3s',
+        SLUICE_SFTP_KEX_TIMEOUT: '4s',
+        SLUICE_SFTP_MAX_STARTUPS: '5:50:9',
+        SLUICE_SFTP_MAX_UNAUTH_PER_IP: '7',
+        SLUICE_SFTP_PENALTIES: 'authfail:2s min:6s',
+        SLUICE_SFTP_PENALTY_EXEMPT: '192.0.2.0/24',
       }),
     );
     assert.deepEqual([l.maxConnections, l.maxConnectionsPerIp, l.maxPreAuthPerIp, l.loginGraceMs], [10, 2, 1, 5000]);
+    assert.deepEqual([l.bannerTimeoutMs, l.kexTimeoutMs, l.maxUnauthPerIp], [3000, 4000, 7]);
+    assert.deepEqual(l.maxStartups, { start: 5, rate: 50, full: 9 });
+    assert.deepEqual([l.penalties?.authfail, l.penalties?.min, l.penalties?.noauth, l.penalties?.exempt], [2000, 6000, 1000, ['192.0.2.0/24']]);
+    assert.equal(sftpLimits(loadConfig({ SLUICE_SFTP_PENALTIES: 'off' })).penalties, undefined);
+    assert.ok(sftpLimits(loadConfig({})).penalties, 'penalties are on by default');
+    for (const [k, v] of [
+      ['SLUICE_SFTP_MAX_STARTUPS', '9:50:5'],
+      ['SLUICE_SFTP_PENALTIES', 'authfail:forever'],
+      ['SLUICE_SFTP_PENALTY_EXEMPT', 'not-an-address'],
+      ['SLUICE_SFTP_BANNER_TIMEOUT', 'soon'],
+    ] as const)
+      assert.throws(() => loadConfig({ [k]: v }), new RegExp(k));
   });
 });

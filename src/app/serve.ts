@@ -9,15 +9,23 @@ import { initHostKeys, loadHostKeys } from './host-keys.js';
 import { buildHttpServer, createMetrics } from '../protocols/http/server.js';
 import { createSftpServer, DEFAULT_LIMITS, type SftpLimits } from '../protocols/sftp/server.js';
 import { startSftpProcesses } from './sftp-processes.js';
+import { parsePenalties } from '../config/preauth.js';
 
 /** The SFTP limits the configuration sets (the rest are the server's defaults). */
 export function sftpLimits(config: Config): SftpLimits {
+  const penalties = parsePenalties(config.sftpPenalties, config.sftpPenaltyExempt);
+  if (typeof penalties === 'string') throw new Error(penalties); // loadConfig checked it already
   return {
     ...DEFAULT_LIMITS,
     maxConnections: config.sftpMaxConnections,
     maxConnectionsPerIp: config.sftpMaxConnectionsPerIp,
+    maxUnauthPerIp: config.sftpMaxUnauthPerIp,
     maxPreAuthPerIp: config.sftpMaxPreauthPerIp,
+    maxStartups: config.sftpMaxStartups,
     loginGraceMs: config.sftpLoginGrace,
+    bannerTimeoutMs: config.sftpBannerTimeout,
+    kexTimeoutMs: config.sftpKexTimeout,
+    penalties,
   };
 }
 

@@ -7,7 +7,9 @@
  * state a second process could contradict (the ledger head, lockdown, budgets, quotas and
  * lockouts live in the database, as for several nodes).
  *
- * - Sockets are accepted paused (pauseOnConnect): the primary never reads a byte of SSH.
+ * - Sockets are accepted paused (pauseOnConnect); the primary reads only the client's
+ *   identification line and first key-exchange packet (admission.ts, hello.ts), which go to the
+ *   worker with the socket.
  * - A worker that dies takes its connections with it (their clients see the connection drop;
  *   unfinished uploads stay invisible, as after any disconnect); they are released here and a new
  *   worker is started, after a pause that grows while workers keep dying.
@@ -24,6 +26,7 @@ import type { Config } from '../config/config.js';
 import type { Metrics } from '../protocols/http/metrics.js';
 import { createAdmission, refuseSocket, type Admitted } from '../protocols/sftp/admission.js';
 import { listenOn, type SftpLimits } from '../protocols/sftp/server.js';
+import type { PenaltyKind } from '../protocols/sftp/penalties.js';
 import { parseFromWorker, type ToWorker } from './sftp-ipc.js';
 
 export interface SftpProcesses {
@@ -81,11 +84,11 @@ export async function startSftpProcesses(opts: SftpProcessesOptions): Promise<Sf
 
   const admission = createAdmission({ limits: opts.limits, log, registry: metrics.registry, start: dispatch });
 
-  function release(id: number): void {
+  function release(id: number, penalty?: PenaltyKind): void {
     const w = ownerOf.get(id);
     if (w) w.conns.delete(id);
     ownerOf.delete(id);
-    admission.gone(id);
+    admission.gone(id, penalty);
   }
 
   function dispatch(c: Admitted): void {
@@ -99,7 +102,8 @@ export async function startSftpProcesses(opts: SftpProcessesOptions): Promise<Sf
     const w = best;
     w.conns.add(c.id);
     ownerOf.set(c.id, w);
-    const msg: ToWorker = { t: 'conn', id: c.id, ip: c.ip, graceMs: c.graceMs };
+    // What admission read (the client's identification and KEXINIT) travels with the socket.
+    const msg: ToWorker = { t: 'conn', id: c.id, ip: c.ip, head: c.head.toString('base64'), kexMs: c.kexMs, graceMs: c.graceMs };
     w.child.send(msg, c.socket, { keepOpen: false }, (err) => {
       if (!err) return;
       log.warn({ err: err.message, worker: w.index }, 'could not hand a connection to an SFTP worker');
@@ -141,7 +145,7 @@ export async function startSftpProcesses(opts: SftpProcessesOptions): Promise<Sf
             if (ownerOf.get(m.id) === w) admission.signedIn(m.id);
             return;
           case 'closed':
-            if (ownerOf.get(m.id) === w) release(m.id);
+            if (ownerOf.get(m.id) === w) release(m.id, m.penalty);
             return;
           case 'metrics':
             metricsWaiting.get(m.req)?.(m.data);

@@ -74,7 +74,14 @@ async function main(): Promise<void> {
           s.destroy();
           return send({ t: 'closed', id: m.id });
         }
-        handler.handle(s, m, { signedIn: () => send({ t: 'signed-in', id: m.id }), closed: () => send({ t: 'closed', id: m.id }) });
+        handler.handle(
+          s,
+          { ip: m.ip, head: Buffer.from(m.head, 'base64'), kexMs: m.kexMs, graceMs: m.graceMs },
+          {
+            signedIn: () => send({ t: 'signed-in', id: m.id }),
+            closed: (penalty) => send(penalty ? { t: 'closed', id: m.id, penalty } : { t: 'closed', id: m.id }),
+          },
+        );
         return;
       }
       case 'metrics':

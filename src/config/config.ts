@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CoreError } from '../core/errors.js';
 import { isLoopbackHost, parseDuration, parseListen, parseSize } from './units.js';
+import { DEFAULT_MAX_STARTUPS, DEFAULT_PENALTIES, parseMaxStartups, parsePenalties } from './preauth.js';
 
 const listen = z.string().transform((v, ctx) => {
   const r = parseListen(v);
@@ -97,10 +98,56 @@ const schema = z
     budgetGlobalFiles: int(0, 1e12).prefault(20000),
     budgetGlobalBytes: size.prefault('200G'),
     canaryTripsGlobal: bool.prefault(false),
+    httpMaxHeaderSize: size.prefault('16K').pipe(
+      z
+        .number()
+        .min(1024, 'must be at least 1K')
+        .max(1024 * 1024, 'must be at most 1M'),
+    ),
+    httpHeadersTimeout: duration.prefault('10s'),
+    /** 0: no limit on a whole request (uploads take as long as they take; the idle timeout cuts stalls). */
+    httpRequestTimeout: z
+      .union([z.literal(0), z.literal('0'), duration])
+      .transform(Number)
+      .prefault(0),
+    httpIdleTimeout: duration.prefault('60s'),
+    httpKeepAliveTimeout: duration.prefault('5s'),
+    httpMaxConnections: int(1, 1_000_000).prefault(4096),
+    httpMaxConnectionsPerIp: int(1, 1_000_000).prefault(256),
     sftpMaxConnections: int(1, 100_000).prefault(1024),
     sftpMaxConnectionsPerIp: int(1, 100_000).prefault(256),
     sftpMaxPreauthPerIp: int(1, 1000).prefault(8),
+    sftpMaxUnauthPerIp: int(1, 100_000).prefault(32),
     sftpLoginGrace: duration.prefault('30s'),
+    /** The client's SSH identification line must arrive this soon after it connected. */
+    sftpBannerTimeout: duration.prefault('10s'),
+    /** Its first key-exchange packet this soon after the banner, and the key exchange this soon after admission. */
+    sftpKexTimeout: duration.prefault('15s'),
+    /** Random early drop of unauthenticated connections, as sshd's MaxStartups start:rate:full. */
+    sftpMaxStartups: z
+      .string()
+      .default(DEFAULT_MAX_STARTUPS)
+      .transform((v, ctx) => {
+        const r = parseMaxStartups(v);
+        if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+        return typeof r === 'string' ? { start: 1, rate: 100, full: 1 } : r;
+      }),
+    /** Penalties per source address, as sshd's PerSourcePenalties ("off" for none). */
+    sftpPenalties: z
+      .string()
+      .default(DEFAULT_PENALTIES)
+      .superRefine((v, ctx) => {
+        const r = parsePenalties(v);
+        if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+      }),
+    /** Addresses and CIDR blocks never penalised (comma or space list). */
+    sftpPenaltyExempt: z
+      .string()
+      .default('')
+      .superRefine((v, ctx) => {
+        const r = parsePenalties(DEFAULT_PENALTIES, v);
+        if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+      }),
     /** SFTP worker processes: 0 runs SFTP inside the serve process; "auto": one per core on PostgreSQL, 0 on SQLite (app/serve.ts). */
     sftpProcesses: z.union([z.literal('auto'), int(0, 64)]).prefault('auto'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -123,10 +170,23 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_DATA_DIR: 'dataDir',
   SLUICE_DATABASE_URL: 'databaseUrl',
   SLUICE_DATABASE_MIGRATE_URL: 'databaseMigrateUrl',
+  SLUICE_HTTP_MAX_HEADER_SIZE: 'httpMaxHeaderSize',
+  SLUICE_HTTP_HEADERS_TIMEOUT: 'httpHeadersTimeout',
+  SLUICE_HTTP_REQUEST_TIMEOUT: 'httpRequestTimeout',
+  SLUICE_HTTP_IDLE_TIMEOUT: 'httpIdleTimeout',
+  SLUICE_HTTP_KEEPALIVE_TIMEOUT: 'httpKeepAliveTimeout',
+  SLUICE_HTTP_MAX_CONNECTIONS: 'httpMaxConnections',
+  SLUICE_HTTP_MAX_CONNECTIONS_PER_IP: 'httpMaxConnectionsPerIp',
   SLUICE_SFTP_MAX_CONNECTIONS: 'sftpMaxConnections',
   SLUICE_SFTP_MAX_CONNECTIONS_PER_IP: 'sftpMaxConnectionsPerIp',
   SLUICE_SFTP_MAX_PREAUTH_PER_IP: 'sftpMaxPreauthPerIp',
+  SLUICE_SFTP_MAX_UNAUTH_PER_IP: 'sftpMaxUnauthPerIp',
   SLUICE_SFTP_LOGIN_GRACE: 'sftpLoginGrace',
+  SLUICE_SFTP_BANNER_TIMEOUT: 'sftpBannerTimeout',
+  SLUICE_SFTP_KEX_TIMEOUT: 'sftpKexTimeout',
+  SLUICE_SFTP_MAX_STARTUPS: 'sftpMaxStartups',
+  SLUICE_SFTP_PENALTIES: 'sftpPenalties',
+  SLUICE_SFTP_PENALTY_EXEMPT: 'sftpPenaltyExempt',
   SLUICE_SFTP_PROCESSES: 'sftpProcesses',
   SLUICE_HTTP_LISTEN: 'httpListen',
   SLUICE_SFTP_LISTEN: 'sftpListen',
@@ -222,6 +282,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
       `invalid configuration: SLUICE_HTTP_LISTEN ${c.httpListen.host} is not a loopback address; set SLUICE_TLS_CERT and SLUICE_TLS_KEY, or SLUICE_HTTP_TLS_PROXY=true when a TLS proxy terminates in front of Sluice`,
     );
   }
+  if (c.httpRequestTimeout > 0 && c.httpRequestTimeout < c.httpHeadersTimeout)
+    throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_HTTP_REQUEST_TIMEOUT must be 0 (none) or at least SLUICE_HTTP_HEADERS_TIMEOUT');
   if (c.alertEmail && !c.smtpUrl) throw new CoreError('INVALID_INPUT', 'invalid configuration: SLUICE_ALERT_EMAIL needs SLUICE_SMTP_URL');
   if (c.alertWebhookUrl && !c.alertWebhookSecret)
     throw new CoreError(

@@ -131,6 +131,10 @@ export const ACTIONS = {
   'audit.verify': admin,
   'audit.checkpoint': admin,
   'audit.query': admin,
+  /** The console's ledger search, export and verification state (core/audit/search.ts, state.ts). */
+  'audit.search': admin,
+  'audit.export': admin,
+  'audit.state': admin,
   'incident.scope': admin,
   'incident.notify': admin,
   'incident.report': admin,

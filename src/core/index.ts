@@ -7,6 +7,7 @@ import type { CoreDeps } from './deps.js';
 import { createHasher } from './auth/passwords.js';
 import { createAuthenticator, principalFor, refusal, refusedError, systemPrincipal } from './auth/authenticate.js';
 import { createOidc } from './auth/oidc.js';
+import { operatorPrincipal } from './auth/operator.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
@@ -26,6 +27,8 @@ import { sweepAbandonedUploads, sweepBlobs } from './files/blobs.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
+import { createLedgerSearch, type LedgerSearch } from './audit/search.js';
+import { ledgerState } from './audit/state.js';
 import { lockdownOf } from './ops/lockdown.js';
 import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
@@ -33,9 +36,9 @@ import { canariesOf, canaryContent } from './ops/canaries.js';
 import { incidentScope, type ScopeInput } from './incident/scope.js';
 import { art33Report, notifyPartners } from './incident/notify.js';
 import { CoreError } from './errors.js';
-import { flushWrites } from './tx.js';
+import { flushWrites, recordEvent } from './tx.js';
 import { formatPath, parsePath } from './paths.js';
-import type { Principal, Role } from './principal.js';
+import type { Principal, RequestContext, Role } from './principal.js';
 import { enter, enterPath, refusedPath, type FileScope, type Scope } from './gate.js';
 import type { Action, FileAction } from './actions.js';
 import type { ActionTarget } from './access/decide.js';
@@ -69,6 +72,8 @@ export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incid
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
+export { LEDGER_CSV_COLUMNS, LEDGER_OUTCOMES, LEDGER_PROTOCOLS, ledgerCsvRow, type LedgerPage, type LedgerSearch } from './audit/search.js';
+export type { LedgerState } from './audit/state.js';
 export { PERMISSIONS, type Permission } from './access/permissions.js';
 export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
@@ -107,7 +112,7 @@ export function resolveClientPath(path: string): string {
  */
 export function createCore(deps: CoreDeps) {
   const core = buildCore(deps);
-  return { core, systemPrincipal };
+  return { core, systemPrincipal, operatorPrincipal: (login: string, ctx: RequestContext) => operatorPrincipal(deps, login, ctx) };
 }
 
 function buildCore(deps: CoreDeps) {
@@ -139,6 +144,7 @@ function buildCore(deps: CoreDeps) {
   const lockdown = lockdownOf(deps);
   const canaries = canariesOf(deps);
   const budgets = budgetsOf(deps);
+  const ledgerSearch = createLedgerSearch(deps);
 
   /**
    * The gate, then the body: `as(p, action, body)` passes `action` through core/gate.ts (principal
@@ -280,6 +286,13 @@ function buildCore(deps: CoreDeps) {
       verify: (p: Principal, onProgress?: (done: number, total: number) => void) =>
         as(p, 'audit.verify', async (s) => {
           const r = await verifyLedger(deps.db, { anchors: deps.anchors, onProgress });
+          // Recorded, so the console can show when the ledger was last verified whole and how it went.
+          await recordEvent(deps.db, deps.clock, {
+            action: 'audit.verify',
+            outcome: r.ok ? 'success' : 'failure',
+            actor: s.principal,
+            detail: { events: r.events, headSeq: r.headSeq, signedThrough: r.signedThrough, ...(r.problem ? { problem: r.problem } : {}) },
+          });
           if (!r.ok)
             await alertsOf(deps).raise({
               code: 'LEDGER_VERIFY_FAILED',
@@ -294,6 +307,12 @@ function buildCore(deps: CoreDeps) {
       checkpoint: (p: Principal) => as(p, 'audit.checkpoint', () => makeCheckpoint()),
       /** Ledger events, oldest first (administrators); the query itself is recorded. */
       events: (p: Principal, filter: AuditFilter = {}) => as(p, 'audit.query', (s) => listEvents(deps, s, filter)),
+      /** The console's search: every filter, keyset pages newest or oldest first (recorded). */
+      search: (p: Principal, filter: LedgerSearch) => as(p, 'audit.search', (s) => ledgerSearch.search(s, filter)),
+      /** The search's whole selection as a stream of events, for CSV/JSONL export (recorded before the first). */
+      export: (p: Principal, filter: LedgerSearch, format: 'csv' | 'jsonl') => as(p, 'audit.export', (s) => ledgerSearch.export(s, filter, format)),
+      /** Head, last signed checkpoint and its age, the tail's chain, the last full verification, sink health. */
+      state: (p: Principal) => as(p, 'audit.state', (s) => ledgerState(deps, s)),
     },
     alerts: {
       /** Sends a test alert through every channel (administrators). */

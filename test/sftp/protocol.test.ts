@@ -75,7 +75,10 @@ interface Transport {
   sock: net.Socket;
 }
 
-/** Connects, sends our ident and optionally more bytes, and parses the server's ident and KEXINIT. */
+/**
+ * Connects, sends our ident and then `after`'s bytes (by default a KEXINIT: the server answers with
+ * its own only once the client's key exchange began), and parses the server's ident and KEXINIT.
+ */
 async function transport(port: number, after?: (sock: net.Socket) => void): Promise<Transport> {
   const sock = net.connect(port, '127.0.0.1');
   const t0 = Date.now();
@@ -83,7 +86,7 @@ async function transport(port: number, after?: (sock: net.Socket) => void): Prom
   sock.on('error', () => undefined);
   let buf = Buffer.alloc(0);
   sock.write('SSH-2.0-RawTransport_1.0\r\n');
-  after?.(sock);
+  (after ?? ((k) => k.write(plainPacket(kexinit({ kex: ['curve25519-sha256'] })))))(sock);
   return new Promise((resolve, reject) => {
     sock.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);

@@ -301,6 +301,8 @@ export class RawSsh {
   private waiter: ((r: AuthReply) => void) | undefined;
   disconnected = false;
   channelOpen: 'confirmed' | 'failed' | undefined;
+  /** Changes the next bytes written to the socket (one write), e.g. to flip a bit after key exchange. */
+  tamper: ((d: Buffer) => Buffer) | undefined;
   private chanWaiter: (() => void) | undefined;
   readonly proto: ProtocolLike;
   private constructor(private readonly sock: net.Socket) {
@@ -314,7 +316,10 @@ export class RawSsh {
     this.proto = new Protocol({
       ident: 'RawTest_1.0',
       onWrite: (d: Buffer) => {
-        if (!sock.destroyed) sock.write(d);
+        if (sock.destroyed) return;
+        const t = this.tamper;
+        this.tamper = undefined;
+        sock.write(t ? t(Buffer.from(d)) : d);
       },
       onError: () => push('disconnect'),
       onHandshakeComplete: () => this.proto.service('ssh-userauth'),
@@ -446,4 +451,74 @@ export class RawSsh {
   close(): void {
     this.sock.destroy();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SSH transport before key exchange (handshake and framing attacks: SERVU-1, SSH-1..3)
+// ---------------------------------------------------------------------------------------------
+
+/** A plain (pre-NEWKEYS) SSH binary packet around `payload`. */
+export function plainPacket(payload: Buffer): Buffer {
+  let pad = 8 - ((5 + payload.length) % 8);
+  if (pad < 4) pad += 8;
+  const b = Buffer.alloc(5 + payload.length + pad);
+  b.writeUInt32BE(1 + payload.length + pad, 0);
+  b[4] = pad;
+  payload.copy(b, 5);
+  return b;
+}
+
+/** A client KEXINIT with the given name-lists (reserved field and first_kex_packet_follows settable). */
+export function kexinitPayload(
+  lists: { kex: string[]; hostKey?: string[]; cipher?: string[]; mac?: string[]; compress?: string[] },
+  opts: { firstKexFollows?: boolean; reserved?: number } = {},
+): Buffer {
+  const l = (a: string[]) => str(a.join(','));
+  const cipher = lists.cipher ?? ['aes128-gcm@openssh.com'];
+  const mac = lists.mac ?? ['hmac-sha2-256-etm@openssh.com'];
+  const comp = lists.compress ?? ['none'];
+  return Buffer.concat([
+    Buffer.from([20]),
+    Buffer.alloc(16, 7),
+    l(lists.kex),
+    l(lists.hostKey ?? ['ssh-ed25519']),
+    l(cipher),
+    l(cipher),
+    l(mac),
+    l(mac),
+    l(comp),
+    l(comp),
+    l([]),
+    l([]),
+    Buffer.from([opts.firstKexFollows ? 1 : 0]),
+    u32(opts.reserved ?? 0),
+  ]);
+}
+
+export interface RawTransport {
+  readonly sock: net.Socket;
+  /** Everything the server sent so far. */
+  received(): Buffer;
+  /** Resolves true when the server closed the connection within `ms`, false otherwise. */
+  closedWithin(ms: number): Promise<boolean>;
+}
+
+/** A TCP connection to the SSH port that sends `ident` (a line, or raw bytes) and then whatever it is told. */
+export async function rawTransport(port: number, ident: string | Buffer = 'SSH-2.0-RawTransport_1.0\r\n'): Promise<RawTransport> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r, j) => sock.once('connect', r).once('error', j));
+  sock.on('error', () => undefined);
+  const chunks: Buffer[] = [];
+  let closed = false;
+  const closedP = new Promise<void>((r) => sock.once('close', () => ((closed = true), r())));
+  sock.on('data', (d: Buffer) => {
+    if (chunks.length < 64) chunks.push(d);
+  });
+  if (ident.length) sock.write(ident);
+  return {
+    sock,
+    received: () => Buffer.concat(chunks),
+    closedWithin: (ms) =>
+      closed ? Promise.resolve(true) : Promise.race([closedP.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]),
+  };
 }

@@ -441,6 +441,21 @@ const m015: Migration = {
   },
 };
 
+/**
+ * Ledger lookups of the console's search (core/audit/search.ts) that no index served: by action,
+ * by outcome (the denials among millions of successes) and by path. (key, seq), like
+ * (file_id, seq): a page in seq order is a range of the index, cut at the cursor. Protocol has
+ * no index of its own: five values, each common, so the primary key in seq order finds a page
+ * at once (and the other filters narrow it through theirs).
+ */
+const m016: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('audit_action_seq').on('audit_events').columns(['action', 'seq']).execute();
+    await db.schema.createIndex('audit_outcome_seq').on('audit_events').columns(['outcome', 'seq']).execute();
+    await db.schema.createIndex('audit_path_seq').on('audit_events').columns(['target_path', 'seq']).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -457,6 +472,7 @@ export const migrations: Record<string, Migration> = {
   '013_passkeys': m013,
   '014_oidc': m014,
   '015_org_identifiers_unique': m015,
+  '016_ledger_console_indexes': m016,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -44,13 +44,13 @@ export async function listCheckpoints(db: Db): Promise<Checkpoint[]> {
 }
 
 /** A point of the chain known to hold together up to it: an event's seq and hash. */
-interface ChainPoint {
+export interface ChainPoint {
   readonly seq: number;
   readonly hash: string;
 }
 
 /** The newest checkpoint, or the genesis before the first event. */
-async function lastCheckpoint(db: Db): Promise<ChainPoint> {
+export async function lastCheckpoint(db: Db): Promise<ChainPoint> {
   const r = await db.selectFrom('audit_checkpoints').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   return r ? { seq: Number(r.seq), hash: r.hash } : { seq: 0, hash: GENESIS_HASH };
 }
@@ -62,7 +62,7 @@ const VERIFY_PAGE = 1000;
  * Verifies the events after `from` up to `to` (inclusive) and returns the chain point at `to`.
  * Throws INTEGRITY at the first event that is missing, out of order, or whose hashes do not hold.
  */
-async function verifyChain(db: Db, from: ChainPoint, to: number): Promise<ChainPoint> {
+export async function verifyChain(db: Db, from: ChainPoint, to: number): Promise<ChainPoint> {
   const broken = (seq: number) => new CoreError('INTEGRITY', `ledger chain broken at event ${seq}; refusing to sign it`);
   let at = from;
   while (at.seq < to) {

@@ -73,6 +73,18 @@ export function recomputeHash(r: AuditEventRow): string {
 
 const MAX_FIELD = 1024;
 const clip = (s: string | null | undefined): string | null => (s === undefined || s === null ? null : s.length > MAX_FIELD ? s.slice(0, MAX_FIELD) + '…' : s);
+/**
+ * A login as a client claimed it (failed sign-ins): control characters, line and paragraph
+ * separators and unpaired surrogates become \u{…} escapes, so the claimed name can neither forge a
+ * log or CSV line nor change when PostgreSQL stores it (which would break the event's hash).
+ */
+const claimed = (s: string | undefined): string | null =>
+  s === undefined
+    ? null
+    : s.replace(
+        /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+        (c) => `\\u{${c.charCodeAt(0).toString(16)}}`,
+      );
 
 /** Appends one event inside `trx`. The caller MUST hold the write lock (tx.ts). Returns its seq. */
 export async function appendEvent(trx: Transaction<Database>, now: number, input: AuditInput): Promise<number> {
@@ -85,7 +97,7 @@ export async function appendEvent(trx: Transaction<Database>, now: number, input
     ts: now,
     actor_type: a ? a.kind : input.claimedLogin || input.claimedUserId ? 'user' : 'anonymous',
     actor_id: a ? a.userId : (input.claimedUserId ?? null),
-    actor_login: clip(a ? a.login : (input.claimedLogin ?? null)),
+    actor_login: clip(a ? a.login : claimed(input.claimedLogin)),
     org_id: input.orgId !== undefined ? input.orgId : a ? a.orgId : null,
     protocol: a ? a.protocol : (input.ctx?.protocol ?? 'system'),
     remote_addr: clip(a ? a.remoteAddr : (input.ctx?.remoteAddr ?? null)),

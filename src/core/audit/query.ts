@@ -4,7 +4,7 @@
  */
 import type { Scope } from '../gate.js';
 import { z } from 'zod';
-import type { Db } from '../../ports/db-schema.js';
+import type { AuditEventRow, Db } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { parseWith } from '../admin/orgs.js';
 import { recordEvent } from '../tx.js';
@@ -69,7 +69,12 @@ export async function queryEvents(db: Db, filter: AuditFilter): Promise<AuditEve
   if (f.action !== undefined) page = page.where('action', '=', f.action);
   const q = db.selectFrom('audit_events').selectAll().where('seq', 'in', page).orderBy('seq');
   const rows = await q.execute();
-  return rows.map((r) => ({
+  return rows.map(toAuditEvent);
+}
+
+/** A ledger row as the API shows it. */
+export function toAuditEvent(r: AuditEventRow): AuditEvent {
+  return {
     seq: Number(r.seq),
     time: new Date(Number(r.ts)).toISOString(),
     actorType: r.actor_type,
@@ -86,7 +91,7 @@ export async function queryEvents(db: Db, filter: AuditFilter): Promise<AuditEve
     outcome: r.outcome,
     detail: JSON.parse(r.detail) as Record<string, unknown>,
     hash: r.hash,
-  }));
+  };
 }
 
 export async function listEvents(deps: CoreDeps, sc: Scope<'audit.query'>, filter: AuditFilter): Promise<AuditEvent[]> {

@@ -37,9 +37,12 @@ import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
 import { oidcRoutes } from './routes-oidc.js';
+import { ledgerRoutes } from './routes-ledger.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
+import { addressList, limitConnectionsPerIp } from './connection-limits.js';
+import { duplicatedSingleton } from './singleton-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
 
 /** How often an idle young-generation collection runs (see "Memory at rest" below). */
@@ -55,23 +58,34 @@ export interface HttpServerOptions {
   readonly metrics?: Metrics | undefined;
 }
 
-/** Limits and timeouts (see attack corpus §3 "HTTP protocol and web", items 20-21). */
-export const HTTP_LIMITS = Object.freeze({
-  /** Request line + headers. Node's default; a larger header block answers 431. */
-  maxHeaderSize: 16 * 1024,
-  /** The whole header block must arrive within this time (slowloris). */
-  headersTimeoutMs: 30_000,
-  /**
-   * No cap on a whole request: an upload of many GiB legitimately takes long. Slow or stalled
-   * bodies are cut by the idle timeout instead.
-   */
-  requestTimeoutMs: 0,
-  /** A socket with no traffic in either direction for this long is closed (slow POST, slow read). */
-  idleTimeoutMs: 60_000,
-  keepAliveTimeoutMs: 5_000,
-  /** Longest path parameter (org names, key fingerprints); file paths are not route params. */
-  maxParamLength: 1_000,
-});
+/**
+ * Limits and timeouts (attack corpus §3 "HTTP protocol and web", items 20-21; issue 14 §3), from
+ * the configuration (SLUICE_HTTP_*; defaults in config.ts):
+ * - maxHeaderSize: request line + headers; a larger header block answers 431.
+ * - headersTimeout: the whole header block must arrive within this time (slowloris); Node checks
+ *   it every `connectionsCheckingInterval`, which is therefore short.
+ * - requestTimeout: a whole request, body included; 0 (the default): none, since an upload of
+ *   many GiB legitimately takes long — slow or stalled bodies are cut by the idle timeout instead.
+ * - idleTimeout: a socket with no traffic in either direction for this long is closed (slow POST,
+ *   slow read, a connection that never sends a request).
+ * - keepAliveTimeout: an idle keep-alive connection is closed after this.
+ * - maxConnections (the listener) and maxConnectionsPerIp (connection-limits.ts).
+ */
+export function httpLimits(config: Config) {
+  return Object.freeze({
+    maxHeaderSize: config.httpMaxHeaderSize,
+    headersTimeoutMs: config.httpHeadersTimeout,
+    requestTimeoutMs: config.httpRequestTimeout,
+    idleTimeoutMs: config.httpIdleTimeout,
+    keepAliveTimeoutMs: config.httpKeepAliveTimeout,
+    maxConnections: config.httpMaxConnections,
+    maxConnectionsPerIp: config.httpMaxConnectionsPerIp,
+    /** How often Node looks for requests over their headers or request timeout. */
+    connectionsCheckingIntervalMs: Math.max(100, Math.min(1000, Math.floor(config.httpHeadersTimeout / 4))),
+    /** Longest path parameter (org names, key fingerprints); file paths are not route params. */
+    maxParamLength: 1_000,
+  });
+}
 
 export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const { core, config } = opts;
@@ -84,11 +98,16 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   const cookie = cookieSettings(httpsForBrowser);
   const countError = (code: string) => metrics.errors.inc({ code });
   const hostAllowed = hostCheck(config.publicUrl, config.allowedHosts);
+  const HTTP_LIMITS = httpLimits(config);
   let closing = false;
 
   const serverFactory = (handler: http.RequestListener): http.Server => {
     // Host is required for HTTP/1.1 (RFC 9112), but checked below so the refusal is JSON too.
-    const nodeOpts = { maxHeaderSize: HTTP_LIMITS.maxHeaderSize, requireHostHeader: false };
+    const nodeOpts = {
+      maxHeaderSize: HTTP_LIMITS.maxHeaderSize,
+      requireHostHeader: false,
+      connectionsCheckingInterval: HTTP_LIMITS.connectionsCheckingIntervalMs,
+    };
     const server: http.Server = tls
       ? (https.createServer({ ...nodeOpts, cert: fs.readFileSync(config.tlsCert!), key: fs.readFileSync(config.tlsKey!) }, handler) as unknown as http.Server)
       : http.createServer(nodeOpts, handler);
@@ -96,6 +115,13 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     server.requestTimeout = HTTP_LIMITS.requestTimeoutMs;
     server.keepAliveTimeout = HTTP_LIMITS.keepAliveTimeoutMs;
     server.setTimeout(HTTP_LIMITS.idleTimeoutMs);
+    server.maxConnections = HTTP_LIMITS.maxConnections;
+    limitConnectionsPerIp(server, {
+      maxPerIp: HTTP_LIMITS.maxConnectionsPerIp,
+      exempt: addressList(parseTrustProxy(config.trustProxy) || []),
+      tls,
+      headers,
+    });
     // Expect: 100-continue is answered by us, after authentication and (for uploads) after the
     // core accepted the declared size: a refused upload is never sent.
     server.on('checkContinue', (req, res) => server.emit('request', req, res));
@@ -143,6 +169,11 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     if (closing) throw new CoreError('UNAVAILABLE', 'server is shutting down');
     const raw = request.raw;
     if (raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1 && !raw.headers.host) throw new CoreError('INVALID_INPUT', 'a Host header is required');
+    const twice = duplicatedSingleton(raw.rawHeaders);
+    if (twice !== undefined) {
+      reply.header('connection', 'close');
+      throw new CoreError('INVALID_INPUT', `the ${twice} header may appear only once`);
+    }
     // DNS rebinding: a name that is not ours (host-check.ts). Behind a trusted proxy, its X-Forwarded-Host.
     if (!hostAllowed(raw.headers.host === undefined ? undefined : request.host)) {
       reply.header('connection', 'close');
@@ -214,6 +245,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await fsRoutes(app, { core, metrics, log });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
+  await ledgerRoutes(app, { core });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
 

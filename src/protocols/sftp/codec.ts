@@ -407,13 +407,8 @@ export const DATA_OVERHEAD = 13;
 /** SSH_DISCONNECT reason codes (RFC 4253 §11.1) used when refusing a connection. */
 export const DISCONNECT_REASON = { BY_APPLICATION: 11, TOO_MANY_CONNECTIONS: 12 } as const;
 
-/**
- * What a refused client receives instead of a bare reset: the server's identification line and
- * an unencrypted SSH_MSG_DISCONNECT with the reason (a DISCONNECT may be sent at any time, also
- * before key exchange: RFC 4253 §11.1). OpenSSH prints "Received disconnect from …: 12: too many
- * connections from this address"; ssh2 clients get an error with that message and code.
- */
-export function sshRefusal(ident: string, code: number, description: string): Buffer {
+/** An unencrypted SSH_MSG_DISCONNECT packet (valid before the first NEWKEYS). */
+export function sshDisconnectPacket(code: number, description: string): Buffer {
   const desc = Buffer.from(description.slice(0, 200), 'utf8');
   const payload = Buffer.alloc(1 + 4 + 4 + desc.length + 4);
   let o = payload.writeUInt8(1, 0); // SSH_MSG_DISCONNECT
@@ -427,5 +422,15 @@ export function sshRefusal(ident: string, code: number, description: string): Bu
   pkt.writeUInt32BE(1 + payload.length + pad, 0);
   pkt[4] = pad;
   payload.copy(pkt, 5);
-  return Buffer.concat([Buffer.from(`SSH-2.0-${ident}\r\n`, 'latin1'), pkt]);
+  return pkt;
+}
+
+/**
+ * What a refused client receives instead of a bare reset: the server's identification line and
+ * an unencrypted SSH_MSG_DISCONNECT with the reason (a DISCONNECT may be sent at any time, also
+ * before key exchange: RFC 4253 §11.1). OpenSSH prints "Received disconnect from …: 12: too many
+ * connections from this address"; ssh2 clients get an error with that message and code.
+ */
+export function sshRefusal(ident: string, code: number, description: string): Buffer {
+  return Buffer.concat([Buffer.from(`SSH-2.0-${ident}\r\n`, 'latin1'), sshDisconnectPacket(code, description)]);
 }

@@ -22,9 +22,11 @@
  *   `maxAuthAttempts` failures (wrong codes included) the connection is cut.
  * - Only session channels with the sftp subsystem: shell, exec, pty, env, X11, agent forwarding,
  *   port forwarding (direct-tcpip, tcpip-forward, streamlocal) are refused.
- * - Admission (admission.ts): connection totals, per-address limits, the bounded pre-auth queue
- *   and the login grace time, counted in one place for the whole server; each connection must
- *   authenticate within its grace time and may open `maxSessionsPerConnection` channels.
+ * - Admission (admission.ts): connection totals, per-address limits and penalties, the banner
+ *   deadline, random early drop of unauthenticated connections, counted in one place for the whole
+ *   server. Here each admitted connection must finish its key exchange within `kexMs` and then
+ *   authenticate within its whole login grace, and may open `maxSessionsPerConnection` channels;
+ *   how it ended (signed in, failed, never tried, too slow) goes back for the address's penalty.
  * - Sockets have TCP_NODELAY (small status replies must not wait for Nagle).
  */
 import { createRequire } from 'node:module';
@@ -37,7 +39,10 @@ import type { Core, MfaChallenge, Principal, RequestContext, SignInStep } from '
 import { createMetrics, type Metrics } from '../http/metrics.js';
 import { createByteBudget } from './byte-budget.js';
 import { DEFAULT_SESSION_LIMITS, SftpSession, type SessionLimits } from './session.js';
-import { createAdmission } from './admission.js';
+import { createAdmission, type AdmissionLimits } from './admission.js';
+import { DEFAULT_MAX_STARTUPS, DEFAULT_PENALTIES, parseMaxStartups, parsePenalties, type MaxStartups, type PenaltyPolicy } from '../../config/preauth.js';
+import { SERVER_IDENT, SERVER_IDENT_LINE } from './hello.js';
+import type { PenaltyKind } from './penalties.js';
 import { native } from '../../runtime/native.js';
 
 /**
@@ -63,15 +68,8 @@ export const ALGORITHMS = Object.freeze({
   compress: ['none'],
 });
 
-export interface SftpLimits extends SessionLimits {
-  readonly loginGraceMs: number;
+export interface SftpLimits extends SessionLimits, AdmissionLimits {
   readonly maxAuthAttempts: number;
-  readonly maxConnections: number;
-  readonly maxConnectionsPerIp: number;
-  readonly maxPreAuth: number;
-  readonly maxPreAuthPerIp: number;
-  /** Connections waiting for a pre-auth slot (in total; per address it is maxConnectionsPerIp). */
-  readonly maxQueued: number;
   readonly maxSessionsPerConnection: number;
   /** Written bytes waiting for the core, all sessions together (input pauses beyond). */
   readonly maxPendingWriteBytesTotal: number;
@@ -82,12 +80,15 @@ export interface SftpLimits extends SessionLimits {
 export const DEFAULT_LIMITS: SftpLimits = Object.freeze({
   ...DEFAULT_SESSION_LIMITS,
   loginGraceMs: 30_000,
+  bannerTimeoutMs: 10_000,
+  kexTimeoutMs: 15_000,
   maxAuthAttempts: 6,
   maxConnections: 1024,
   maxConnectionsPerIp: 256,
-  maxPreAuth: 64,
+  maxUnauthPerIp: 32,
+  maxStartups: parseMaxStartups(DEFAULT_MAX_STARTUPS) as MaxStartups,
   maxPreAuthPerIp: 8,
-  maxQueued: 2048,
+  penalties: parsePenalties(DEFAULT_PENALTIES) as PenaltyPolicy,
   maxSessionsPerConnection: 10,
   maxPendingWriteBytesTotal: 256 * 1024 * 1024,
   maxHeldWriteBytesTotal: 256 * 1024 * 1024,
@@ -109,8 +110,19 @@ export type SftpServerOptions = SshHandlerOptions;
 export interface ConnectionHooks {
   /** The client authenticated. */
   signedIn(): void;
-  /** The connection ended (called exactly once). */
-  closed(): void;
+  /** The connection ended (called exactly once), with the penalty its address earned, if any. */
+  closed(penalty?: PenaltyKind): void;
+}
+
+/** What the SSH side is told about an admitted connection. */
+export interface HandleInfo {
+  readonly ip: string;
+  /** Bytes admission already read (the client's identification and KEXINIT); it also sent ours. */
+  readonly head?: Buffer | undefined;
+  /** Time to finish the key exchange (default: the limits' kexTimeoutMs). */
+  readonly kexMs?: number | undefined;
+  /** Time to authenticate after the key exchange. */
+  readonly graceMs: number;
 }
 
 /**
@@ -118,8 +130,8 @@ export interface ConnectionHooks {
  * SFTP worker process: app/sftp-worker.ts).
  */
 export interface SshHandler {
-  /** Starts SSH on `socket`; it must authenticate within `graceMs`. */
-  handle(socket: net.Socket, info: { readonly ip: string; readonly graceMs: number }, hooks: ConnectionHooks): void;
+  /** Starts SSH on `socket`: key exchange within `kexMs`, then authentication within `graceMs`. */
+  handle(socket: net.Socket, info: HandleInfo, hooks: ConnectionHooks): void;
   /** Bytes of client writes held now, all sessions together: waiting for the core, and out of order. */
   readonly heldWriteBytes: { readonly pending: number; readonly outOfOrder: number };
   /**
@@ -149,11 +161,30 @@ interface Conn {
   readonly ip: string;
   readonly socket: net.Socket;
   readonly hooks: ConnectionHooks;
+  readonly graceMs: number;
   authenticated: boolean;
   client?: Connection;
   readonly sessions: Set<SftpSession>;
   channels: number;
-  grace?: NodeJS.Timeout;
+  /** The key-exchange deadline, then the login grace. */
+  timer?: NodeJS.Timeout;
+  /** Failed sign-in attempts; whether a deadline cut it (for the address's penalty). */
+  failures: number;
+  timedOut: boolean;
+}
+
+/** Makes the socket's next write a no-op if it is our identification line (admission sent it already). */
+function skipIdentWrite(socket: net.Socket): void {
+  const write = socket.write;
+  socket.write = function (this: net.Socket, data: unknown, ...rest: unknown[]): boolean {
+    socket.write = write;
+    if (Buffer.isBuffer(data) && data.equals(SERVER_IDENT_LINE)) {
+      const cb = rest.find((r): r is () => void => typeof r === 'function');
+      if (cb) process.nextTick(cb);
+      return true;
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, data, ...rest);
+  } as typeof socket.write;
 }
 
 const printable = (s: string, max = 200) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
@@ -211,46 +242,64 @@ export function createSshHandler(opts: SshHandlerOptions): SshHandler {
   const budgets = { pending: createByteBudget(limits.maxPendingWriteBytesTotal), held: createByteBudget(limits.maxHeldWriteBytesTotal) };
   if (opts.hostKeys.length === 0) throw new Error('the SFTP server needs at least one host key');
 
-  const ssh = new ssh2.Server({ hostKeys: hostKeyEntries(opts.hostKeys), algorithms: ALGORITHMS as ssh2.Algorithms, ident: 'Sluice' });
+  const ssh = new ssh2.Server({ hostKeys: hostKeyEntries(opts.hostKeys), algorithms: ALGORITHMS as ssh2.Algorithms, ident: SERVER_IDENT });
   ssh.on('connection', (client: Connection, info: ClientInfo) => onClient(client, info));
   ssh.on('error', (e: Error) => log.warn({ err: e.message }, 'ssh server error'));
 
   const conns = new Map<string, Conn>(); // by "ip|port"
   let closing = false;
 
-  function handle(socket: net.Socket, info: { readonly ip: string; readonly graceMs: number }, hooks: ConnectionHooks): void {
+  function handle(socket: net.Socket, info: HandleInfo, hooks: ConnectionHooks): void {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
     let ended = false;
-    const end = () => {
+    const end = (penalty?: PenaltyKind) => {
       if (ended) return;
       ended = true;
-      hooks.closed();
+      hooks.closed(penalty);
     };
     if (closing || socket.destroyed || conns.has(key)) {
       socket.destroy();
       return end();
     }
-    const conn: Conn = { ip: info.ip, socket, hooks, authenticated: false, sessions: new Set(), channels: 0 };
+    const conn: Conn = {
+      ip: info.ip,
+      socket,
+      hooks,
+      graceMs: info.graceMs,
+      authenticated: false,
+      sessions: new Set(),
+      channels: 0,
+      failures: 0,
+      timedOut: false,
+    };
     conns.set(key, conn);
-    conn.grace = setTimeout(() => {
-      if (!conn.authenticated) {
-        log.debug({ ip: conn.ip }, 'sftp login grace time over');
-        socket.destroy();
-      }
-    }, info.graceMs);
-    conn.grace.unref();
+    conn.timer = setTimeout(() => {
+      if (conn.authenticated) return;
+      log.debug({ ip: conn.ip }, 'sftp key exchange time over');
+      conn.timedOut = true;
+      socket.destroy();
+    }, info.kexMs ?? limits.kexTimeoutMs);
+    conn.timer.unref();
     socket.once('close', () => {
-      clearTimeout(conn.grace);
+      clearTimeout(conn.timer);
       conns.delete(key);
       for (const s of conn.sessions) s.close('connection closed');
       conn.sessions.clear();
-      end();
+      // What the address earned (admission.ts): nothing for a signed-in connection or our own shutdown.
+      end(conn.authenticated || closing ? undefined : conn.timedOut ? 'graceExceeded' : conn.failures > 0 ? 'authfail' : 'noauth');
     });
-    ssh.injectSocket(socket);
-    // A socket handed over from another process may arrive paused.
-    socket.resume();
+    if (info.head) {
+      skipIdentWrite(socket);
+      socket.unshift(info.head);
+      ssh.injectSocket(socket);
+      // ssh2 resumes the socket once its reader is attached; resuming earlier would lose the head.
+    } else {
+      ssh.injectSocket(socket);
+      // A socket handed over from another process may arrive paused.
+      socket.resume();
+    }
   }
 
   function onClient(client: Connection, info: ClientInfo): void {
@@ -261,9 +310,20 @@ export function createSshHandler(opts: SshHandlerOptions): SshHandler {
       return;
     }
     conn.client = client;
+    // The key exchange is done: the whole login grace starts now.
+    client.once('handshake', () => {
+      clearTimeout(conn.timer);
+      if (conn.authenticated) return;
+      conn.timer = setTimeout(() => {
+        if (conn.authenticated) return;
+        log.debug({ ip: conn.ip }, 'sftp login grace time over');
+        conn.timedOut = true;
+        conn.socket.destroy();
+      }, conn.graceMs);
+      conn.timer.unref();
+    });
     const rctx: RequestContext = { protocol: 'sftp', remoteAddr: conn.ip, client: printable(info.header.identRaw) };
     let principal: Principal | undefined;
-    let failures = 0;
 
     // Two-factor sign-in: after a first factor (password or key) of a user with TOTP, the challenge
     // for the code, bound to the user name it was verified for. Only keyboard-interactive may
@@ -273,10 +333,10 @@ export function createSshHandler(opts: SshHandlerOptions): SshHandler {
 
     const failed = (a: AuthContext, method: string) => {
       m.auth.inc({ method, outcome: 'failure' });
-      failures++;
+      conn.failures++;
       a.reject(methodsLeft());
-      if (failures >= limits.maxAuthAttempts) {
-        log.info({ ip: conn.ip, user: printable(a.username, 64), failures }, 'sftp: too many authentication failures, disconnecting');
+      if (conn.failures >= limits.maxAuthAttempts) {
+        log.info({ ip: conn.ip, user: printable(a.username, 64), failures: conn.failures }, 'sftp: too many authentication failures, disconnecting');
         client.end();
       }
     };
@@ -388,7 +448,7 @@ export function createSshHandler(opts: SshHandlerOptions): SshHandler {
     });
 
     client.on('ready', () => {
-      clearTimeout(conn.grace);
+      clearTimeout(conn.timer);
       conn.authenticated = true;
       conn.hooks.signedIn();
       const p = principal!;
@@ -453,7 +513,7 @@ export function createSftpServer(opts: SftpServerOptions): SftpServer {
     limits,
     log,
     registry: metrics.registry,
-    start: (c) => handler.handle(c.socket, c, { signedIn: () => admission.signedIn(c.id), closed: () => admission.gone(c.id) }),
+    start: (c) => handler.handle(c.socket, c, { signedIn: () => admission.signedIn(c.id), closed: (penalty) => admission.gone(c.id, penalty) }),
   });
   const tcp = net.createServer({ noDelay: true }, (socket) => admission.accept(socket));
   tcp.on('error', (e) => log.error({ err: e.message }, 'sftp listener error'));
