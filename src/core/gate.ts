@@ -183,6 +183,7 @@ const AT_ROOT: Partial<
   Record<FileAction, { code: 'INVALID_PATH' | 'ALREADY_EXISTS' | 'PERMISSION_DENIED' | 'NOT_A_FILE'; message: string; reason: string; as?: FileAction }>
 > = {
   'file.write': { code: 'INVALID_PATH', message: 'a file needs a name', reason: 'invalid path' },
+  'upload.create': { code: 'INVALID_PATH', message: 'a file needs a name', reason: 'invalid path' },
   'file.read': { code: 'NOT_A_FILE', message: 'not a file', reason: 'root folder' },
   'folder.create': { code: 'ALREADY_EXISTS', message: 'the root folder always exists', reason: 'root folder' },
   'file.delete': { code: 'PERMISSION_DENIED', message: 'the root folder cannot be removed', reason: 'root folder', as: 'folder.delete' },

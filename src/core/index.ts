@@ -24,6 +24,16 @@ import { mkdir } from './files/mkdir.js';
 import { remove } from './files/remove.js';
 import { rename } from './files/rename.js';
 import { sweepAbandonedUploads, sweepBlobs } from './files/blobs.js';
+import { archiveEntries } from './files/archive.js';
+import {
+  appendResumable,
+  createResumable,
+  resumableStatus,
+  sweepExpiredUploads,
+  terminateResumable,
+  type AppendRequest,
+  type CreateResumable,
+} from './files/resumable.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
@@ -34,7 +44,8 @@ import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
 import { canariesOf, canaryContent } from './ops/canaries.js';
 import { incidentScope, type ScopeInput } from './incident/scope.js';
-import { art33Report, notifyPartners } from './incident/notify.js';
+import { notifyPartners } from './incident/notify.js';
+import { art33Report } from './incident/report.js';
 import { CoreError } from './errors.js';
 import { flushWrites, recordEvent } from './tx.js';
 import { formatPath, parsePath } from './paths.js';
@@ -59,6 +70,8 @@ export type { EntryInfo } from './files/resolve.js';
 export type { ListPage, ListOptions } from './files/list.js';
 export type { Download, DownloadRequest } from './files/open-download.js';
 export type { UploadHandle, UploadOptions } from './files/open-upload.js';
+export type { ArchiveEntry } from './files/archive.js';
+export type { ResumableStatus, CreateResumable, AppendRequest } from './files/resumable.js';
 export { parseFileMetadata, MAX_CATEGORIES, type FileMetadata, type FileMetadataInput } from './files/metadata.js';
 export type { Org, Contact } from './admin/orgs.js';
 export type { User } from './admin/users.js';
@@ -70,6 +83,8 @@ export type { VerifyResult } from './audit/ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
 export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incident/scope.js';
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';
+export { scopeTable, tableCsv, TABLE_NAMES, type Table, type TableName, type Cell } from './incident/tables.js';
+export type { Draft } from './incident/notify.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { LEDGER_CSV_COLUMNS, LEDGER_OUTCOMES, LEDGER_PROTOCOLS, ledgerCsvRow, type LedgerPage, type LedgerSearch } from './audit/search.js';
@@ -187,6 +202,24 @@ function buildCore(deps: CoreDeps) {
       upload: (p: Principal, path: string, source: AsyncIterable<Uint8Array>, o?: UploadOptions) =>
         at(p, 'file.write', path, (s) => uploadStream(deps, s, source, o)),
       openDownload: (p: Principal, path: string, req?: DownloadRequest) => at(p, 'file.read', path, (s) => openDownload(deps, s, req)),
+      /**
+       * Resumable uploads (tus): create (admitted like a PUT with its length), status (offset),
+       * append (a PATCH body at the offset, committed part by part; the last byte commits the
+       * file exactly like a PUT), terminate. Only the owner sees an upload; status, append and
+       * terminate find the principal's own upload by id and pass the gate for its path there
+       * (files/resumable.ts: own → enterPath).
+       */
+      resumable: {
+        create: (p: Principal, input: CreateResumable) => at(p, 'upload.create', input.path, (s) => createResumable(deps, s, input)),
+        status: (p: Principal, id: string) => resumableStatus(deps, p, id),
+        append: (p: Principal, id: string, req: AppendRequest) => appendResumable(deps, p, id, req),
+        terminate: (p: Principal, id: string) => terminateResumable(deps, p, id),
+      },
+      /**
+       * What an archive of `paths` holds: each path passes the gate as a stat (entry.stat) and each
+       * folder page as a listing (folder.list), recorded; the front end reads every file through openDownload.
+       */
+      archive: (p: Principal, paths: readonly string[]) => archiveEntries(deps, p, paths),
       mkdir: (p: Principal, path: string) => at(p, 'folder.create', path, (s) => mkdir(deps, s)),
       remove: (p: Principal, path: string, o?: RemoveOptions) => at(p, o?.only === 'folder' ? 'folder.delete' : 'file.delete', path, (s) => remove(deps, s, o)),
       rename: (p: Principal, from: string, to: string, o?: RenameOptions) =>
@@ -332,7 +365,7 @@ function buildCore(deps: CoreDeps) {
       notify: (p: Principal, scope: unknown, o: { lang?: 'de' | 'en'; send?: boolean; sender?: string } = {}) =>
         as(p, 'incident.notify', (s) => notifyPartners(deps, s, scope, o)),
       /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger. */
-      report: (p: Principal, scope: unknown) => as(p, 'incident.report', (s) => art33Report(deps, s, scope)),
+      report: (p: Principal, scope: unknown, o: { lang?: 'de' | 'en' } = {}) => as(p, 'incident.report', (s) => art33Report(deps, s, scope, o)),
     },
     /** Canary files (administrators): any read alerts and trips the reader's budget. */
     canaries: {
@@ -409,6 +442,8 @@ function buildCore(deps: CoreDeps) {
       flush: () => flushWrites(deps.db),
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
+      /** Resumable uploads past their expiry, with their parts (start-up and periodic jobs). */
+      sweepUploads: () => sweepExpiredUploads(deps),
       /** The unfinished uploads of a process that died (see sweepAbandonedUploads). */
       sweepAbandoned: (owner: string) => sweepAbandonedUploads(deps, owner),
       /** Readiness: the database answers and the store is reachable. */
