@@ -8,6 +8,7 @@ import { createHasher } from './auth/passwords.js';
 import { createAuthenticator, principalFor, refusal, refusedError, systemPrincipal } from './auth/authenticate.js';
 import { createOidc } from './auth/oidc.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
+import { failuresOf } from './auth/failures.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
 import { createMfaAdmin } from './auth/mfa.js';
@@ -318,8 +319,14 @@ function buildCore(deps: CoreDeps) {
     maintenance: {
       /** Signs the ledger head if it advanced and sends the checkpoint to the sinks (timer, shutdown). */
       checkpoint: () => makeCheckpoint(),
-      /** Commits the writes that wait to be grouped (lazy ledger events): before the database closes. */
-      flush: () => flushWrites(deps.db),
+      /**
+       * Commits the writes that wait: the counts of repeated failed sign-ins (auth/failures.ts) and
+       * the lazy ledger events grouped with the next write. Before the database closes.
+       */
+      flush: async () => {
+        await failuresOf(deps).flush();
+        await flushWrites(deps.db);
+      },
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
       /** The unfinished uploads of a process that died (see sweepAbandonedUploads). */
