@@ -110,6 +110,7 @@ export async function startSluice(o: SluiceOptions): Promise<Sluice> {
   const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
   baseEnv.SLUICE_DATA_DIR = dataDir;
   baseEnv.SLUICE_LOG_LEVEL = 'warn';
+  baseEnv.SLUICE_ADMIN = 'admin';
   // An empty PostgreSQL database to run on instead of SQLite (a diagnostic, not a workload setting).
   if (process.env.BENCH_SLUICE_DATABASE_URL) baseEnv.SLUICE_DATABASE_URL = process.env.BENCH_SLUICE_DATABASE_URL;
   const cli = async (args: readonly string[], opts: { timeoutMs?: number } = {}) =>

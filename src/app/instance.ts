@@ -43,6 +43,8 @@ export interface Instance {
   readonly core: Core;
   /** The CLI's principal: full rights, recorded as protocol "cli". Never handed to a network front end. */
   system(ctx: RequestContext, who?: string): Principal;
+  /** The CLI acting as the named administrator (must be active); refused otherwise. */
+  operator(login: string, ctx: RequestContext): Promise<Principal>;
   readonly config: Config;
   readonly log: Logger;
   readonly dialect: 'sqlite' | 'postgres';
@@ -136,7 +138,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   });
   const rawBlobs = createLocalStore({ dir: p.blobs });
   const store = createEncryptedStore({ inner: rawBlobs, keyring });
-  const { core, systemPrincipal } = createCore({
+  const { core, systemPrincipal, operatorPrincipal } = createCore({
     db,
     dialect,
     store,
@@ -180,6 +182,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
   return {
     core,
     system: systemPrincipal,
+    operator: operatorPrincipal,
     config,
     log,
     dialect,

@@ -1,6 +1,6 @@
 /**
  * `sluice backup`, `sluice restore`, `sluice verify`: registered on the main program by
- * registerBackupCommands. Backup and verify act through the core (system principal, recorded in
+ * registerBackupCommands. Backup and verify act through the core (as the operator, recorded in
  * the ledger); restore builds a new instance through the composition root and then records itself
  * through the restored instance's core.
  */
@@ -14,7 +14,7 @@ import { print } from './output.js';
 import { progress } from './progress.js';
 
 export interface BackupCliDeps {
-  withCore<T>(fn: (i: Instance, sys: Principal) => Promise<T>): Promise<T>;
+  withCore<T>(fn: (i: Instance, op: Principal) => Promise<T>): Promise<T>;
   config(): Config;
 }
 
@@ -90,10 +90,10 @@ export function registerBackupCommands(program: Command, deps: BackupCliDeps): v
     .addOption(jsonOpt())
     .action(async (o: { to: string; passphraseFile?: string } & J) => {
       const pass = await passphrase(o.passphraseFile, true);
-      await deps.withCore(async (i, sys) => {
+      await deps.withCore(async (i, op) => {
         const bar = progress('backup', 'bytes', !o.json);
         const r = await i.core.backup
-          .create(sys, {
+          .create(op, {
             to: o.to,
             passphrase: pass,
             onProgress: (d, t) => bar.update(d, t),
@@ -155,12 +155,12 @@ export function registerBackupCommands(program: Command, deps: BackupCliDeps): v
     .description('read back every file (decrypt, size, SHA-256), find missing, damaged and orphan blobs, and check the ledger; exit 0 only if all holds')
     .addOption(jsonOpt())
     .action(async (o: J) =>
-      deps.withCore(async (i, sys) => {
+      deps.withCore(async (i, op) => {
         const blobs = progress('verify', 'bytes', !o.json);
         const ledger = progress('ledger', 'events', !o.json);
         let phase: 'blobs' | 'ledger' = 'blobs';
         const r = await i.core.backup
-          .verify(sys, {
+          .verify(op, {
             onProgress: (ph, d, t) => {
               if (ph !== phase) {
                 blobs.stop();

@@ -7,6 +7,7 @@ import type { CoreDeps } from './deps.js';
 import { createHasher } from './auth/passwords.js';
 import { createAuthenticator, principalFor, refusal, refusedError, systemPrincipal } from './auth/authenticate.js';
 import { createOidc } from './auth/oidc.js';
+import { operatorPrincipal } from './auth/operator.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
 import { failuresOf } from './auth/failures.js';
 import { createOrgAdmin } from './admin/orgs.js';
@@ -39,7 +40,7 @@ import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { flushWrites, recordEvent } from './tx.js';
 import { formatPath, parsePath } from './paths.js';
-import type { Principal, Role } from './principal.js';
+import type { Principal, RequestContext, Role } from './principal.js';
 import { assertPrincipal, refusedPath } from './files/guard.js';
 import type { FileAction } from './access/decide.js';
 import { createBackupApi } from './backup/index.js';
@@ -105,7 +106,7 @@ export function resolveClientPath(path: string): string {
  */
 export function createCore(deps: CoreDeps) {
   const core = buildCore(deps);
-  return { core, systemPrincipal };
+  return { core, systemPrincipal, operatorPrincipal: (login: string, ctx: RequestContext) => operatorPrincipal(deps, login, ctx) };
 }
 
 function buildCore(deps: CoreDeps) {

@@ -41,6 +41,7 @@ describe('CLI alert delivery', () => {
       HOME: process.env.HOME ?? '/tmp',
       SLUICE_DATA_DIR: path.join(dir.path, 'data'),
       SLUICE_LOG_LEVEL: 'error',
+      SLUICE_ADMIN: 'root',
       SLUICE_ALERT_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
       SLUICE_ALERT_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length',
       SLUICE_ALERT_WEBHOOK_ALLOW_PRIVATE: 'true',

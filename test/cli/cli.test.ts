@@ -6,16 +6,23 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { tempDir, type TempDir } from '../helpers/dialects.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-function sluice(dataDir: string, args: string[], input?: string) {
+function sluice(dataDir: string, args: string[], input?: string, admin: string | null = 'root') {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'error' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      SLUICE_DATA_DIR: dataDir,
+      SLUICE_LOG_LEVEL: 'error',
+      ...(admin === null ? {} : { SLUICE_ADMIN: admin }),
+    },
     input: input ?? '',
     encoding: 'utf8',
     timeout: 60_000,
@@ -52,6 +59,45 @@ describe('sluice CLI', () => {
       users.map((u) => u.login),
       ['root'],
     );
+  });
+
+  it('attributes every command to the named administrator and the operating-system user', () => {
+    const osUser = os.userInfo().username;
+    const none = sluice(data, ['org', 'list'], '', null);
+    assert.equal(none.code, 2, none.err);
+    assert.equal(none.err.trim().split('\n').length, 1);
+    assert.match(none.err, /--as LOGIN or SLUICE_ADMIN=LOGIN/);
+    const unknown = sluice(data, ['--as', 'nobody', 'org', 'list'], '', null);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /there is no administrator "nobody"/);
+
+    assert.equal(sluice(data, ['--as', 'root', 'org', 'create', 'Praxis Attribution'], '', null).code, 0);
+    const pw = path.join(dir.path, 'pw-attr');
+    fs.writeFileSync(pw, 'a long partner password\n');
+    assert.equal(sluice(data, ['user', 'create', 'clerk', '--org', 'Praxis Attribution', '--password-file', pw]).code, 0);
+    const notAdmin = sluice(data, ['--as', 'clerk', 'org', 'list'], '', null);
+    assert.equal(notAdmin.code, 1);
+    assert.match(notAdmin.err, /"clerk" is not an administrator/);
+    assert.equal(sluice(data, ['user', 'create', 'second', '--role', 'admin', '--password-file', pw]).code, 0);
+    assert.equal(sluice(data, ['user', 'disable', 'second']).code, 0);
+    const disabled = sluice(data, ['org', 'list'], '', 'second');
+    assert.equal(disabled.code, 1);
+    assert.match(disabled.err, /cannot act: user disabled/);
+
+    const glass = sluice(data, ['--break-glass', 'user', 'enable', 'second'], '', null);
+    assert.equal(glass.code, 0, glass.err);
+    assert.match(glass.err, /break-glass/);
+
+    type Ev = { action: string; login: string | null; actorType: string; detail: Record<string, unknown>; client?: string };
+    const events = JSON.parse(sluice(data, ['audit', 'events', '--limit', '1000', '--json']).out) as Ev[];
+    const created = events.find((e) => e.action === 'org.create' && JSON.stringify(e.detail).includes('Praxis Attribution'));
+    assert.ok(created, 'org.create recorded');
+    assert.equal(created.login, 'root');
+    assert.equal(created.actorType, 'user');
+    assert.match(JSON.stringify(created), new RegExp(`sluice-cli os:${osUser}`));
+    const enabled = events.filter((e) => e.action === 'user.update').at(-1)!;
+    assert.equal(enabled.login, `cli:break-glass:${osUser}`);
+    assert.equal(enabled.actorType, 'system');
   });
 
   it('onboards a partner and moves a file; --json everywhere; one-line errors', () => {

@@ -27,6 +27,7 @@ for (const dialect of DIALECTS) {
           HOME: process.env.HOME ?? '/tmp',
           SLUICE_DATA_DIR: data,
           SLUICE_LOG_LEVEL: 'error',
+          SLUICE_ADMIN: 'root',
           ...(db.url ? { SLUICE_DATABASE_URL: db.url } : {}),
         },
         encoding: 'utf8',

@@ -17,7 +17,13 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_LOG_LEVEL: 'error', ...env });
+const baseEnv = (env: Record<string, string>) => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '/tmp',
+  SLUICE_LOG_LEVEL: 'error',
+  SLUICE_ADMIN: 'root',
+  ...env,
+});
 
 function sluice(env: Record<string, string>, args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: baseEnv(env), input: '', encoding: 'utf8', timeout: 120_000 });

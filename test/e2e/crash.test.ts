@@ -36,7 +36,7 @@ function startServer(env: Record<string, string>): ChildProcess {
   });
 }
 
-async function waitReady(port: number, ms = 30_000): Promise<void> {
+async function waitReady(port: number, ms = 90_000): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     try {

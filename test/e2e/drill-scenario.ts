@@ -22,6 +22,7 @@ import pg from 'pg';
 import { Client as SshClient, type SFTPWrapper } from 'ssh2';
 import { loadConfig } from '../../src/config/config.js';
 import { openInstance } from '../../src/app/instance.js';
+import { ikWithCheckDigit } from '../../src/core/admin/identifiers.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import { opensshOptions } from '../helpers/openssh.js';
 
@@ -154,6 +155,7 @@ async function drill(
   const sftpPort = await freePort();
   const env: Record<string, string> = {
     SLUICE_DATA_DIR: dataDir,
+    SLUICE_ADMIN: 'root',
     ...(dbUrl ? { SLUICE_DATABASE_URL: dbUrl } : {}),
     SLUICE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
     SLUICE_SFTP_LISTEN: `127.0.0.1:${sftpPort}`,
@@ -195,7 +197,7 @@ async function drill(
         const org = partnerName(n);
         await inst.core.admin.orgs.create(sys, {
           name: org,
-          ik: `1090${pad(n)}${String(100 + n).slice(-3)}`,
+          ik: ikWithCheckDigit(`1090${pad(n)}${String(100 + n).slice(-2)}`),
           contacts: [{ email: `datenschutz@partner${pad(n)}.example` }],
         });
         await inst.core.admin.folders.create(sys, `/p${pad(n)}/out`, { org });
@@ -646,6 +648,7 @@ async function drill(
   const restoredEnv: Record<string, string> = {
     SLUICE_DATA_DIR: path.join(dir, 'restored'),
     SLUICE_LOG_LEVEL: 'warn',
+    SLUICE_ADMIN: 'root',
     ...(restoredDbUrl ? { SLUICE_DATABASE_URL: restoredDbUrl } : {}),
   };
   const rs = await sluice(['restore', '--from', backupDir, '--passphrase-file', pass, '--json'], restoredEnv);

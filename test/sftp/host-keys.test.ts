@@ -121,7 +121,7 @@ describe('SSH host keys', () => {
     const run = (args: string[]) =>
       spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_DATA_DIR: data, SLUICE_LOG_LEVEL: 'error' },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SLUICE_DATA_DIR: data, SLUICE_LOG_LEVEL: 'error', SLUICE_ADMIN: 'admin' },
         encoding: 'utf8',
         timeout: 60_000,
       });

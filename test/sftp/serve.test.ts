@@ -103,6 +103,7 @@ describe('sluice serve with SFTP', () => {
     env = {
       SLUICE_DATA_DIR: data,
       SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_ADMIN: 'admin',
       SLUICE_HTTP_LISTEN: `127.0.0.1:${await freePort()}`,
       SLUICE_SFTP_LISTEN: `127.0.0.1:${await freePort()}`,
       // The connection limits are settings: a small one here, checked below.

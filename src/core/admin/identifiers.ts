@@ -25,3 +25,9 @@ export function isValidBetriebsnummer(bn: string): boolean {
   if (!/^\d{8}$/.test(bn)) return false;
   return weightedCheck(bn, [1, 2, 1, 2, 1, 2, 1]) === Number(bn[7]);
 }
+
+/** The IK number made of eight digits and their check digit (fixtures, seeds). */
+export function ikWithCheckDigit(first8: string): string {
+  if (!/^\d{8}$/.test(first8)) throw new RangeError('eight digits expected');
+  return first8 + String(weightedCheck(first8.slice(2, 8), [2, 1, 2, 1, 2, 1]));
+}
