@@ -3,14 +3,16 @@
  * included —, code, token, passkey, OpenID), without letting a flood of them crowd out the rest.
  *
  * Contract:
- * - The first failure of a kind (action, protocol, method, reason, claimed login, key) from one
- *   address in a minute is recorded at once, in full, and is durable when record() returns.
- * - Repeats of it in the same minute are counted, not written; when the minute is over (or at
+ * - The first WRITE_EACH failures of a kind (action, protocol, method, reason, claimed login,
+ *   key) from one address in a minute are recorded at once, in full, each durable when record()
+ *   returns: a few retries look as they are.
+ * - Further repeats in the same minute are counted, not written; when the minute is over (or at
  *   flush(), e.g. before shutdown) one event per kind records how many more there were
  *   (`detail.repeated`, with the time of the first and last repeat): no count is lost.
  * - At most MAX_KINDS kinds per address and minute: further kinds from that address are counted
- *   as one kind "various"; at most MAX_ADDRESSES addresses per minute: further addresses as one
- *   address "various". Memory and ledger rows per minute are bounded whatever the flood.
+ *   as one kind "various"; at most MAX_ADDRESSES addresses (and MAX_TOTAL_KINDS kinds) per minute:
+ *   further ones as one address "various". Memory and ledger rows per minute are bounded whatever
+ *   the flood.
  * Failures that change state (a wrong password or code counting toward the lockout,
  * auth/lockout.ts) are written one by one in their own transaction; they are bounded by the
  * lockout threshold per user.
@@ -20,12 +22,15 @@ import type { CoreDeps } from '../deps.js';
 import { recordEvent } from '../tx.js';
 
 const WINDOW_MS = 60_000;
-const MAX_KINDS = 16;
+const WRITE_EACH = 5;
+const MAX_KINDS = 64;
 const MAX_ADDRESSES = 4096;
+const MAX_TOTAL_KINDS = 20_000;
 const VARIOUS = 'various';
 
 interface Kind {
   readonly first: AuditInput;
+  written: number;
   repeated: number;
   firstRepeat: number;
   lastRepeat: number;
@@ -46,6 +51,7 @@ const kindOf = (e: AuditInput) => {
 export function createFailureLog(deps: CoreDeps): FailureLog {
   let window = -1;
   let byAddress = new Map<string, Map<string, Kind>>();
+  let kindCount = 0;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
 
@@ -53,6 +59,7 @@ export function createFailureLog(deps: CoreDeps): FailureLog {
   function close(): Promise<void> {
     const ended = byAddress;
     byAddress = new Map();
+    kindCount = 0;
     clearTimeout(timer);
     timer = undefined;
     const events: AuditInput[] = [];
@@ -97,19 +104,23 @@ export function createFailureLog(deps: CoreDeps): FailureLog {
         timer.unref();
       }
       let address = event.ctx?.remoteAddr ?? '-';
-      if (!byAddress.has(address) && byAddress.size >= MAX_ADDRESSES) address = VARIOUS;
+      if (!byAddress.has(address) && (byAddress.size >= MAX_ADDRESSES || kindCount >= MAX_TOTAL_KINDS)) address = VARIOUS;
       let kinds = byAddress.get(address);
       if (!kinds) byAddress.set(address, (kinds = new Map()));
       let key = address === VARIOUS ? VARIOUS : kindOf(event);
-      if (!kinds.has(key) && kinds.size >= MAX_KINDS) key = VARIOUS;
-      const k = kinds.get(key);
-      if (k) {
+      if (!kinds.has(key) && (kinds.size >= MAX_KINDS || kindCount >= MAX_TOTAL_KINDS)) key = VARIOUS;
+      let k = kinds.get(key);
+      if (!k) {
+        kinds.set(key, (k = { first: event, written: 0, repeated: 0, firstRepeat: now, lastRepeat: now }));
+        kindCount++;
+      }
+      if (k.written >= WRITE_EACH) {
         if (k.repeated === 0) k.firstRepeat = now;
         k.repeated++;
         k.lastRepeat = now;
         return;
       }
-      kinds.set(key, { first: event, repeated: 0, firstRepeat: now, lastRepeat: now });
+      k.written++;
       await recordEvent(deps.db, deps.clock, event);
     },
     async flush() {
