@@ -3,7 +3,7 @@
  * on SIGTERM/SIGINT stops accepting, lets running transfers drain (bounded), then closes.
  */
 import os from 'node:os';
-import type { Config } from '../config/config.js';
+import { publicOrigin, type Config } from '../config/config.js';
 import { openInstance, paths } from './instance.js';
 import { initHostKeys, loadHostKeys } from './host-keys.js';
 import { buildHttpServer, createMetrics } from '../protocols/http/server.js';
@@ -49,6 +49,13 @@ export async function runServer(config: Config): Promise<void> {
   if (madeHostKeys.length) log.info({ created: madeHostKeys }, 'generated SSH host keys');
   const swept = await inst.core.maintenance.sweep();
   if (swept.removed || swept.temp) log.info(swept, 'removed leftovers of interrupted uploads');
+  // Resumable uploads past their expiry, with their parts (also every checkpoint interval below).
+  const sweepUploads = () =>
+    inst.core.maintenance.sweepUploads().then(
+      (n) => (n ? log.info({ uploads: n }, 'removed expired resumable uploads') : undefined),
+      (e: unknown) => log.error({ err: e }, 'could not remove expired resumable uploads (the next sweep will)'),
+    );
+  await sweepUploads();
   // One metrics registry for both front ends (HTTP serves it at /metrics).
   const metrics = createMetrics();
   const http = await buildHttpServer({ core: inst.core, config, log, metrics });
@@ -85,11 +92,15 @@ export async function runServer(config: Config): Promise<void> {
   // Sign the ledger head periodically (and once more at shutdown), sending it to the sinks.
   const checkpoint = () =>
     inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
-  const ticker = setInterval(checkpoint, config.auditCheckpointInterval);
+  const ticker = setInterval(() => {
+    void checkpoint();
+    void sweepUploads();
+  }, config.auditCheckpointInterval);
   ticker.unref();
   if (process.stderr.isTTY)
     process.stderr.write(
-      `Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n`,
+      `Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n` +
+        `The web app: ${publicOrigin(config)}/\n`,
     );
 
   await new Promise<void>((resolve) => {

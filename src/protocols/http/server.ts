@@ -1,5 +1,6 @@
 /**
- * The HTTP front end: REST API, web sign-in, health, metrics and API docs, on Fastify.
+ * The HTTP front end: REST API, web sign-in, the web app's static files, health, metrics and API
+ * docs, on Fastify.
  *
  * It receives the core object and nothing else (architecture rule 1): no database handle, no
  * blob store. Everything it does with data goes through `core`, which authorizes every call.
@@ -33,14 +34,18 @@ import { registerOpenApi } from './openapi.js';
 import { adminRoutes } from './routes-admin.js';
 import { authRoutes } from './routes-auth.js';
 import { fsRoutes } from './routes-fs.js';
+import { tusRoutes } from './routes-tus.js';
+import { archiveRoutes } from './routes-archive.js';
 import { opsRoutes } from './routes-ops.js';
 import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
 import { oidcRoutes } from './routes-oidc.js';
 import { ledgerRoutes } from './routes-ledger.js';
+import { incidentRoutes } from './routes-incident.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
+import { webAppRoutes, type AppFallback } from './web-app.js';
 import { addressList, limitConnectionsPerIp } from './connection-limits.js';
 import { duplicatedSingleton } from './singleton-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
@@ -56,6 +61,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   /** Shared metrics (e.g. with the SFTP server); a fresh registry when absent. */
   readonly metrics?: Metrics | undefined;
+  /** The built web app (index.html, assets/); web/dist of the checkout when absent. */
+  readonly webRoot?: string | undefined;
 }
 
 /**
@@ -154,7 +161,12 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   app.addSchema(ErrorSchema);
   app.addSchema(EntrySchema);
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, log, countError));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new CoreError('NOT_FOUND', 'no such route'), log, countError));
+  // The web app's own pages (web-app.ts) are not routes of the server: a browser navigating to one
+  // gets index.html; anything else unmatched is the JSON 404.
+  const web: { fallback?: AppFallback } = {};
+  app.setNotFoundHandler(
+    (request, reply) => web.fallback?.(request, reply) ?? sendError(request, reply, new CoreError('NOT_FOUND', 'no such route'), log, countError),
+  );
   // Only JSON is parsed (uploads have their own scope); text/plain JSON is a CSRF vector.
   app.removeContentTypeParser('text/plain');
 
@@ -243,11 +255,15 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await opsRoutes(app, { core, config, metrics });
   await authRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await fsRoutes(app, { core, metrics, log });
+  await tusRoutes(app, { core, metrics });
+  await archiveRoutes(app, { core });
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
   await ledgerRoutes(app, { core });
+  await incidentRoutes(app, { core, timeZone: config.timeZone });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
+  web.fallback = await webAppRoutes(app, { root: opts.webRoot });
 
   await app.ready();
   return app;
