@@ -9,6 +9,7 @@ import { createAuthenticator, principalFor, refusal, refusedError, systemPrincip
 import { createOidc } from './auth/oidc.js';
 import { operatorPrincipal } from './auth/operator.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
+import { failuresOf } from './auth/failures.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
 import { createMfaAdmin } from './auth/mfa.js';
@@ -346,8 +347,14 @@ function buildCore(deps: CoreDeps) {
     maintenance: {
       /** Signs the ledger head if it advanced and sends the checkpoint to the sinks (timer, shutdown). */
       checkpoint: () => makeCheckpoint(),
-      /** Commits the writes that wait to be grouped (lazy ledger events): before the database closes. */
-      flush: () => flushWrites(deps.db),
+      /**
+       * Commits the writes that wait: the counts of repeated failed sign-ins (auth/failures.ts) and
+       * the lazy ledger events grouped with the next write. Before the database closes.
+       */
+      flush: async () => {
+        await failuresOf(deps).flush();
+        await flushWrites(deps.db);
+      },
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
       /** Resumable uploads past their expiry, with their parts (start-up and periodic jobs). */
