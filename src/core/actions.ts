@@ -124,6 +124,9 @@ export const ACTIONS = {
   'grant.list': admin,
   'admin.passkey.list': adminAs('passkey.list'),
   'admin.passkey.remove': adminAs('passkey.remove'),
+  /** Access explained (access/explain.ts): who can see a folder and through which grant; what a user can see. */
+  'access.folder': admin,
+  'access.user': admin,
   'admin.session.list': adminAs('session.list'),
   'admin.session.end': adminAs('session.end'),
   'admin.mfa.status': adminAs('mfa.status'),

@@ -9,6 +9,7 @@ import { createAuthenticator, principalFor, refusal, refusedError, systemPrincip
 import { createOidc } from './auth/oidc.js';
 import { operatorPrincipal } from './auth/operator.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
+import { failuresOf } from './auth/failures.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
 import { createMfaAdmin } from './auth/mfa.js';
@@ -62,6 +63,7 @@ import type { BackupOptions, FullVerifyOptions, RestoreSummary } from './backup/
 import type { OrgSearch } from './admin/orgs.js';
 import { createBackupApi } from './backup/index.js';
 import { createSessions } from './auth/sessions.js';
+import { createAccessExplain } from './access/explain.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { FileAction, Action } from './actions.js';
@@ -94,6 +96,7 @@ export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { SessionInfo } from './auth/sessions.js';
+export type { FolderAccess, FolderAccessEntry, UserAccess, GrantRef } from './access/explain.js';
 export type { PasskeyInfo, Ceremony } from './auth/passkeys.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
@@ -160,6 +163,7 @@ function buildCore(deps: CoreDeps) {
   const canaries = canariesOf(deps);
   const budgets = budgetsOf(deps);
   const ledgerSearch = createLedgerSearch(deps);
+  const accessExplain = createAccessExplain(deps);
 
   /**
    * The gate, then the body: `as(p, action, body)` passes `action` through core/gate.ts (principal
@@ -276,6 +280,11 @@ function buildCore(deps: CoreDeps) {
       sessions: {
         list: (p: Principal, o?: { login?: string | undefined }) => as(p, 'admin.session.list', (s) => sessions.admin.list(s, o)),
         end: (p: Principal, id: unknown) => as(p, 'admin.session.end', (s) => sessions.admin.end(s, id)),
+      },
+      /** Access explained: who can see a folder and through which grant (folder), what a user can see (user). */
+      access: {
+        folder: (p: Principal, path: string) => as(p, 'access.folder', (s) => accessExplain.folder(s, path)),
+        user: (p: Principal, login: string) => as(p, 'access.user', (s) => accessExplain.user(s, login)),
       },
       /** A user's passkeys: list, remove. */
       passkeys: {
@@ -438,8 +447,14 @@ function buildCore(deps: CoreDeps) {
     maintenance: {
       /** Signs the ledger head if it advanced and sends the checkpoint to the sinks (timer, shutdown). */
       checkpoint: () => makeCheckpoint(),
-      /** Commits the writes that wait to be grouped (lazy ledger events): before the database closes. */
-      flush: () => flushWrites(deps.db),
+      /**
+       * Commits the writes that wait: the counts of repeated failed sign-ins (auth/failures.ts) and
+       * the lazy ledger events grouped with the next write. Before the database closes.
+       */
+      flush: async () => {
+        await failuresOf(deps).flush();
+        await flushWrites(deps.db);
+      },
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
       /** Resumable uploads past their expiry, with their parts (start-up and periodic jobs). */
