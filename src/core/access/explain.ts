@@ -122,8 +122,7 @@ export function createAccessExplain(deps: CoreDeps) {
 
   return {
     /** Who can see the folder at `path`, and through which grant (administrators by role). */
-    async folder(sc: Scope<'access.folder'>, path: string): Promise<FolderAccess> {
-      const p = sc.principal;
+    async folder(_sc: Scope<'access.folder'>, path: string): Promise<FolderAccess> {
       const vp = parsePath(path);
       const folder = await findFolder(db, vp);
       if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
@@ -188,8 +187,7 @@ export function createAccessExplain(deps: CoreDeps) {
     },
 
     /** What the user `login` can see: each granted folder with its effective permissions and the grants behind them. */
-    async user(sc: Scope<'access.user'>, login: string): Promise<UserAccess> {
-      const p = sc.principal;
+    async user(_sc: Scope<'access.user'>, login: string): Promise<UserAccess> {
       const u = await usersQuery().where('users.login', '=', login.normalize('NFC').toLowerCase()).executeTakeFirst();
       if (!u) throw new CoreError('NOT_FOUND', 'user not found');
       const reason = inactive(u, u.org_status ?? null, deps.clock.now());
