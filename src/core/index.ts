@@ -48,6 +48,7 @@ import { assertPrincipal, refusedPath } from './files/guard.js';
 import type { FileAction } from './access/decide.js';
 import { createBackupApi } from './backup/index.js';
 import { createSessions } from './auth/sessions.js';
+import { createAccessExplain } from './access/explain.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { FileAction } from './access/decide.js';
@@ -80,6 +81,7 @@ export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { SessionInfo } from './auth/sessions.js';
+export type { FolderAccess, FolderAccessEntry, UserAccess, GrantRef } from './access/explain.js';
 export type { PasskeyInfo, Ceremony } from './auth/passkeys.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
@@ -197,6 +199,8 @@ function buildCore(deps: CoreDeps) {
       folders: createFolderAdmin(deps, orgs.find),
       /** Everybody's live web sessions; ending one signs that browser out at its next request. */
       sessions: sessions.admin,
+      /** Access explained: who can see a folder and through which grant (folder), what a user can see (user). */
+      access: createAccessExplain(deps),
       /** A user's passkeys: list, remove. */
       passkeys: {
         list: (p: Principal, login: string) => passkeyStore.list(p, login),
