@@ -29,11 +29,16 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function serveWeb(dialect: TestDialect, env: Record<string, string> = {}): Promise<WebServed> {
+/** `env` may depend on the server's address (e.g. an OpenID provider that needs the redirect URI). */
+export async function serveWeb(
+  dialect: TestDialect,
+  env: Record<string, string> | ((base: string) => Promise<Record<string, string>>) = {},
+): Promise<WebServed> {
   await ensureWebBuilt();
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const t = await testInstance(dialect, { SLUICE_PUBLIC_URL: base, ...env });
+  const extra = typeof env === 'function' ? await env(base) : env;
+  const t = await testInstance(dialect, { SLUICE_PUBLIC_URL: base, ...extra });
   const app = await buildHttpServer({ core: t.core, config: t.config, log: pino({ level: 'silent' }) });
   await app.listen({ host: '127.0.0.1', port });
   return {

@@ -184,6 +184,7 @@ export const de: Readonly<Record<string, string>> = {
   'sessions.current': 'dieser Browser',
   'sessions.unknownClient': 'Unbekannter Browser',
   'sessions.details': 'von {address} · seit {since} · zuletzt aktiv {seen} · endet spätestens {until}',
+  'sessions.browserOn': '{browser} unter {system}',
   'sessions.end': 'Beenden',
   'sessions.endName': 'Sitzung {client} beenden',
   'sessions.everywhere': 'Überall abmelden',

@@ -181,6 +181,7 @@ export const en: Readonly<Record<string, string>> = {
   'sessions.current': 'this browser',
   'sessions.unknownClient': 'Unknown browser',
   'sessions.details': 'from {address} · since {since} · last active {seen} · ends at the latest {until}',
+  'sessions.browserOn': '{browser} on {system}',
   'sessions.end': 'End',
   'sessions.endName': 'End session {client}',
   'sessions.everywhere': 'Sign out everywhere',

@@ -161,7 +161,7 @@ export default function FilesScreen(_props: { user: User }) {
             ref={folderInput}
             type="file"
             multiple
-            {...{ webkitdirectory: '' }}
+            {...{ webkitdirectory: true }}
             class="visually-hidden"
             tabIndex={-1}
             aria-hidden="true"
