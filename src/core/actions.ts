@@ -69,6 +69,12 @@ export const ACTIONS = {
   'file.read.end': recorded('file'),
   /** A rename that passed both checks (entry.rename-from, entry.rename-to) and then failed. */
   'entry.rename': recorded('file'),
+  // Resumable (tus) uploads: creating, continuing (PATCH, HEAD) and ending one need what a PUT
+  // needs; the finished file is recorded as file.write. An upload past its expiry is removed.
+  'upload.create': file('write', 'parent', 'write'),
+  'upload.append': file('write', 'parent', 'write'),
+  'upload.terminate': file('write', 'parent', 'write'),
+  'upload.expire': recorded('file'),
 
   // Authentication: attempts are recorded, not gated.
   'auth.login': auth,

@@ -24,6 +24,8 @@ import { mkdir } from './files/mkdir.js';
 import { remove } from './files/remove.js';
 import { rename } from './files/rename.js';
 import { sweepAbandonedUploads, sweepBlobs } from './files/blobs.js';
+import { archiveEntries } from './files/archive.js';
+import { appendResumable, createResumable, resumableStatus, sweepExpiredUploads, terminateResumable } from './files/resumable.js';
 import { verifyLedger } from './audit/ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
@@ -34,7 +36,8 @@ import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
 import { canariesOf, canaryContent } from './ops/canaries.js';
 import { incidentScope, type ScopeInput } from './incident/scope.js';
-import { art33Report, notifyPartners } from './incident/notify.js';
+import { notifyPartners } from './incident/notify.js';
+import { art33Report } from './incident/report.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { flushWrites, recordEvent } from './tx.js';
@@ -52,6 +55,8 @@ export type { EntryInfo } from './files/resolve.js';
 export type { ListPage, ListOptions } from './files/list.js';
 export type { Download, DownloadRequest } from './files/open-download.js';
 export type { UploadHandle, UploadOptions } from './files/open-upload.js';
+export type { ArchiveEntry } from './files/archive.js';
+export type { ResumableStatus, CreateResumable, AppendRequest } from './files/resumable.js';
 export { parseFileMetadata, MAX_CATEGORIES, type FileMetadata, type FileMetadataInput } from './files/metadata.js';
 export type { Org, Contact } from './admin/orgs.js';
 export type { User } from './admin/users.js';
@@ -63,6 +68,8 @@ export type { VerifyResult } from './audit/ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
 export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incident/scope.js';
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';
+export { scopeTable, tableCsv, TABLE_NAMES, type Table, type TableName, type Cell } from './incident/tables.js';
+export type { Draft } from './incident/notify.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { LEDGER_CSV_COLUMNS, LEDGER_OUTCOMES, LEDGER_PROTOCOLS, ledgerCsvRow, type LedgerPage, type LedgerSearch } from './audit/search.js';
@@ -153,6 +160,22 @@ function buildCore(deps: CoreDeps) {
       upload: (p: Principal, path: string, source: AsyncIterable<Uint8Array>, opts?: Parameters<typeof uploadStream>[4]) =>
         uploadStream(deps, p, path, source, opts),
       openDownload: (p: Principal, path: string, req?: Parameters<typeof openDownload>[3]) => openDownload(deps, p, path, req),
+      /**
+       * Resumable uploads (tus): create (admitted like a PUT with its length), status (offset),
+       * append (a PATCH body at the offset, committed part by part; the last byte commits the
+       * file exactly like a PUT), terminate. Only the owner sees an upload; each call is gated.
+       */
+      resumable: {
+        create: (p: Principal, input: Parameters<typeof createResumable>[2]) => createResumable(deps, p, input),
+        status: (p: Principal, id: string) => resumableStatus(deps, p, id),
+        append: (p: Principal, id: string, req: Parameters<typeof appendResumable>[3]) => appendResumable(deps, p, id, req),
+        terminate: (p: Principal, id: string) => terminateResumable(deps, p, id),
+      },
+      /**
+       * What an archive of `paths` holds (files, and folders walked page by page), each lookup and
+       * listing gated and recorded; the front end reads every file through openDownload.
+       */
+      archive: (p: Principal, paths: readonly string[]) => archiveEntries(deps, p, paths),
       mkdir: (p: Principal, path: string) => mkdir(deps, p, path),
       remove: (p: Principal, path: string, opts?: Parameters<typeof remove>[3]) => remove(deps, p, path, opts),
       rename: (p: Principal, from: string, to: string, opts?: Parameters<typeof rename>[4]) => rename(deps, p, from, to, opts),
@@ -250,8 +273,8 @@ function buildCore(deps: CoreDeps) {
       scope: (p: Principal, input: ScopeInput) => incidentScope(deps, p, input),
       /** One message per affected partner from a scope (its JSON); sent over SMTP when `send`. */
       notify: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en'; send?: boolean; sender?: string } = {}) => notifyPartners(deps, p, scope, opts),
-      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger. */
-      report: (p: Principal, scope: unknown) => art33Report(deps, p, scope),
+      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger, in one language (default en). */
+      report: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en' } = {}) => art33Report(deps, p, scope, opts),
     },
     /** Canary files (administrators): any read alerts and trips the reader's budget. */
     canaries: {
@@ -323,6 +346,8 @@ function buildCore(deps: CoreDeps) {
       flush: () => flushWrites(deps.db),
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
+      /** Resumable uploads past their expiry, with their parts (start-up and periodic jobs). */
+      sweepUploads: () => sweepExpiredUploads(deps),
       /** The unfinished uploads of a process that died (see sweepAbandonedUploads). */
       sweepAbandoned: (owner: string) => sweepAbandonedUploads(deps, owner),
       /** Readiness: the database answers and the store is reachable. */

@@ -128,13 +128,14 @@ export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOp
     if (page.length < PAGE) break;
   }
 
-  // Orphans: stored blobs that no file and no pending upload or deletion references.
+  // Orphans: stored blobs that no file, no pending upload or deletion and no part of a resumable upload references.
   const orphans: string[] = [];
   const rawStat = deps.backup?.rawBlobs.stat.bind(deps.backup.rawBlobs);
   const checkBatch = async (keys: string[]) => {
     const used = new Set([
       ...(await deps.db.selectFrom('files').select('blob_key').where('blob_key', 'in', keys).execute()).map((r) => r.blob_key),
       ...(await deps.db.selectFrom('blob_pending').select('blob_key').where('blob_key', 'in', keys).execute()).map((r) => r.blob_key),
+      ...(await deps.db.selectFrom('upload_parts').select('blob_key').where('blob_key', 'in', keys).execute()).map((r) => r.blob_key),
     ]);
     for (const k of keys) {
       if (used.has(k)) continue;

@@ -10,7 +10,9 @@ import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import { baseName, formatPath, isRoot, parentOf, nameKey, type VPath } from '../paths.js';
 import { writeTx } from '../tx.js';
+import type { Transaction } from 'kysely';
 import type { BlobKey } from '../../ports/blob-store.js';
+import type { Database } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { failed, guard, parseFor, refusedPath } from './guard.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
@@ -35,7 +37,16 @@ export interface UploadHandle {
   abort(reason?: string): Promise<void>;
 }
 
-export async function openUpload(deps: CoreDeps, p: Principal, path: string, opts: UploadOptions = {}): Promise<UploadHandle> {
+/**
+ * What other core modules (never front ends) may add to an upload: `inCommit` runs inside the
+ * transaction that makes the file visible, after its row is inserted; throwing there rolls the
+ * whole commit back (the resumable upload marks itself finished here, exactly once).
+ */
+export interface UploadInternals {
+  readonly inCommit?: (trx: Transaction<Database>, fileId: string) => Promise<void>;
+}
+
+export async function openUpload(deps: CoreDeps, p: Principal, path: string, opts: UploadOptions = {}, internals: UploadInternals = {}): Promise<UploadHandle> {
   const vp = await parseFor(deps, p, 'file.write', path);
   if (isRoot(vp)) throw await refusedPath(deps, p, 'file.write', path, new CoreError('INVALID_PATH', 'a file needs a name'));
   const parent = parentOf(vp);
@@ -138,6 +149,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
       };
       await s.trx.insertInto('files').values(row).execute();
       await countFile(s.trx, f.org_id, sealed.size);
+      if (internals.inCommit) await internals.inCommit(s.trx, row.id);
       if (inline === undefined) await s.trx.deleteFrom('blob_pending').where('blob_key', '=', blobKey).execute();
       else await s.trx.insertInto('blob_inline').values({ blob_key: blobKey, sealed: inline }).execute();
       await s.audit({
