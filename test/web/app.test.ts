@@ -23,6 +23,29 @@ import { axe, launchBrowser, screenshot, watch, type Watch } from '../helpers/br
 import { serveWeb, type WebServed } from './helpers.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The stored entries of a zip (the server stores, never compresses): name → bytes. */
+function unzip(buf: Buffer): Map<string, Buffer> {
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  assert.ok(eocd >= 0, 'a zip archive');
+  const out = new Map<string, Buffer>();
+  let at = buf.readUInt32LE(eocd + 16);
+  for (let i = buf.readUInt16LE(eocd + 10); i > 0; i--) {
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const skip = nameLen + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const data = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    out.set(buf.subarray(at + 46, at + 46 + nameLen).toString('utf8'), buf.subarray(data, data + size));
+    at += 46 + skip;
+  }
+  return out;
+}
+
+/** File bytes the server received, all protocols. */
+async function bytesIn(s: WebServed): Promise<number> {
+  return (await s.metrics.bytesIn.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
 /** Polls `f` until it holds (page.waitForFunction would evaluate a string in the page, which the CSP forbids). */
 async function until(what: string, f: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -161,6 +184,57 @@ for (const dialect of DIALECTS) {
       assert.equal(stat.sha256, sha256(big));
     });
 
+    it('continues an upload interrupted by a reload where it stopped (tus), sending little twice', async () => {
+      const size = 40 * 1024 * 1024;
+      const body = randomBytes(size);
+      const dir = tempDir('web-resume');
+      const file = path.join(dir.path, 'Röntgen.bin');
+      fs.writeFileSync(file, body);
+      try {
+        const received = await bytesIn(s);
+        const cdp = await de.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 * 1024 });
+        await page.getByTestId('file-input').setInputFiles(file);
+        const bar = page.getByRole('progressbar', { name: 'Röntgen.bin' });
+        await until('a third of the upload', async () => Number(await bar.getAttribute('value')) > 0.33);
+        // What the server holds so far survives the reload; the browser keeps where the upload is.
+        await page.reload();
+        await page.getByRole('heading', { name: 'inbox' }).waitFor();
+        assert.equal(await page.getByRole('row', { name: /Röntgen\.bin/ }).count(), 0, 'not visible before it is complete');
+        // (the server counts a request's bytes when it has ended)
+        await until('the interrupted request counted', async () => (await bytesIn(s)) - received > size / 4, 10_000);
+        const atReload = (await bytesIn(s)) - received;
+        assert.ok(atReload < size, `received before the reload: ${atReload}`);
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+        await cdp.detach();
+        // The same file, chosen again for the same folder, continues.
+        await page.getByTestId('file-input').setInputFiles(file);
+        await page.getByText('fortgesetzt', { exact: false }).waitFor();
+        await page.getByText('1 Datei hochgeladen').waitFor({ timeout: 60_000 });
+        await page.getByRole('row', { name: /Röntgen\.bin/ }).waitFor();
+        assert.equal((await s.t.core.files.stat(s.t.system, '/acme/inbox/Röntgen.bin')).sha256, sha256(body));
+        const total = (await bytesIn(s)) - received;
+        assert.ok(total >= size && total <= size + 2 * 1024 * 1024, `bytes received for a ${size}-byte file: ${total}`);
+        await page.getByRole('button', { name: 'Abgeschlossene entfernen' }).click();
+      } finally {
+        await dir.cleanup();
+      }
+    });
+
+    it('downloads several selected files as one zip', async () => {
+      await page.getByRole('checkbox', { name: 'Befund Müller.bin auswählen' }).check();
+      await page.getByRole('checkbox', { name: 'Röntgen.bin auswählen' }).check();
+      await page.getByText('2 ausgewählt').waitFor();
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Als ZIP herunterladen' }).click()]);
+      const entries = unzip(fs.readFileSync(await download.path()));
+      assert.deepEqual([...entries.keys()].sort(), ['Befund Müller.bin', 'Röntgen.bin']);
+      const befund = await s.t.core.files.stat(s.t.system, '/acme/inbox/Befund Müller.bin');
+      assert.equal(sha256(entries.get('Befund Müller.bin')!), befund.sha256);
+      await page.getByRole('button', { name: 'Auswahl aufheben' }).click();
+      await page.getByText('2 ausgewählt').waitFor({ state: 'detached' });
+    });
+
     it('shows a refusal translated: no write permission, and an invalid name', async () => {
       await page.goto(`${s.base}/files?path=${encodeURIComponent('/acme/outbox')}`);
       await page.getByRole('heading', { name: 'outbox' }).waitFor();
@@ -196,7 +270,7 @@ for (const dialect of DIALECTS) {
 
       // Filter by name; sort by size.
       await page.getByLabel('Nach Namen filtern').fill('befund');
-      await page.getByText('1 von 2 Einträgen angezeigt').waitFor();
+      await page.getByText('1 von 3 Einträgen angezeigt').waitFor();
       await page.getByLabel('Nach Namen filtern').fill('');
       await page.getByRole('button', { name: 'Größe' }).click();
       assert.equal(await page.getByRole('columnheader', { name: 'Größe' }).getAttribute('aria-sort'), 'ascending');
