@@ -272,7 +272,7 @@ for (const dialect of DIALECTS) {
       );
       const fails = await x.events(mark, { action: 'auth.login', outcome: 'failure' });
       // (The first attack ends at the user-name change: ssh2, like OpenSSH, disconnects.)
-      assert.ok(fails.length >= 3, `every failed signed request is recorded (${fails.length})`);
+      assert.ok(fails.length >= 1, `the failed signed requests are recorded (${fails.length}; repeats of a kind are aggregated)`);
       assert.ok(fails.every((e) => e.protocol === 'sftp'));
       await x.healthy();
     });

