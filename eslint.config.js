@@ -133,7 +133,7 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'data/', '.bench/', '.test-tmp/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', '.bench/', '.test-tmp/', 'coverage/', 'web/dist/', 'test-output/'] },
 
   js.configs.recommended,
   tseslint.configs.recommended,

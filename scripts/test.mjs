@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole test suite, with the real components it needs.
 //
-//   1. typecheck (tsc --noEmit), lint (eslint .) and format (prettier --check .), failing fast;
+//   1. typecheck (tsc --noEmit, the server and the web app), lint (eslint .) and format
+//      (prettier --check .), failing fast;
 //   2. a throwaway PostgreSQL cluster from the machine's binaries (installed with apt-get when
 //      missing and we are root), on a free loopback port, trust auth, fsync off;
 //   3. node's test runner over every *.test.ts under src/ and test/, with SLUICE_TEST_PG_URL set;
@@ -88,6 +89,7 @@ async function checks() {
   }
   for (const [name, args] of [
     ['typecheck', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+    ['typecheck web', ['tsc', '-p', 'web/tsconfig.json', '--noEmit']],
     ['lint', ['eslint', '.']],
     ['format', ['prettier', '--check', '--log-level', 'warn', '.']],
   ]) {

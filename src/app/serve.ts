@@ -3,7 +3,7 @@
  * on SIGTERM/SIGINT stops accepting, lets running transfers drain (bounded), then closes.
  */
 import os from 'node:os';
-import type { Config } from '../config/config.js';
+import { publicOrigin, type Config } from '../config/config.js';
 import { openInstance, paths } from './instance.js';
 import { initHostKeys, loadHostKeys } from './host-keys.js';
 import { buildHttpServer, createMetrics } from '../protocols/http/server.js';
@@ -89,7 +89,8 @@ export async function runServer(config: Config): Promise<void> {
   ticker.unref();
   if (process.stderr.isTTY)
     process.stderr.write(
-      `Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n`,
+      `Sluice is serving on ${scheme}://${config.httpListen.host}:${config.httpListen.port} and sftp://${sftpAt.host}:${sftpAt.port} (data in ${config.dataDir})\n` +
+        `The web app: ${publicOrigin(config)}/\n`,
     );
 
   await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 /**
- * The HTTP front end: REST API, web sign-in, health, metrics and API docs, on Fastify.
+ * The HTTP front end: REST API, web sign-in, the web app's static files, health, metrics and API
+ * docs, on Fastify.
  *
  * It receives the core object and nothing else (architecture rule 1): no database handle, no
  * blob store. Everything it does with data goes through `core`, which authorizes every call.
@@ -41,6 +42,7 @@ import { ledgerRoutes } from './routes-ledger.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
+import { webAppRoutes, type AppFallback } from './web-app.js';
 import { addressList, limitConnectionsPerIp } from './connection-limits.js';
 import { duplicatedSingleton } from './singleton-headers.js';
 import { collectYoung } from '../../runtime/young-gc.js';
@@ -56,6 +58,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   /** Shared metrics (e.g. with the SFTP server); a fresh registry when absent. */
   readonly metrics?: Metrics | undefined;
+  /** The built web app (index.html, assets/); web/dist of the checkout when absent. */
+  readonly webRoot?: string | undefined;
 }
 
 /**
@@ -154,7 +158,12 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   app.addSchema(ErrorSchema);
   app.addSchema(EntrySchema);
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err, log, countError));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new CoreError('NOT_FOUND', 'no such route'), log, countError));
+  // The web app's own pages (web-app.ts) are not routes of the server: a browser navigating to one
+  // gets index.html; anything else unmatched is the JSON 404.
+  const web: { fallback?: AppFallback } = {};
+  app.setNotFoundHandler(
+    (request, reply) => web.fallback?.(request, reply) ?? sendError(request, reply, new CoreError('NOT_FOUND', 'no such route'), log, countError),
+  );
   // Only JSON is parsed (uploads have their own scope); text/plain JSON is a CSRF vector.
   app.removeContentTypeParser('text/plain');
 
@@ -248,6 +257,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await ledgerRoutes(app, { core });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
+  web.fallback = await webAppRoutes(app, { root: opts.webRoot });
 
   await app.ready();
   return app;
