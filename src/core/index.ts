@@ -49,6 +49,7 @@ import type { FileAction } from './access/decide.js';
 import { createBackupApi } from './backup/index.js';
 import { createSessions } from './auth/sessions.js';
 import { createAccessExplain } from './access/explain.js';
+import { PASSKEY_REFUSAL } from './auth/passkey-policy.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { FileAction } from './access/decide.js';
@@ -81,6 +82,7 @@ export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { SessionInfo } from './auth/sessions.js';
+export type { PasskeyPolicy } from './auth/passkey-policy.js';
 export type { FolderAccess, FolderAccessEntry, UserAccess, GrantRef } from './access/explain.js';
 export type { PasskeyInfo, Ceremony } from './auth/passkeys.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
@@ -133,7 +135,7 @@ function buildCore(deps: CoreDeps) {
     return r;
   };
   const hasher = createHasher(deps.settings.hashConcurrency);
-  const { passkeyStore, ...authenticator } = createAuthenticator(deps, hasher);
+  const { passkeyStore, passkeyPolicy, ...authenticator } = createAuthenticator(deps, hasher);
   const orgs = createOrgAdmin(deps);
   const users = createUserAdmin(deps, hasher, orgs.find);
   const mfa = createMfaAdmin(deps, users.find);
@@ -143,7 +145,8 @@ function buildCore(deps: CoreDeps) {
   const oidc = createOidc(
     deps,
     principalFor,
-    (u, now) => refusal(deps, u, now),
+    // Staff through the provider sign in without a passkey: refused where the policy requires one.
+    async (u, now) => (await refusal(deps, u, now)) ?? ((await passkeyPolicy.requires(u)) ? PASSKEY_REFUSAL : undefined),
     refusedError,
     async (login, role, org) => (await users.create(systemPrincipal({ protocol: 'web' }, 'oidc'), { login, role, ...(org ? { org } : {}) })).user.id,
   );
@@ -199,6 +202,8 @@ function buildCore(deps: CoreDeps) {
       folders: createFolderAdmin(deps, orgs.find),
       /** Everybody's live web sessions; ending one signs that browser out at its next request. */
       sessions: sessions.admin,
+      /** Which roles and organisations must sign in with a passkey: get, set (replace). */
+      passkeyPolicy: { get: passkeyPolicy.get, set: passkeyPolicy.set },
       /** Access explained: who can see a folder and through which grant (folder), what a user can see (user). */
       access: createAccessExplain(deps),
       /** A user's passkeys: list, remove. */
