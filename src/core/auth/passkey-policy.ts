@@ -19,9 +19,9 @@ import { z } from 'zod';
 import { CoreError } from '../errors.js';
 import type { CoreDeps } from '../deps.js';
 import type { Db, UserRow } from '../../ports/db-schema.js';
-import type { Principal, Role } from '../principal.js';
+import type { Role } from '../principal.js';
 import { ROLES } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
+import type { Scope } from '../gate.js';
 import { parseWith } from '../admin/orgs.js';
 import { writeTx } from '../tx.js';
 
@@ -72,13 +72,11 @@ export function createPasskeyPolicy(deps: CoreDeps) {
       const s = await current();
       return s.roles.includes(u.role as Role) || (u.org_id !== null && s.orgIds.includes(u.org_id));
     },
-    async get(p: Principal): Promise<PasskeyPolicy> {
-      await requireAdmin(deps, p, 'policy.passkeys.get');
+    async get(_s: Scope<'policy.passkeys.get'>): Promise<PasskeyPolicy> {
       return named(await readStored(db));
     },
     /** Replaces the policy: the roles and organisations (names or ids) whose users need a passkey. */
-    async set(p: Principal, input: unknown): Promise<PasskeyPolicy> {
-      await requireAdmin(deps, p, 'policy.passkeys.set');
+    async set(sc: Scope<'policy.passkeys.set'>, input: unknown): Promise<PasskeyPolicy> {
       const v = parseWith(policyInput, input);
       const orgIds: string[] = [];
       for (const o of v.orgs) {
@@ -97,7 +95,7 @@ export function createPasskeyPolicy(deps: CoreDeps) {
         const exists = await s.trx.selectFrom('settings').select('key').where('key', '=', KEY).executeTakeFirst();
         if (exists) await s.trx.updateTable('settings').set({ value }).where('key', '=', KEY).execute();
         else await s.trx.insertInto('settings').values({ key: KEY, value }).execute();
-        await s.audit({ action: 'policy.passkeys.set', outcome: 'success', actor: p, detail: { previous: prev, policy: next } });
+        await s.audit({ action: 'policy.passkeys.set', outcome: 'success', actor: sc.principal, detail: { previous: prev, policy: next } });
       });
       cached = { at: Date.now(), value: next };
       return named(next);
