@@ -163,6 +163,8 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       uploadOwner: opts.uploadOwner,
       maxUploadBytes: config.maxUploadBytes,
       inlineMaxBytes: config.inlineMaxBytes,
+      resumablePartBytes: config.uploadPartBytes,
+      resumableTtlMs: config.uploadExpiry,
       sessionTtlMs: config.sessionMax ?? config.sessionTtl ?? 12 * 3_600_000,
       sessionIdleMs: config.sessionIdle,
       webauthn: relyingParty(config),
@@ -171,6 +173,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       lockoutDurationMs: config.lockoutDuration,
       hashConcurrency: config.hashConcurrency,
       canaryTripsGlobal: config.canaryTripsGlobal,
+      timeZone: config.timeZone,
       budgets: {
         windowMs: config.budgetWindow,
         user: { files: config.budgetUserFiles, bytes: config.budgetUserBytes },

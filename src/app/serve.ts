@@ -49,6 +49,13 @@ export async function runServer(config: Config): Promise<void> {
   if (madeHostKeys.length) log.info({ created: madeHostKeys }, 'generated SSH host keys');
   const swept = await inst.core.maintenance.sweep();
   if (swept.removed || swept.temp) log.info(swept, 'removed leftovers of interrupted uploads');
+  // Resumable uploads past their expiry, with their parts (also every checkpoint interval below).
+  const sweepUploads = () =>
+    inst.core.maintenance.sweepUploads().then(
+      (n) => (n ? log.info({ uploads: n }, 'removed expired resumable uploads') : undefined),
+      (e: unknown) => log.error({ err: e }, 'could not remove expired resumable uploads (the next sweep will)'),
+    );
+  await sweepUploads();
   // One metrics registry for both front ends (HTTP serves it at /metrics).
   const metrics = createMetrics();
   const http = await buildHttpServer({ core: inst.core, config, log, metrics });
@@ -85,7 +92,10 @@ export async function runServer(config: Config): Promise<void> {
   // Sign the ledger head periodically (and once more at shutdown), sending it to the sinks.
   const checkpoint = () =>
     inst.core.maintenance.checkpoint().catch((e: unknown) => log.error({ err: e, code: 'LEDGER_CHECKPOINT_FAILED' }, 'ledger checkpoint failed'));
-  const ticker = setInterval(checkpoint, config.auditCheckpointInterval);
+  const ticker = setInterval(() => {
+    void checkpoint();
+    void sweepUploads();
+  }, config.auditCheckpointInterval);
   ticker.unref();
   if (process.stderr.isTTY)
     process.stderr.write(

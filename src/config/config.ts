@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { CoreError } from '../core/errors.js';
-import { isLoopbackHost, parseDuration, parseListen, parseSize } from './units.js';
+import { isLoopbackHost, isTimeZone, parseDuration, parseListen, parseSize } from './units.js';
 import { didYouMean } from './suggest.js';
 import { DEFAULT_MAX_STARTUPS, DEFAULT_PENALTIES, parseMaxStartups, parsePenalties } from './preauth.js';
 
@@ -58,6 +58,10 @@ const schema = z
     maxUploadBytes: size.prefault('50G'),
     inlineMaxBytes: size.prefault('64K').pipe(z.number().max(65536, 'must be at most 64K (one encrypted segment)')),
     maxJsonBodyBytes: size.prefault('1M'),
+    /** Resumable (tus) uploads: the largest part a PATCH body is cut into, committed on its own (what a crash can lose). */
+    uploadPartBytes: size.prefault('64M').pipe(z.number().min(65536, 'must be at least 64K')),
+    /** Resumable (tus) uploads: an upload not continued for this long expires and its parts are removed. */
+    uploadExpiry: duration.prefault('24h'),
     /** Absolute lifetime of a web session (SLUICE_SESSION_MAX; SLUICE_SESSION_TTL is its older name). */
     sessionTtl: duration.optional(),
     sessionMax: duration.optional(),
@@ -86,6 +90,7 @@ const schema = z
       .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
       .optional(),
     mailFrom: z.string().optional(),
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC').prefault('Europe/Berlin'),
     alertEmail: z.string().optional(),
     alertWebhookUrl: z.string().url().optional(),
     alertWebhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -201,6 +206,8 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   SLUICE_INLINE_MAX_BYTES: 'inlineMaxBytes',
   SLUICE_MAX_JSON_BODY_BYTES: 'maxJsonBodyBytes',
+  SLUICE_UPLOAD_PART_BYTES: 'uploadPartBytes',
+  SLUICE_UPLOAD_EXPIRY: 'uploadExpiry',
   SLUICE_SESSION_TTL: 'sessionTtl',
   SLUICE_SESSION_MAX: 'sessionMax',
   SLUICE_SESSION_IDLE: 'sessionIdle',
@@ -221,6 +228,7 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_AUDIT_SYSLOG_CA: 'auditSyslogCa',
   SLUICE_SMTP_URL: 'smtpUrl',
   SLUICE_MAIL_FROM: 'mailFrom',
+  SLUICE_TIME_ZONE: 'timeZone',
   SLUICE_ALERT_EMAIL: 'alertEmail',
   SLUICE_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
   SLUICE_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',

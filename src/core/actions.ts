@@ -59,6 +59,9 @@ export const ACTIONS = {
   'folder.list': file('visible', 'self', 'list'),
   'folder.create': file('write', 'parent', 'write'),
   'folder.delete': file('delete', 'parent', 'modify'),
+  /** Stat, first step: the path may be seen at all (a folder there is then shown)… */
+  'entry.stat': { ...file('visible', 'self', 'list'), ledger: 'file.stat' },
+  /** …and for a file, 'list' or 'read' on its folder. */
   'file.stat': file('list-or-read', 'parent', 'list'),
   'file.read': file('read', 'parent', 'read'),
   'file.write': file('write', 'parent', 'write'),
@@ -69,6 +72,12 @@ export const ACTIONS = {
   'file.read.end': recorded('file'),
   /** A rename that passed both checks (entry.rename-from, entry.rename-to) and then failed. */
   'entry.rename': recorded('file'),
+  // Resumable (tus) uploads: creating, continuing (PATCH, HEAD) and ending one need what a PUT
+  // needs; the finished file is recorded as file.write. An upload past its expiry is removed.
+  'upload.create': file('write', 'parent', 'write'),
+  'upload.append': file('write', 'parent', 'write'),
+  'upload.terminate': file('write', 'parent', 'write'),
+  'upload.expire': recorded('file'),
 
   // Authentication: attempts are recorded, not gated.
   'auth.login': auth,
@@ -113,6 +122,14 @@ export const ACTIONS = {
   'grant.set': admin,
   'grant.revoke': admin,
   'grant.list': admin,
+  'admin.passkey.list': adminAs('passkey.list'),
+  'admin.passkey.remove': adminAs('passkey.remove'),
+  /** Access explained (access/explain.ts): who can see a folder and through which grant; what a user can see. */
+  'access.folder': admin,
+  'access.user': admin,
+  /** Which roles and organisations must sign in with a passkey (auth/passkey-policy.ts). */
+  'policy.passkeys.get': admin,
+  'policy.passkeys.set': admin,
   'admin.session.list': adminAs('session.list'),
   'admin.session.end': adminAs('session.end'),
   'admin.mfa.status': adminAs('mfa.status'),
@@ -142,6 +159,9 @@ export const ACTIONS = {
 
   // Defence: lockdown, budgets, canaries, alerts.
   'lockdown.status': admin,
+  /** Setting the lockdown mode or a kill switch: recorded as lockdown.on/off, protocol.enable/disable. */
+  'lockdown.set': admin,
+  'protocol.set': admin,
   'lockdown.on': admin,
   'lockdown.off': admin,
   'protocol.enable': admin,

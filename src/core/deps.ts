@@ -27,6 +27,10 @@ export interface CoreSettings {
    * Absent: SMALL_OBJECT_BYTES.
    */
   readonly inlineMaxBytes?: number | undefined;
+  /** Resumable uploads: the largest part a PATCH body is cut into (what a crash can lose; absent: 64 MiB). */
+  readonly resumablePartBytes?: number | undefined;
+  /** Resumable uploads: an upload not continued for this long expires and its parts are removed (absent: 24 h). */
+  readonly resumableTtlMs?: number | undefined;
   /** Absolute lifetime of a web session. */
   readonly sessionTtlMs: number;
   /** A web session unused this long ends (absent: 30 minutes). */
@@ -40,6 +44,8 @@ export interface CoreSettings {
   readonly hashConcurrency: number;
   /** Download budgets; defaults apply when absent. */
   readonly budgets?: BudgetSettings | undefined;
+  /** IANA time zone of incident outputs (drafts, report, tables); absent: UTC. */
+  readonly timeZone?: string | undefined;
   /** A canary read trips the global download budget too (blocking all partner downloads). */
   readonly canaryTripsGlobal?: boolean | undefined;
 }

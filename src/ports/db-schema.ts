@@ -179,6 +179,35 @@ export interface BlobPendingTable {
   created_at: number;
 }
 
+/** A resumable (tus) upload in progress, or finished and kept until it expires (core/files/resumable.ts). */
+export interface UploadTable {
+  id: string;
+  user_id: string;
+  /** The target file's path, as parsed and formatted by the core. */
+  path: string;
+  /** Declared size (Upload-Length). */
+  total: number;
+  /** Bytes committed in parts so far (the upload's offset). */
+  received: number;
+  /** Number of committed parts (the next part's seq). */
+  parts: number;
+  /** JSON { tus: raw Upload-Metadata, file: file metadata } */
+  metadata: string;
+  state: string; // open | done
+  file_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** One committed part of a resumable upload: bytes [start, start+size) of it, sealed under blob_key. */
+export interface UploadPartTable {
+  upload_id: string;
+  seq: number;
+  start: number;
+  size: number;
+  blob_key: string;
+}
+
 export interface AuditEventTable {
   seq: number; // 1, 2, 3, … assigned under the chain lock; part of the hash
   ts: number;
@@ -255,6 +284,8 @@ export interface Database {
   oidc_identities: OidcIdentityTable;
   oidc_flows: OidcFlowTable;
   blob_pending: BlobPendingTable;
+  uploads: UploadTable;
+  upload_parts: UploadPartTable;
   blob_inline: BlobInlineTable;
   audit_events: AuditEventTable;
   audit_head: AuditHeadTable;

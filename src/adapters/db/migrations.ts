@@ -456,6 +456,40 @@ const m016: Migration = {
   },
 };
 
+/**
+ * Resumable uploads (tus, core/files/resumable.ts): an upload in progress and its committed parts,
+ * each an ordinary sealed blob. Rows survive a restart; the file becomes visible only when the
+ * last part is committed and the whole is sealed into the file's own blob (like a PUT).
+ */
+const m017: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('uploads')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('total', 'bigint', (c) => c.notNull())
+      .addColumn('received', 'bigint', (c) => c.notNull())
+      .addColumn('parts', 'integer', (c) => c.notNull())
+      .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull()) // open | done
+      .addColumn('file_id', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('uploads_expires').on('uploads').column('expires_at').execute();
+    await db.schema
+      .createTable('upload_parts')
+      .addColumn('upload_id', 'text', (c) => c.notNull().references('uploads.id').onDelete('cascade'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('start', 'bigint', (c) => c.notNull())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('blob_key', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('upload_parts_pk', ['upload_id', 'seq'])
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -473,6 +507,7 @@ export const migrations: Record<string, Migration> = {
   '014_oidc': m014,
   '015_org_identifiers_unique': m015,
   '016_ledger_console_indexes': m016,
+  '017_resumable_uploads': m017,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CoreError } from '../errors.js';
 import { mintPrincipal, type Principal, type RequestContext, type Role } from '../principal.js';
-import { recordEvent, writeTx } from '../tx.js';
+import { writeTx } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { Hasher } from './passwords.js';
@@ -26,7 +26,9 @@ import { alertsOf } from '../ops/alerts.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 import { createMfa, issueChallenge, mfaActive, type MfaChallenge } from './mfa.js';
 import { countFailedSignIn } from './lockout.js';
+import { failuresOf } from './failures.js';
 import { createPasskeys } from './passkeys.js';
+import { createPasskeyPolicy, PASSKEY_REFUSAL, passkeyRequiredError } from './passkey-policy.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
@@ -34,7 +36,8 @@ const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
  * The error for a refused sign-in. Only a lockdown is named, and only after the credential was
  * verified: it tells a legitimate partner why, and an attacker nothing about the account.
  */
-export const refusedError = (why: string | undefined) => (why === LOCKDOWN_REFUSAL ? new CoreError('LOCKED', 'the service is locked down') : bad());
+export const refusedError = (why: string | undefined) =>
+  why === LOCKDOWN_REFUSAL ? new CoreError('LOCKED', 'the service is locked down') : why === PASSKEY_REFUSAL ? passkeyRequiredError() : bad();
 
 export const TOKEN_PREFIX = 'slc_';
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
@@ -60,7 +63,14 @@ export async function refusal(deps: CoreDeps, u: UserRow, now: number): Promise<
   return undefined;
 }
 
-export function principalFor(u: UserRow, ctx: RequestContext, method: string, tokenId: string | null = null, sessionId: string | null = null): Principal {
+export function principalFor(
+  u: UserRow,
+  ctx: RequestContext,
+  method: string,
+  tokenId: string | null = null,
+  sessionId: string | null = null,
+  keyId: string | null = null,
+): Principal {
   return mintPrincipal({
     kind: 'user',
     userId: u.id,
@@ -73,6 +83,7 @@ export function principalFor(u: UserRow, ctx: RequestContext, method: string, to
     method,
     tokenId,
     sessionId,
+    keyId,
   });
 }
 
@@ -80,11 +91,32 @@ export type SignInStep = { readonly kind: 'signed-in'; readonly principal: Princ
 
 export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   const { db, clock, settings } = deps;
-  const mfa = createMfa(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
+  const mfa = createMfa(
+    deps,
+    (u, ctx, method, keyId) => principalFor(u, ctx, method, null, null, keyId ?? null),
+    (u, now) => refusal(deps, u, now),
+    refusedError,
+  );
   const passkeys = createPasskeys(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
+  const passkeyPolicy = createPasskeyPolicy(deps);
+
+  /**
+   * A user whom the policy requires to sign in with a passkey, signing in without one: refused
+   * (recorded). On the web with a passkey registered, the answer asks for it (MFA_REQUIRED).
+   */
+  async function refuseWithoutPasskey(user: UserRow, ctx: RequestContext): Promise<void> {
+    if (!(await passkeyPolicy.requires(user))) return;
+    const registered = await passkeys.has(user.id);
+    if (ctx.protocol === 'web' && registered) {
+      await mfa.failure(ctx, user, user.login, 'passkey required', { firstFactor: 'password' });
+      throw new CoreError('MFA_REQUIRED', 'a passkey is required', { details: { totp: false, passkey: true, passkeyRequired: true } });
+    }
+    await loginFailure(ctx, user.login, PASSKEY_REFUSAL, user);
+    throw passkeyRequiredError(registered);
+  }
 
   async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {
-    await recordEvent(db, clock, {
+    await failuresOf(deps).record({
       action: 'auth.login',
       outcome: 'failure',
       ctx,
@@ -152,6 +184,8 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   return {
     /** Passkey management (for core/index.ts: account.passkeys, admin.passkeys). */
     passkeyStore: passkeys,
+    /** Which roles and organisations must sign in with a passkey (for core/index.ts: admin.passkeyPolicy, OIDC). */
+    passkeyPolicy,
     /**
      * Password sign-in where every factor arrives in one request (HTTP login). For a user with
      * two-factor sign-in active, `opts.otp` must hold a valid code: without one the answer is
@@ -160,6 +194,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
      */
     async password(loginIn: unknown, password: unknown, ctx: RequestContext, opts: { otp?: unknown } = {}): Promise<Principal> {
       const user = await passwordFactor(loginIn, password, ctx);
+      await refuseWithoutPasskey(user, ctx);
       // Web sign-in: a passkey is a second factor as well (SSH has no way to ask for one).
       const passkey = ctx.protocol === 'web' && (await passkeys.has(user.id));
       if (mfaActive(user) || passkey) {
@@ -197,6 +232,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
      */
     async passwordStep(loginIn: unknown, password: unknown, ctx: RequestContext): Promise<SignInStep> {
       const user = await passwordFactor(loginIn, password, ctx);
+      await refuseWithoutPasskey(user, ctx);
       if (mfaActive(user)) return { kind: 'needs-totp', challenge: await issueChallenge(deps, user, 'password', ctx) };
       return { kind: 'signed-in', principal: await passwordSuccess(user, ctx) };
     },
@@ -208,7 +244,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     /** Bearer token (REST scripts). */
     async token(raw: unknown, ctx: RequestContext): Promise<Principal> {
       if (typeof raw !== 'string' || !raw.startsWith(TOKEN_PREFIX) || raw.length > 200) {
-        await recordEvent(db, clock, { action: 'auth.token', outcome: 'failure', ctx, detail: { reason: 'malformed token' } });
+        await failuresOf(deps).record({ action: 'auth.token', outcome: 'failure', ctx, detail: { method: 'token', reason: 'malformed token' } });
         throw bad();
       }
       const row = await db
@@ -225,7 +261,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
       else if (row.token_expires !== null && Number(row.token_expires) <= now) why = 'token expired';
       else why = await refusal(deps, row, now);
       if (why || !row) {
-        await recordEvent(db, clock, {
+        await failuresOf(deps).record({
           action: 'auth.token',
           outcome: 'failure',
           ctx,

@@ -39,6 +39,10 @@ export const TABLES = [
   { name: 'oidc_identities', key: ['issuer', 'subject'] },
   { name: 'oidc_flows', key: ['id'], skip: () => true },
   { name: 'blob_pending', key: ['blob_key'] },
+  // Resumable uploads in progress do not travel: their parts are not copied (only files' blobs
+  // are), so a client starts such an upload again after a restore.
+  { name: 'uploads', key: ['id'], skip: () => true },
+  { name: 'upload_parts', key: ['upload_id', 'seq'], skip: () => true },
   { name: 'audit_events', key: ['seq'] },
   { name: 'audit_head', key: ['id'] },
   { name: 'audit_checkpoints', key: ['seq'] },

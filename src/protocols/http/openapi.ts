@@ -33,6 +33,7 @@ export async function registerOpenApi(app: FastifyInstance, opts: { version: str
       security: [{ bearer: [] }, { session: [] }],
       tags: [
         { name: 'files', description: 'Files and folders by virtual path' },
+        { name: 'uploads', description: 'Resumable uploads (tus 1.0.0: creation, creation-with-upload, termination, checksum sha256, expiration)' },
         { name: 'auth', description: 'Web sign-in' },
         { name: 'tokens', description: 'API tokens' },
         { name: 'admin', description: 'Administration (administrators only)' },

@@ -392,7 +392,7 @@ function releaseWhenWritten(res: ServerResponse): void {
  * its body is complete (the client went away, the socket timed out) MUST end in an error, never in
  * a normal end: the core then aborts the upload and nothing becomes visible.
  */
-export async function* requestBody(req: IncomingMessage, batchBytes = BODY_BATCH_BYTES): AsyncGenerator<Buffer> {
+export async function* requestBody(req: IncomingMessage, batchBytes = BODY_BATCH_BYTES, opts: { keepPartial?: boolean } = {}): AsyncGenerator<Buffer> {
   const parts: Buffer[] = [];
   let have = 0;
   let ended = false;
@@ -426,8 +426,8 @@ export async function* requestBody(req: IncomingMessage, batchBytes = BODY_BATCH
   req.once('close', onClose);
   try {
     for (;;) {
-      if (failure !== undefined) throw failure;
-      if (have >= batchBytes || (ended && have > 0)) {
+      if (failure !== undefined && !(opts.keepPartial === true && have > 0)) throw failure;
+      if (have >= batchBytes || ((ended || failure !== undefined) && have > 0)) {
         const batch = parts.length === 1 ? parts[0]! : gather(parts, have);
         parts.length = 0;
         countBodyBytes(have);
