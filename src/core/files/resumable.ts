@@ -46,7 +46,7 @@ import type { UploadTable } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { assertPrincipal, failed, guard, parseFor, refusedPath } from './guard.js';
 import { findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
-import { discardBlob } from './blobs.js';
+import { discardBlob, inlineLimit } from './blobs.js';
 import { quotaRoom } from './usage.js';
 import { openUpload } from './open-upload.js';
 import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
@@ -101,6 +101,7 @@ interface Part {
   readonly key: BlobKey;
   readonly start: number;
   readonly size: number;
+  readonly sha256: string;
 }
 
 const partBytesOf = (deps: CoreDeps) => deps.settings.resumablePartBytes ?? DEFAULT_PART_BYTES;
@@ -266,8 +267,9 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
       const key = uuidv7() as BlobKey;
       await deps.db.insertInto('blob_pending').values({ blob_key: key, kind: 'upload', node_id: owner, created_at: deps.clock.now() }).execute();
       let size: number;
+      let sha256: string;
       try {
-        size = (await deps.store.put(key, partSource(Math.min(partBytesOf(deps), total - at)))).size;
+        ({ size, sha256 } = await deps.store.put(key, partSource(Math.min(partBytesOf(deps), total - at))));
       } catch (e) {
         await discardBlob(deps, key);
         throw e;
@@ -276,7 +278,7 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
         await discardBlob(deps, key);
         break;
       }
-      const part = { key, start: at, size };
+      const part = { key, start: at, size, sha256 };
       pending.push(part);
       at += size;
       if (at === total && !bodyDone && !carry) {
@@ -332,7 +334,10 @@ async function commitParts(deps: CoreDeps, uploadId: string, parts: readonly Par
     let seq = Number(u.parts);
     let end = parts[0]!.start;
     for (const part of parts) {
-      await s.trx.insertInto('upload_parts').values({ upload_id: uploadId, seq: seq++, start: part.start, size: part.size, blob_key: part.key }).execute();
+      await s.trx
+        .insertInto('upload_parts')
+        .values({ upload_id: uploadId, seq: seq++, start: part.start, size: part.size, blob_key: part.key, sha256: part.sha256 })
+        .execute();
       await s.trx.deleteFrom('blob_pending').where('blob_key', '=', part.key).execute();
       end = part.start + part.size;
     }
@@ -361,7 +366,12 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
     const m = JSON.parse(row.metadata) as { file?: unknown };
     if (m.file && typeof m.file === 'object') fileMeta = m.file as Record<string, unknown>;
   } catch {}
-  const keys = parts.map((x) => x.blob_key as BlobKey);
+  // One part holding the whole file (it arrived in one piece) is a sealed object of exactly the
+  // file's bytes, with their SHA-256: it becomes the file's blob as it is, nothing is read again.
+  // Small files still go the way of a PUT (into the database).
+  const only = parts.length === 1 ? parts[0] : undefined;
+  const adopt = only?.sha256 && end > inlineLimit(deps) ? { key: only.blob_key as BlobKey, size: end, sha256: only.sha256 } : undefined;
+  const keys = adopt ? [] : parts.map((x) => x.blob_key as BlobKey);
   let info: EntryInfo;
   try {
     const h = await openUpload(
@@ -370,6 +380,7 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
       row.path,
       { expectedSize: end, metadata: fileMeta },
       {
+        ...(adopt ? { adopt } : {}),
         async inCommit(trx, fileId) {
           const r = await trx
             .updateTable('uploads')
@@ -385,20 +396,21 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
         },
       },
     );
-    try {
-      for (const part of parts) {
-        const stream = await deps.store.get(part.blob_key as BlobKey, Number(part.size));
-        try {
-          for await (const c of chunksOf(stream)) await h.write(c);
-        } finally {
-          stream.destroy();
+    if (!adopt)
+      try {
+        for (const part of parts) {
+          const stream = await deps.store.get(part.blob_key as BlobKey, Number(part.size));
+          try {
+            for await (const c of chunksOf(stream)) await h.write(c);
+          } finally {
+            stream.destroy();
+          }
         }
+      } catch (e) {
+        // The handle cleaned up after its own errors; a failed read of a part needs an abort.
+        await h.abort('an upload part could not be read').catch(() => undefined);
+        throw e instanceof CoreError ? e : new CoreError('INTERNAL', 'upload failed', { cause: e });
       }
-    } catch (e) {
-      // The handle cleaned up after its own errors; a failed read of a part needs an abort.
-      await h.abort('an upload part could not be read').catch(() => undefined);
-      throw e instanceof CoreError ? e : new CoreError('INTERNAL', 'upload failed', { cause: e });
-    }
     info = await h.finish();
   } catch (e) {
     // Finished by a concurrent request (another connection or node)? Then that is the answer.
