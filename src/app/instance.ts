@@ -173,6 +173,7 @@ export async function openInstance(config: Config, opts: { log?: Logger; create?
       lockoutDurationMs: config.lockoutDuration,
       hashConcurrency: config.hashConcurrency,
       canaryTripsGlobal: config.canaryTripsGlobal,
+      timeZone: config.timeZone,
       budgets: {
         windowMs: config.budgetWindow,
         user: { files: config.budgetUserFiles, bytes: config.budgetUserBytes },

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { CoreError } from '../core/errors.js';
-import { isLoopbackHost, parseDuration, parseListen, parseSize } from './units.js';
+import { isLoopbackHost, isTimeZone, parseDuration, parseListen, parseSize } from './units.js';
 import { DEFAULT_MAX_STARTUPS, DEFAULT_PENALTIES, parseMaxStartups, parsePenalties } from './preauth.js';
 
 const listen = z.string().transform((v, ctx) => {
@@ -89,6 +89,7 @@ const schema = z
       .regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://')
       .optional(),
     mailFrom: z.string().optional(),
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC').prefault('Europe/Berlin'),
     alertEmail: z.string().optional(),
     alertWebhookUrl: z.string().url().optional(),
     alertWebhookSecret: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -226,6 +227,7 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
   SLUICE_AUDIT_SYSLOG_CA: 'auditSyslogCa',
   SLUICE_SMTP_URL: 'smtpUrl',
   SLUICE_MAIL_FROM: 'mailFrom',
+  SLUICE_TIME_ZONE: 'timeZone',
   SLUICE_ALERT_EMAIL: 'alertEmail',
   SLUICE_ALERT_WEBHOOK_URL: 'alertWebhookUrl',
   SLUICE_ALERT_WEBHOOK_SECRET: 'alertWebhookSecret',

@@ -119,6 +119,9 @@ export const ACTIONS = {
   'grant.set': admin,
   'grant.revoke': admin,
   'grant.list': admin,
+  /** Access explained (access/explain.ts): who can see a folder and through which grant; what a user can see. */
+  'access.folder': admin,
+  'access.user': admin,
   'admin.session.list': adminAs('session.list'),
   'admin.session.end': adminAs('session.end'),
   'admin.mfa.status': adminAs('mfa.status'),

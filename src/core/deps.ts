@@ -44,6 +44,8 @@ export interface CoreSettings {
   readonly hashConcurrency: number;
   /** Download budgets; defaults apply when absent. */
   readonly budgets?: BudgetSettings | undefined;
+  /** IANA time zone of incident outputs (drafts, report, tables); absent: UTC. */
+  readonly timeZone?: string | undefined;
   /** A canary read trips the global download budget too (blocking all partner downloads). */
   readonly canaryTripsGlobal?: boolean | undefined;
 }

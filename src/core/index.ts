@@ -9,6 +9,7 @@ import { createAuthenticator, principalFor, refusal, refusedError, systemPrincip
 import { createOidc } from './auth/oidc.js';
 import { operatorPrincipal } from './auth/operator.js';
 import { createPublicKeyAuth } from './auth/publickey.js';
+import { failuresOf } from './auth/failures.js';
 import { createOrgAdmin } from './admin/orgs.js';
 import { createUserAdmin } from './admin/users.js';
 import { createMfaAdmin } from './auth/mfa.js';
@@ -36,7 +37,8 @@ import { alertsOf } from './ops/alerts.js';
 import { budgetsOf } from './ops/budgets.js';
 import { canariesOf, canaryContent } from './ops/canaries.js';
 import { incidentScope, type ScopeInput } from './incident/scope.js';
-import { art33Report, notifyPartners } from './incident/notify.js';
+import { notifyPartners } from './incident/notify.js';
+import { art33Report } from './incident/report.js';
 import { requireAdmin } from './admin/require-admin.js';
 import { CoreError } from './errors.js';
 import { flushWrites, recordEvent } from './tx.js';
@@ -46,6 +48,7 @@ import { assertPrincipal, refusedPath } from './files/guard.js';
 import type { FileAction } from './access/decide.js';
 import { createBackupApi } from './backup/index.js';
 import { createSessions } from './auth/sessions.js';
+import { createAccessExplain } from './access/explain.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { FileAction } from './access/decide.js';
@@ -67,6 +70,8 @@ export type { VerifyResult } from './audit/ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
 export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incident/scope.js';
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';
+export { scopeTable, tableCsv, TABLE_NAMES, type Table, type TableName, type Cell } from './incident/tables.js';
+export type { Draft } from './incident/notify.js';
 export { LOCKDOWN_MODES, SWITCHABLE, type LockdownState, type LockdownMode } from './ops/lockdown.js';
 export type { AuditEvent, AuditFilter } from './audit/query.js';
 export { LEDGER_CSV_COLUMNS, LEDGER_OUTCOMES, LEDGER_PROTOCOLS, ledgerCsvRow, type LedgerPage, type LedgerSearch } from './audit/search.js';
@@ -76,6 +81,7 @@ export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { SessionInfo } from './auth/sessions.js';
+export type { FolderAccess, FolderAccessEntry, UserAccess, GrantRef } from './access/explain.js';
 export type { PasskeyInfo, Ceremony } from './auth/passkeys.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
 export { openBackup, restoreBackup, MIN_PASSPHRASE } from './backup/index.js';
@@ -193,6 +199,8 @@ function buildCore(deps: CoreDeps) {
       folders: createFolderAdmin(deps, orgs.find),
       /** Everybody's live web sessions; ending one signs that browser out at its next request. */
       sessions: sessions.admin,
+      /** Access explained: who can see a folder and through which grant (folder), what a user can see (user). */
+      access: createAccessExplain(deps),
       /** A user's passkeys: list, remove. */
       passkeys: {
         list: (p: Principal, login: string) => passkeyStore.list(p, login),
@@ -270,8 +278,8 @@ function buildCore(deps: CoreDeps) {
       scope: (p: Principal, input: ScopeInput) => incidentScope(deps, p, input),
       /** One message per affected partner from a scope (its JSON); sent over SMTP when `send`. */
       notify: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en'; send?: boolean; sender?: string } = {}) => notifyPartners(deps, p, scope, opts),
-      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger. */
-      report: (p: Principal, scope: unknown) => art33Report(deps, p, scope),
+      /** GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger, in one language (default en). */
+      report: (p: Principal, scope: unknown, opts: { lang?: 'de' | 'en' } = {}) => art33Report(deps, p, scope, opts),
     },
     /** Canary files (administrators): any read alerts and trips the reader's budget. */
     canaries: {
@@ -339,8 +347,14 @@ function buildCore(deps: CoreDeps) {
     maintenance: {
       /** Signs the ledger head if it advanced and sends the checkpoint to the sinks (timer, shutdown). */
       checkpoint: () => makeCheckpoint(),
-      /** Commits the writes that wait to be grouped (lazy ledger events): before the database closes. */
-      flush: () => flushWrites(deps.db),
+      /**
+       * Commits the writes that wait: the counts of repeated failed sign-ins (auth/failures.ts) and
+       * the lazy ledger events grouped with the next write. Before the database closes.
+       */
+      flush: async () => {
+        await failuresOf(deps).flush();
+        await flushWrites(deps.db);
+      },
       /** Start-up recovery of interrupted uploads and deletions. */
       sweep: () => sweepBlobs(deps),
       /** Resumable uploads past their expiry, with their parts (start-up and periodic jobs). */

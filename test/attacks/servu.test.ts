@@ -15,7 +15,7 @@ for (const dialect of DIALECTS) {
   describe(`attacks: Serv-U (${dialect})`, () => {
     let x: Target;
     before(async () => {
-      x = await attackTarget(dialect, { limits: { loginGraceMs: 2500 } });
+      x = await attackTarget(dialect, { limits: { loginGraceMs: 2500, bannerTimeoutMs: 2500, kexTimeoutMs: 2500 } });
     });
     after(() => x?.close());
 

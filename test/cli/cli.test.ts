@@ -159,6 +159,32 @@ describe('sluice CLI', () => {
     );
   });
 
+  it('incident report --lang writes the whole Art. 33 skeleton in one language', () => {
+    const scopeFile = path.join(dir.path, 'scope.json');
+    const sc = sluice(data, [
+      'incident',
+      'scope',
+      '--from',
+      new Date(Date.now() - 3_600_000).toISOString(),
+      '--org',
+      'Klinik Nord',
+      '--json',
+      '--out',
+      scopeFile,
+    ]);
+    assert.equal(sc.code, 0, sc.err);
+    const de = sluice(data, ['incident', 'report', '--scope', scopeFile, '--lang', 'de']);
+    assert.equal(de.code, 0, de.err);
+    assert.match(de.out, /^# Meldung einer Verletzung des Schutzes personenbezogener Daten \(Art\. 33 DSGVO\)/);
+    assert.match(de.out, /Alle Zeiten in der Zeitzone Europe\/Berlin\./);
+    assert.doesNotMatch(de.out, /Notification|Controller|Evidence/);
+    const en = sluice(data, ['incident', 'report', '--scope', scopeFile, '--lang', 'en']);
+    assert.equal(en.code, 0, en.err);
+    assert.match(en.out, /^# Notification of a personal data breach \(GDPR Art\. 33\)/);
+    assert.doesNotMatch(en.out, /DSGVO|Verantwortlich|Nachweis/);
+    assert.equal(sluice(data, ['incident', 'report', '--scope', scopeFile, '--lang', 'fr']).code, 1);
+  });
+
   it('audit verify passes, and fails after one byte of the ledger is edited', () => {
     const ok = sluice(data, ['audit', 'verify']);
     assert.equal(ok.code, 0, ok.err);

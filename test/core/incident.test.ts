@@ -21,9 +21,9 @@ for (const dialect of DIALECTS) {
     before(async () => {
       t = await testInstance(dialect);
       for (const [org, ik] of [
-        ['Praxis A', '100000001'],
-        ['Praxis B', '100000002'],
-        ['Praxis C', '100000003'],
+        ['Praxis A', '100000000'],
+        ['Praxis B', '100000011'],
+        ['Praxis C', '100000022'],
       ] as const) {
         await t.core.admin.orgs.create(t.system, { name: org, ik, contacts: [{ email: `it@${ik}.example` }] });
         const dir = `/${org.replace(' ', '-').toLowerCase()}`;
@@ -70,7 +70,7 @@ for (const dialect of DIALECTS) {
       const a = s.organisations.find((o) => o.org === 'Praxis A')!;
       assert.equal(a.dataSubjects, 10 + 20);
       assert.deepEqual(a.dataCategories, ['billing', 'health']);
-      assert.deepEqual(a.contacts, [{ email: 'it@100000001.example' }]);
+      assert.deepEqual(a.contacts, [{ email: 'it@100000000.example' }]);
       assert.equal(s.actors[0]!.failedLogins, 1);
       assert.ok(s.ledger.checkpoint && s.ledger.checkpoint.seq >= s.ledger.lastSeq!, 'a signed checkpoint covers the cited events');
       for (const r of s.reads) for (const seq of r.events) assert.ok(seq >= s.ledger.firstSeq! && seq <= s.ledger.lastSeq!);

@@ -45,7 +45,7 @@ for (const dialect of DIALECTS) {
     });
     after(() => t.cleanup());
 
-    it("a query (no signature) only says whether the key is one of the user's, and never signs anyone in", async () => {
+    it("a query (no signature) only says whether the key is one of the user's, and never signs anyone in; a refused one is a failed sign-in", async () => {
       const before = (await ledger(t)).length;
       const q = (login: string, k: TestKey, algorithm = k.algorithm) => t.core.auth.publicKey({ login, algorithm, keyBlob: k.blob }, ctx);
       assert.deepEqual(await q('alice', alice), { kind: 'acceptable' });
@@ -59,7 +59,24 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await q('', evil), { kind: 'unknown' });
       assert.deepEqual(await q('alice', alice, 'ecdsa-sha2-nistp256'), { kind: 'unknown' }, 'the algorithm must match the key');
       for (const r of [await q('alice', alice), await q('nobody', alice)]) assert.ok(!('principal' in r));
-      assert.equal((await ledger(t)).length, before, 'a query writes nothing');
+      // A query for one of the user's keys writes nothing; every refused one is a failed sign-in.
+      const written = (await ledger(t)).slice(before);
+      assert.equal(written.length, 7, 'one failure per refused query, none for an acceptable key');
+      for (const e of written) {
+        assert.equal(e.action, 'auth.login');
+        assert.equal(e.outcome, 'failure');
+        assert.equal(JSON.parse(e.detail).query, true);
+      }
+      const reasons = written.map((e) => JSON.parse(e.detail).reason as string);
+      assert.deepEqual(reasons, [
+        'signature algorithm not accepted',
+        'key not registered for this user',
+        'key not registered for this user',
+        'unknown user',
+        'unknown user',
+        'key not registered for this user',
+        'unknown user',
+      ]);
     });
 
     it('a correctly signed request with a key of that user signs in, recorded with method, fingerprint and client', async () => {

@@ -136,27 +136,31 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(list.entries.map((e) => e.name).sort(), ['Bericht 2026.bin', 'eight.bin']);
     });
 
-    it('works with each offered cipher and host key type; SHA-1 host keys, CBC and CTR are refused', async () => {
+    it('works with each offered cipher and host key type (AES-CTR with encrypt-then-MAC); SHA-1 host keys, CBC and CTR without EtM are refused', async () => {
       for (const opt of [
         'Ciphers=aes128-gcm@openssh.com',
         'Ciphers=aes256-gcm@openssh.com',
         'Ciphers=chacha20-poly1305@openssh.com',
+        'Ciphers=aes128-ctr',
+        'Ciphers=aes256-ctr',
+        'MACs=hmac-sha2-512-etm@openssh.com',
         'HostKeyAlgorithms=ssh-ed25519',
         'HostKeyAlgorithms=rsa-sha2-512',
         'HostKeyAlgorithms=rsa-sha2-256',
         'KexAlgorithms=curve25519-sha256',
         'KexAlgorithms=diffie-hellman-group16-sha512',
       ]) {
-        const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt], s.dir);
+        const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt, ...(opt.startsWith('MACs') ? ['-o', 'Ciphers=aes256-ctr'] : [])], s.dir);
         assert.equal(r.code, 0, `${opt}: ${r.stderr}`);
       }
       for (const opt of [
         'HostKeyAlgorithms=ssh-rsa',
         'Ciphers=aes128-cbc',
-        'Ciphers=aes128-ctr',
         'KexAlgorithms=diffie-hellman-group14-sha1',
         'KexAlgorithms=ecdh-sha2-nistp256',
         'MACs=hmac-sha1',
+        'MACs=hmac-sha2-256',
+        'MACs=hmac-sha2-512',
         'Compression=yes',
       ]) {
         const r = await sftpBatch(s, 'muster', key, ['ls /muster'], ['-o', opt, ...(opt.startsWith('MACs') ? ['-o', 'Ciphers=aes128-ctr'] : [])], s.dir);

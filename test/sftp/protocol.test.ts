@@ -144,7 +144,7 @@ describe('sftp protocol and transport (sqlite)', () => {
       'kex-strict-s-v00@openssh.com',
     ]);
     assert.deepEqual(t.kexinit.hostKey, ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256']);
-    assert.deepEqual(t.kexinit.cipher, ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com']);
+    assert.deepEqual(t.kexinit.cipher, ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr']);
     assert.deepEqual(t.kexinit.mac, ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com']);
     assert.deepEqual(t.kexinit.compress, ['none']);
   });
@@ -153,7 +153,9 @@ describe('sftp protocol and transport (sqlite)', () => {
     const offers = [
       { kex: ['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1'] },
       { kex: ['curve25519-sha256'], hostKey: ['ssh-rsa', 'ssh-dss'] },
-      { kex: ['curve25519-sha256'], cipher: ['3des-cbc', 'aes128-cbc', 'aes128-ctr', 'arcfour', 'none'] },
+      { kex: ['curve25519-sha256'], cipher: ['3des-cbc', 'aes128-cbc', 'arcfour', 'none'] },
+      // AES-CTR only with encrypt-then-MAC.
+      { kex: ['curve25519-sha256'], cipher: ['aes128-ctr', 'aes256-ctr'], mac: ['hmac-sha2-256', 'hmac-sha2-512'] },
       { kex: ['curve25519-sha256'], cipher: ['aes128-ctr'], mac: ['hmac-md5', 'hmac-sha1-96', 'hmac-sha1', 'none'] },
       { kex: ['curve25519-sha256'], compress: ['zlib'] },
     ];

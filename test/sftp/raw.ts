@@ -300,6 +300,10 @@ export class RawSsh {
   private readonly replies: AuthReply[] = [];
   private waiter: ((r: AuthReply) => void) | undefined;
   disconnected = false;
+  /** The server's server-sig-algs (RFC 8308), once EXT_INFO arrived. */
+  serverSigAlgs: string[] | undefined;
+  /** SERVICE_ACCEPTs received. */
+  serviceAccepts = 0;
   channelOpen: 'confirmed' | 'failed' | undefined;
   /** Changes the next bytes written to the socket (one write), e.g. to flip a bit after key exchange. */
   tamper: ((d: Buffer) => Buffer) | undefined;
@@ -324,7 +328,16 @@ export class RawSsh {
       onError: () => push('disconnect'),
       onHandshakeComplete: () => this.proto.service('ssh-userauth'),
       messageHandlers: {
-        SERVICE_ACCEPT: () => this.ready?.(),
+        SERVICE_ACCEPT: () => {
+          this.serviceAccepts++;
+          const r = this.ready;
+          this.ready = undefined;
+          r?.();
+          this.serviceWaiter?.();
+        },
+        EXT_INFO: (_p: unknown, exts: { name: string; algs?: string[] }[]) => {
+          this.serverSigAlgs = exts.find((e) => e.name === 'server-sig-algs')?.algs;
+        },
         USERAUTH_FAILURE: () => push('failure'),
         USERAUTH_SUCCESS: () => push('success'),
         USERAUTH_PK_OK: () => push('pk_ok'),
@@ -347,6 +360,17 @@ export class RawSsh {
     sock.on('error', () => undefined);
   }
   private ready: (() => void) | undefined;
+  private serviceWaiter: (() => void) | undefined;
+
+  /** Requests the ssh-userauth service again (as some clients do before each attempt); true once accepted. */
+  async serviceAgain(ms = 5000): Promise<boolean> {
+    const before = this.serviceAccepts;
+    const accepted = new Promise<void>((r) => (this.serviceWaiter = r));
+    this.proto.service('ssh-userauth');
+    await Promise.race([accepted, new Promise((r) => setTimeout(r, ms))]);
+    this.serviceWaiter = undefined;
+    return this.serviceAccepts > before && !this.disconnected;
+  }
 
   static async connect(port: number): Promise<RawSsh> {
     await cryptoInit;

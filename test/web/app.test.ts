@@ -15,12 +15,37 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { DIALECTS } from '../helpers/dialects.js';
+import path from 'node:path';
+import { DIALECTS, tempDir } from '../helpers/dialects.js';
+import { startOp, type TestOp } from '../helpers/oidc-op.js';
 import { TEST_PASSWORD } from '../helpers/instance.js';
 import { axe, launchBrowser, screenshot, watch, type Watch } from '../helpers/browser.js';
 import { serveWeb, type WebServed } from './helpers.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The stored entries of a zip (the server stores, never compresses): name → bytes. */
+function unzip(buf: Buffer): Map<string, Buffer> {
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  assert.ok(eocd >= 0, 'a zip archive');
+  const out = new Map<string, Buffer>();
+  let at = buf.readUInt32LE(eocd + 16);
+  for (let i = buf.readUInt16LE(eocd + 10); i > 0; i--) {
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const skip = nameLen + buf.readUInt16LE(at + 30) + buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const data = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    out.set(buf.subarray(at + 46, at + 46 + nameLen).toString('utf8'), buf.subarray(data, data + size));
+    at += 46 + skip;
+  }
+  return out;
+}
+
+/** File bytes the server received, all protocols. */
+async function bytesIn(s: WebServed): Promise<number> {
+  return (await s.metrics.bytesIn.get()).values.reduce((n, v) => n + v.value, 0);
+}
+
 /** Polls `f` until it holds (page.waitForFunction would evaluate a string in the page, which the CSP forbids). */
 async function until(what: string, f: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -38,6 +63,7 @@ for (const dialect of DIALECTS) {
     let de: BrowserContext;
     let page: Page;
     let seen: Watch;
+    let op: TestOp;
     const shots = dialect === DIALECTS[0];
     const shot = async (p: Page, name: string) => {
       if (shots) await screenshot(p, name);
@@ -45,10 +71,23 @@ for (const dialect of DIALECTS) {
     const noSeriousA11y = async (p: Page, what: string) => assert.deepEqual(await axe(p), [], `axe on ${what}`);
 
     before(async () => {
-      s = await serveWeb(dialect);
+      s = await serveWeb(dialect, async (base) => {
+        op = await startOp(`${base}/api/v1/auth/oidc/callback`);
+        op.accounts['sub-ann'] = { preferred_username: 'ann', groups: ['sluice-staff'] };
+        return {
+          SLUICE_OIDC_ISSUER: op.issuer,
+          SLUICE_OIDC_CLIENT_ID: op.clientId,
+          SLUICE_OIDC_CLIENT_SECRET: op.clientSecret,
+          SLUICE_OIDC_ROLE_CLAIM: 'groups',
+          SLUICE_OIDC_ROLES: 'sluice-staff:staff',
+          SLUICE_OIDC_PROVISION: 'true',
+          SLUICE_OIDC_ORG: 'kasse',
+        };
+      });
       const sys = s.t.system;
       await s.t.core.admin.orgs.create(sys, { name: 'acme', ik: '123456780' });
       await s.t.core.admin.orgs.create(sys, { name: 'globex', betriebsnummer: '98000006' });
+      await s.t.core.admin.orgs.create(sys, { name: 'kasse' });
       for (const f of ['/acme', '/acme/inbox', '/acme/outbox']) await s.t.core.admin.folders.create(sys, f, { org: 'acme' });
       await s.t.core.admin.folders.create(sys, '/globex', { org: 'globex' });
       await s.t.user('lena', { org: 'acme' });
@@ -62,6 +101,7 @@ for (const dialect of DIALECTS) {
     after(async () => {
       await browser?.close();
       await s?.close();
+      await op?.close();
     });
 
     const signIn = async (p: Page, login: string) => {
@@ -98,16 +138,17 @@ for (const dialect of DIALECTS) {
       await shot(page, 'folder-view-empty');
       await noSeriousA11y(page, 'folder view');
 
-      const big = randomBytes(24 * 1024 * 1024);
+      const big = randomBytes(50 * 1024 * 1024);
       const small = Buffer.from('Hallo Welt – Grüße aus der Praxis\n');
       // Slow the upload down so that its progress can be seen.
       const cdp = await de.newCDPSession(page);
       await cdp.send('Network.enable');
       await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 * 1024 });
-      await page.getByTestId('file-input').setInputFiles([
-        { name: 'Befund Müller.bin', mimeType: 'application/octet-stream', buffer: big },
-        { name: 'gruß.txt', mimeType: 'text/plain', buffer: small },
-      ]);
+      // (playwright takes buffers up to 50 MB only: the big one from a file)
+      const files = tempDir('web-upload');
+      fs.writeFileSync(path.join(files.path, 'Befund Müller.bin'), big);
+      await page.getByTestId('file-input').setInputFiles([path.join(files.path, 'Befund Müller.bin')]);
+      await page.getByTestId('file-input').setInputFiles([{ name: 'gruß.txt', mimeType: 'text/plain', buffer: small }]);
       await page.getByRole('heading', { name: 'Hochladen' }).waitFor();
       // Progress: the overall bar moves between 0 and 1 while the big file is under way.
       const overall = page.getByTestId('upload-overall');
@@ -122,12 +163,13 @@ for (const dialect of DIALECTS) {
       await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
       await page.getByText('2 Dateien hochgeladen').waitFor({ timeout: 60_000 });
       await cdp.detach();
+      await files.cleanup();
 
       // The list shows both, with their sha256 (in full, for copying).
       const row = page.getByRole('row', { name: /Befund Müller\.bin/ });
       await row.waitFor();
       assert.equal(await row.locator('.sha-value').textContent(), sha256(big));
-      assert.match((await row.locator('.col-size').textContent()) ?? '', /^25,2\sMB$/); // German number format
+      assert.match((await row.locator('.col-size').textContent()) ?? '', /^52,4\sMB$/); // German number format
       await shot(page, 'folder-view');
       await noSeriousA11y(page, 'folder view with files');
 
@@ -140,6 +182,57 @@ for (const dialect of DIALECTS) {
       // The server has them, hashed.
       const stat = await s.t.core.files.stat(s.t.system, '/acme/inbox/Befund Müller.bin');
       assert.equal(stat.sha256, sha256(big));
+    });
+
+    it('continues an upload interrupted by a reload where it stopped (tus), sending little twice', async () => {
+      const size = 40 * 1024 * 1024;
+      const body = randomBytes(size);
+      const dir = tempDir('web-resume');
+      const file = path.join(dir.path, 'Röntgen.bin');
+      fs.writeFileSync(file, body);
+      try {
+        const received = await bytesIn(s);
+        const cdp = await de.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 * 1024 });
+        await page.getByTestId('file-input').setInputFiles(file);
+        const bar = page.getByRole('progressbar', { name: 'Röntgen.bin' });
+        await until('a third of the upload', async () => Number(await bar.getAttribute('value')) > 0.33);
+        // What the server holds so far survives the reload; the browser keeps where the upload is.
+        await page.reload();
+        await page.getByRole('heading', { name: 'inbox' }).waitFor();
+        assert.equal(await page.getByRole('row', { name: /Röntgen\.bin/ }).count(), 0, 'not visible before it is complete');
+        // (the server counts a request's bytes when it has ended)
+        await until('the interrupted request counted', async () => (await bytesIn(s)) - received > size / 4, 10_000);
+        const atReload = (await bytesIn(s)) - received;
+        assert.ok(atReload < size, `received before the reload: ${atReload}`);
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+        await cdp.detach();
+        // The same file, chosen again for the same folder, continues.
+        await page.getByTestId('file-input').setInputFiles(file);
+        await page.getByText('fortgesetzt', { exact: false }).waitFor();
+        await page.getByText('1 Datei hochgeladen').waitFor({ timeout: 60_000 });
+        await page.getByRole('row', { name: /Röntgen\.bin/ }).waitFor();
+        assert.equal((await s.t.core.files.stat(s.t.system, '/acme/inbox/Röntgen.bin')).sha256, sha256(body));
+        const total = (await bytesIn(s)) - received;
+        assert.ok(total >= size && total <= size + 2 * 1024 * 1024, `bytes received for a ${size}-byte file: ${total}`);
+        await page.getByRole('button', { name: 'Abgeschlossene entfernen' }).click();
+      } finally {
+        await dir.cleanup();
+      }
+    });
+
+    it('downloads several selected files as one zip', async () => {
+      await page.getByRole('checkbox', { name: 'Befund Müller.bin auswählen' }).check();
+      await page.getByRole('checkbox', { name: 'Röntgen.bin auswählen' }).check();
+      await page.getByText('2 ausgewählt').waitFor();
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Als ZIP herunterladen' }).click()]);
+      const entries = unzip(fs.readFileSync(await download.path()));
+      assert.deepEqual([...entries.keys()].sort(), ['Befund Müller.bin', 'Röntgen.bin']);
+      const befund = await s.t.core.files.stat(s.t.system, '/acme/inbox/Befund Müller.bin');
+      assert.equal(sha256(entries.get('Befund Müller.bin')!), befund.sha256);
+      await page.getByRole('button', { name: 'Auswahl aufheben' }).click();
+      await page.getByText('2 ausgewählt').waitFor({ state: 'detached' });
     });
 
     it('shows a refusal translated: no write permission, and an invalid name', async () => {
@@ -177,7 +270,7 @@ for (const dialect of DIALECTS) {
 
       // Filter by name; sort by size.
       await page.getByLabel('Nach Namen filtern').fill('befund');
-      await page.getByText('1 von 2 Einträgen angezeigt').waitFor();
+      await page.getByText('1 von 3 Einträgen angezeigt').waitFor();
       await page.getByLabel('Nach Namen filtern').fill('');
       await page.getByRole('button', { name: 'Größe' }).click();
       assert.equal(await page.getByRole('columnheader', { name: 'Größe' }).getAttribute('aria-sort'), 'ascending');
@@ -200,6 +293,45 @@ for (const dialect of DIALECTS) {
       await page.getByRole('button', { name: 'Archiv 2026 löschen' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Löschen' }).click();
       await page.getByRole('row', { name: /Archiv 2026/ }).waitFor({ state: 'detached' });
+    });
+
+    it('uploads a whole folder of 100 files in sub-folders, the tree as it was', async () => {
+      const dir = tempDir('web-folder');
+      try {
+        const root = path.join(dir.path, 'Quartal 3');
+        const want = new Map<string, string>();
+        for (let i = 0; i < 100; i++) {
+          const rel = path.join(i < 50 ? 'Juli' : 'August', `Abrechnung-${String(i).padStart(3, '0')}.csv`);
+          const body = `Nr;Betrag\n${i};${(i * 12.5).toFixed(2)}\n`;
+          fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+          fs.writeFileSync(path.join(root, rel), body);
+          want.set(`/acme/inbox/Quartal 3/${rel.split(path.sep).join('/')}`, sha256(Buffer.from(body)));
+        }
+        await page.goto(`${s.base}/files?path=${encodeURIComponent('/acme/inbox')}`);
+        await page.getByRole('heading', { name: 'inbox' }).waitFor();
+        await page.getByTestId('folder-input').setInputFiles(root);
+        await page.getByText('100 Dateien hochgeladen').waitFor({ timeout: 60_000 });
+        await page.getByRole('row', { name: /Quartal 3/ }).waitFor();
+        for (const [p, h] of want) assert.equal((await s.t.core.files.stat(s.t.system, p)).sha256, h, p);
+        await page.getByRole('button', { name: 'Abgeschlossene entfernen' }).click();
+      } finally {
+        await dir.cleanup();
+      }
+    });
+
+    it('signs staff in through the OpenID provider ("Sign in with your organisation")', async () => {
+      const ctx = await browser.newContext({ locale: 'de-DE' });
+      const w = await watch(ctx);
+      const p = await ctx.newPage();
+      await p.goto(`${s.base}/`);
+      op.account = 'sub-ann';
+      await p.getByRole('link', { name: 'Mit Ihrer Organisation anmelden' }).click();
+      await p.getByRole('heading', { name: 'Alle Ordner' }).waitFor();
+      await p.getByText('ann', { exact: true }).waitFor();
+      assert.equal((await s.t.core.admin.users.get(s.t.system, 'ann')).role, 'staff');
+      assert.deepEqual(w.violations, []);
+      assert.deepEqual(w.errors, []);
+      await ctx.close();
     });
 
     let secret = '';

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpServer } from '../../src/protocols/http/server.js';
+import { buildHttpServer, createMetrics, type Metrics } from '../../src/protocols/http/server.js';
 import type { TestDialect } from '../helpers/dialects.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { ensureWebBuilt } from '../helpers/browser.js';
@@ -15,6 +15,7 @@ export interface WebServed {
   readonly t: TestInstance;
   readonly app: FastifyInstance;
   readonly base: string;
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -29,17 +30,24 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function serveWeb(dialect: TestDialect, env: Record<string, string> = {}): Promise<WebServed> {
+/** `env` may depend on the server's address (e.g. an OpenID provider that needs the redirect URI). */
+export async function serveWeb(
+  dialect: TestDialect,
+  env: Record<string, string> | ((base: string) => Promise<Record<string, string>>) = {},
+): Promise<WebServed> {
   await ensureWebBuilt();
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const t = await testInstance(dialect, { SLUICE_PUBLIC_URL: base, ...env });
-  const app = await buildHttpServer({ core: t.core, config: t.config, log: pino({ level: 'silent' }) });
+  const extra = typeof env === 'function' ? await env(base) : env;
+  const t = await testInstance(dialect, { SLUICE_PUBLIC_URL: base, ...extra });
+  const metrics = createMetrics();
+  const app = await buildHttpServer({ core: t.core, config: t.config, log: pino({ level: 'silent' }), metrics });
   await app.listen({ host: '127.0.0.1', port });
   return {
     t,
     app,
     base,
+    metrics,
     async close() {
       await app.close();
       await t.cleanup();

@@ -81,12 +81,15 @@ export function registerIncidentCommands(cli: Cli): void {
     );
   incident
     .command('report')
-    .description('write a GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger')
+    .description(
+      'write a GDPR Art. 33 notification skeleton (Markdown) from a scope and the measures in the ledger, in one language, times in SLUICE_TIME_ZONE',
+    )
     .requiredOption('--scope <file>', 'scope JSON')
+    .addOption(new Option('--lang <lang>', 'language of the whole report').choices(['de', 'en']).default('de'))
     .option('--out <file>', 'write to a file (mode 0600)')
-    .action(async (o: { scope: string; out?: string }) =>
+    .action(async (o: { scope: string; lang: 'de' | 'en'; out?: string }) =>
       withCore(async (i, op) => {
-        const text = await i.core.incident.report(op, readScope(o.scope));
+        const text = await i.core.incident.report(op, readScope(o.scope), { lang: o.lang });
         if (o.out) fs.writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
         else process.stdout.write(text);
       }),

@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CoreError } from '../errors.js';
 import { mintPrincipal, type Principal, type RequestContext, type Role } from '../principal.js';
-import { recordEvent, writeTx } from '../tx.js';
+import { writeTx } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { Hasher } from './passwords.js';
@@ -26,6 +26,7 @@ import { alertsOf } from '../ops/alerts.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 import { createMfa, issueChallenge, mfaActive, type MfaChallenge } from './mfa.js';
 import { countFailedSignIn } from './lockout.js';
+import { failuresOf } from './failures.js';
 import { createPasskeys } from './passkeys.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -84,7 +85,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   const passkeys = createPasskeys(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
 
   async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {
-    await recordEvent(db, clock, {
+    await failuresOf(deps).record({
       action: 'auth.login',
       outcome: 'failure',
       ctx,
@@ -208,7 +209,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     /** Bearer token (REST scripts). */
     async token(raw: unknown, ctx: RequestContext): Promise<Principal> {
       if (typeof raw !== 'string' || !raw.startsWith(TOKEN_PREFIX) || raw.length > 200) {
-        await recordEvent(db, clock, { action: 'auth.token', outcome: 'failure', ctx, detail: { reason: 'malformed token' } });
+        await failuresOf(deps).record({ action: 'auth.token', outcome: 'failure', ctx, detail: { method: 'token', reason: 'malformed token' } });
         throw bad();
       }
       const row = await db
@@ -225,7 +226,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
       else if (row.token_expires !== null && Number(row.token_expires) <= now) why = 'token expired';
       else why = await refusal(deps, row, now);
       if (why || !row) {
-        await recordEvent(db, clock, {
+        await failuresOf(deps).record({
           action: 'auth.token',
           outcome: 'failure',
           ctx,

@@ -33,10 +33,11 @@
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
 import { recordEvent, writeTx, type WriteScope } from '../tx.js';
+import { failuresOf } from './failures.js';
 import type { Action } from '../actions.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { countFailedSignIn } from './lockout.js';
+import { countFailedSignIn, lockoutAlert } from './lockout.js';
 import { requireAdmin } from '../admin/require-admin.js';
 import { assertPrincipal } from '../files/guard.js';
 import {
@@ -212,7 +213,7 @@ export function createMfa(
     reason: string,
     extra: Record<string, unknown> = {},
   ) =>
-    recordEvent(db, clock, {
+    failuresOf(deps).record({
       action: 'auth.login',
       outcome: 'failure',
       ctx,
@@ -485,6 +486,7 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
               detail: { login: u.login, via: 'self', reason: r.reason, ...(lock ? { lockedOut: true } : {}) },
             });
           });
+          if (lock) await lockoutAlert(deps, u, { protocol: p.protocol, remoteAddr: p.remoteAddr ?? undefined }, { method: 'totp' });
           throw new CoreError('INVALID_INPUT', 'the verification code is not valid');
         }
         return disable(p, u, 'self', r);

@@ -18,7 +18,8 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext, Role } from '../principal.js';
-import { recordEvent, writeTx } from '../tx.js';
+import { writeTx } from '../tx.js';
+import { failuresOf } from './failures.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { OidcIdentity } from '../../ports/oidc.js';
@@ -88,7 +89,7 @@ export function createOidc(
   };
 
   const failure = (ctx: RequestContext, reason: string, extra: Record<string, unknown> = {}, user?: Pick<UserRow, 'id' | 'login' | 'org_id'>) =>
-    recordEvent(db, clock, {
+    failuresOf(deps).record({
       action: 'auth.login',
       outcome: 'failure',
       ctx,

@@ -39,6 +39,7 @@ import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
 import { isAdmin } from '../principal.js';
 import { recordEvent, writeTx } from '../tx.js';
+import { failuresOf } from './failures.js';
 import type { Action } from '../actions.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
@@ -165,7 +166,7 @@ export function createPasskeys(
   }
 
   async function loginFailure(ctx: RequestContext, reason: string, user?: Pick<UserRow, 'id' | 'login' | 'org_id'>, extra: Record<string, unknown> = {}) {
-    await recordEvent(db, clock, {
+    await failuresOf(deps).record({
       action: 'auth.login',
       outcome: 'failure',
       ctx,

@@ -7,9 +7,10 @@
  * second. Here the steps share nothing:
  *
  * Contract:
- * - A query (no signature) MUST NOT authenticate: its answer carries no Principal, writes
- *   nothing, and says only whether this exact key is one of this login's keys (what SSH needs for
- *   PK_OK). Unknown logins, disabled or expired users are not told apart from "not this key" by
+ * - A query (no signature) MUST NOT authenticate: its answer carries no Principal and says
+ *   only whether this exact key is one of this login's keys (what SSH needs for PK_OK). A key
+ *   that is not is a failed sign-in and recorded as one (auth/failures.ts: repeats per address
+ *   and minute are counted, not written one by one); an acceptable key writes nothing. Unknown logins, disabled or expired users are not told apart from "not this key" by
  *   the answer to a query: a disabled user's own key is "acceptable" and fails at the signature.
  * - A signed request is decided from scratch: canonical login → that user's stored key with the
  *   same algorithm and key bytes → the signature over `signedData` verified with THAT stored key →
@@ -33,7 +34,8 @@
 import { createHash, createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
-import { recordEvent, writeTx } from '../tx.js';
+import { writeTx } from '../tx.js';
+import { failuresOf } from './failures.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { principalFor, refusal, refusedError } from './authenticate.js';
@@ -187,7 +189,7 @@ export function createPublicKeyAuth(deps: CoreDeps) {
     extra: Record<string, unknown>,
     user?: Pick<UserRow, 'id' | 'org_id'>,
   ): Promise<CoreError> {
-    await recordEvent(db, clock, {
+    await failuresOf(deps).record({
       action: 'auth.login',
       outcome: 'failure',
       ctx,
@@ -208,12 +210,6 @@ export function createPublicKeyAuth(deps: CoreDeps) {
         : undefined;
     const signed = req.signature !== undefined || req.signedData !== undefined;
 
-    if (!signed) {
-      // The query: a yes/no about this key for this login, nothing more.
-      if (!login || !algo || !blob) return { kind: 'unknown' };
-      return (await findKey(login, algo.keyType, blob)) ? { kind: 'acceptable' } : { kind: 'unknown' };
-    }
-
     const claimed =
       login ??
       String(req.login ?? '')
@@ -226,6 +222,24 @@ export function createPublicKeyAuth(deps: CoreDeps) {
         .slice(0, 64),
       ...(fingerprint ? { fingerprint } : {}),
     };
+
+    if (!signed) {
+      // The query: a yes/no about this key for this login, nothing more. A key that is not this
+      // login's is a failed sign-in (the client will not sign with it) and is recorded as one.
+      if (login && algo && blob && (await findKey(login, algo.keyType, blob))) return { kind: 'acceptable' };
+      const user = login ? await db.selectFrom('users').select(['id', 'org_id']).where('login', '=', login).executeTakeFirst() : undefined;
+      const why = !login
+        ? 'unknown user'
+        : !algo
+          ? 'signature algorithm not accepted'
+          : !blob
+            ? 'malformed key'
+            : user
+              ? 'key not registered for this user'
+              : 'unknown user';
+      await failure(ctx, claimed, why, { ...extra, query: true }, user);
+      return { kind: 'unknown' };
+    }
     if (!login) throw await failure(ctx, claimed, 'unknown user', extra);
     if (!algo) throw await failure(ctx, login, 'signature algorithm not accepted', extra);
     if (!blob) throw await failure(ctx, login, 'malformed key', extra);

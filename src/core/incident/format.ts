@@ -41,6 +41,7 @@ export function scopeText(s: IncidentScope): string {
     }
   };
   section('FILES READ', s.reads);
+  section('CANARY FILES READ (traps, not partner data)', s.canaryReads ?? []);
   section('FILES WRITTEN', s.writes);
   section('FILES DELETED', s.deletes);
   L.push('');
@@ -106,6 +107,7 @@ export function scopeCsv(s: IncidentScope): string {
       );
   };
   add('read', s.reads);
+  add('canary-read', s.canaryReads ?? []);
   add('write', s.writes);
   add('delete', s.deletes);
   return rows.join('\r\n') + '\r\n';

@@ -17,7 +17,14 @@ import { requireAdmin } from '../admin/require-admin.js';
 import { recordEvent } from '../tx.js';
 import type { IncidentScope, OrgImpact } from './scope.js';
 
-export type Lang = 'de' | 'en';
+import { readerFormat, type Lang } from './locale.js';
+
+export type { Lang } from './locale.js';
+
+/** Files listed in one message at most; the rest are counted ("… and 12 more"). */
+export const MAX_FILES_LISTED = 200;
+/** Ledger events cited in one message at most. */
+export const MAX_EVIDENCE_CITED = 50;
 
 export const DEFAULT_TEMPLATES: Readonly<Record<Lang, string>> = {
   de: `Subject: Information über einen Sicherheitsvorfall – {{org}}
@@ -25,7 +32,7 @@ export const DEFAULT_TEMPLATES: Readonly<Record<Lang, string>> = {
 Sehr geehrte Damen und Herren,
 
 wir informieren Sie über einen Sicherheitsvorfall in unserem Dateiaustausch. Im Zeitraum
-{{from}} bis {{to}} wurde unbefugt auf Dateien zugegriffen, die Ihre Einrichtung{{ik_text}}
+{{from}} bis {{to}} ({{time_zone}}) wurde unbefugt auf Dateien zugegriffen, die Ihre Einrichtung{{ik_text}}
 betreffen.
 
 Betroffene Dateien ({{file_count}}, zusammen {{bytes}}):
@@ -44,8 +51,8 @@ Mit freundlichen Grüßen
 
 Dear Sir or Madam,
 
-we are informing you of a security incident in our file exchange. Between {{from}} and {{to}},
-files concerning your organisation{{ik_text}} were accessed without authorisation.
+we are informing you of a security incident in our file exchange. Between {{from}} and {{to}}
+({{time_zone}}), files concerning your organisation{{ik_text}} were accessed without authorisation.
 
 Affected files ({{file_count}}, {{bytes}} in total):
 {{files}}
@@ -87,22 +94,23 @@ export function render(template: string, values: Readonly<Record<string, string>
   return { subject: m[1]!.replace(/[\r\n]+/g, ' ').trim(), text: m[2]! };
 }
 
-const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+const readSchema = z.object({
+  path: z.string(),
+  orgId: z.string().nullable(),
+  extent: z.string().optional(),
+  bytes: z.number(),
+  times: z.tuple([z.string(), z.string()]),
+  by: z.array(z.string()).optional(),
+  events: z.array(z.number()),
+  canary: z.boolean().optional(),
+});
 
-/** The scope as read back from its JSON file: only what notification needs is checked. */
-const scopeFile = z
+/** The scope as read back from its JSON file: only what notification and the report need is checked. */
+export const scopeFile = z
   .object({
     window: z.object({ from: z.string(), to: z.string() }),
-    reads: z.array(
-      z.object({
-        path: z.string(),
-        orgId: z.string().nullable(),
-        extent: z.string().optional(),
-        bytes: z.number(),
-        times: z.tuple([z.string(), z.string()]),
-        events: z.array(z.number()),
-      }),
-    ),
+    reads: z.array(readSchema),
+    canaryReads: z.array(readSchema).optional(),
     organisations: z.array(
       z
         .object({
@@ -142,33 +150,34 @@ export async function notifyPartners(
   if (!r.success) throw new CoreError('INVALID_INPUT', 'the scope file is not the JSON output of "sluice incident scope"');
   const scope = r.data as unknown as IncidentScope;
   const lang = opts.lang ?? 'de';
+  const fmt = readerFormat(lang, deps.settings.timeZone);
   const template = loadTemplate(deps.templateDir, lang);
   const drafts: Draft[] = [];
   const withoutContact: string[] = [];
   for (const o of scope.organisations as readonly OrgImpact[]) {
     if (!o.orgId || o.filesRead === 0) continue; // only partners whose data left
-    const reads = scope.reads.filter((x) => x.orgId === o.orgId);
+    // Canary files are traps, never partner data (a scope from before canaries were kept apart may still list them).
+    const reads = scope.reads.filter((x) => x.orgId === o.orgId && x.canary !== true);
+    if (reads.length === 0) continue;
     const to = o.contacts.map((c) => c.email);
+    const extent = (x: { extent?: string }) =>
+      x.extent === 'complete' ? (lang === 'de' ? 'vollständig' : 'complete') : lang === 'de' ? 'teilweise' : 'partial';
+    const files = reads.slice(0, MAX_FILES_LISTED).map((x) => `  - ${x.path} (${extent(x)}, ${fmt.size(x.bytes)}, ${fmt.time(x.times[0])})`);
+    if (reads.length > MAX_FILES_LISTED) files.push(`  ${fmt.cut(MAX_FILES_LISTED, reads.length)}`);
+    const events = reads.flatMap((x) => x.events);
     const values = {
       org: o.org ?? '',
       ik: o.ik ?? '',
-      ik_text: o.ik ? (lang === 'de' ? ` (IK ${o.ik})` : ` (IK ${o.ik})`) : '',
-      from: scope.window.from,
-      to: scope.window.to,
-      file_count: String(reads.length),
-      bytes: mib(o.bytesRead),
-      files: reads
-        .map(
-          (x) =>
-            `  - ${x.path} (${x.extent === 'complete' ? (lang === 'de' ? 'vollständig' : 'complete') : lang === 'de' ? 'teilweise' : 'partial'}, ${mib(x.bytes)}, ${x.times[0]})`,
-        )
-        .join('\n'),
-      subjects: o.dataSubjects ? String(o.dataSubjects) : lang === 'de' ? 'unbekannt' : 'unknown',
+      ik_text: o.ik ? ` (IK ${o.ik})` : '',
+      from: fmt.time(scope.window.from),
+      to: fmt.time(scope.window.to),
+      time_zone: fmt.timeZone,
+      file_count: fmt.number(reads.length),
+      bytes: fmt.size(reads.reduce((n, x) => n + x.bytes, 0)),
+      files: files.join('\n'),
+      subjects: o.dataSubjects ? fmt.number(o.dataSubjects) : lang === 'de' ? 'unbekannt' : 'unknown',
       categories: o.dataCategories.length ? o.dataCategories.join(', ') : lang === 'de' ? 'unbekannt' : 'unknown',
-      evidence: reads
-        .flatMap((x) => x.events)
-        .slice(0, 50)
-        .join(', '),
+      evidence: events.slice(0, MAX_EVIDENCE_CITED).join(', ') + (events.length > MAX_EVIDENCE_CITED ? ` ${fmt.cut(MAX_EVIDENCE_CITED, events.length)}` : ''),
       sender: opts.sender ?? '',
     };
     const { subject, text } = render(template, values);
@@ -196,97 +205,4 @@ export async function notifyPartners(
     }
   }
   return { drafts, withoutContact };
-}
-
-/** Ledger actions that count as measures taken. */
-const MEASURES = [
-  'lockdown.on',
-  'lockdown.off',
-  'protocol.disable',
-  'protocol.enable',
-  'budget.trip',
-  'budget.lift',
-  'user.update',
-  'token.revoke',
-  'key.remove',
-  'grant.revoke',
-];
-
-/** A GDPR Art. 33 notification skeleton (Markdown), filled from the scope and the ledger. */
-export async function art33Report(deps: CoreDeps, p: Principal, scopeIn: unknown): Promise<string> {
-  await requireAdmin(deps, p, 'incident.report');
-  const r = scopeFile.safeParse(scopeIn);
-  if (!r.success) throw new CoreError('INVALID_INPUT', 'the scope file is not the JSON output of "sluice incident scope"');
-  const s = r.data as unknown as IncidentScope;
-  const from = Date.parse(s.window.from);
-  const measures = await deps.db
-    .selectFrom('audit_events')
-    .select(['seq', 'ts', 'action', 'actor_login', 'detail'])
-    .where('ts', '>=', from)
-    .where('action', 'in', MEASURES)
-    .orderBy('seq')
-    .limit(500)
-    .execute();
-  const orgs = s.organisations.filter((o) => o.filesRead > 0);
-  const subjects = orgs.reduce((n, o) => n + o.dataSubjects, 0);
-  const categories = [...new Set(orgs.flatMap((o) => o.dataCategories))].sort();
-  const L: string[] = [];
-  L.push('# Meldung einer Verletzung des Schutzes personenbezogener Daten (Art. 33 DSGVO)');
-  L.push('# Notification of a personal data breach (GDPR Art. 33) — DRAFT');
-  L.push('');
-  L.push(
-    `Generated ${new Date(deps.clock.now()).toISOString()} from the incident scope of ${s.generatedAt ?? '?'}. Fields marked TODO need the data protection officer.`,
-  );
-  L.push('');
-  L.push('## 1. Controller and contact');
-  L.push('- Controller (Verantwortlicher): TODO');
-  L.push('- Data protection officer (Datenschutzbeauftragte/r): TODO');
-  L.push('');
-  L.push('## 2. Nature of the breach (Art der Verletzung)');
-  L.push(
-    `Unauthorised access to the managed file transfer service between ${s.window.from} and ${s.window.to}` +
-      (s.filters
-        ? `, scoped to: ${[...(s.filters.ips ?? []).map((x) => `address ${x}`), ...(s.filters.users ?? []).map((x) => `user ${x}`), ...(s.filters.orgs ?? []).map((x) => `organisation ${x}`), ...(s.filters.tokens ?? []).map((x) => `token ${x}`)].join(', ')}.`
-        : '.'),
-  );
-  L.push(
-    `Confidentiality: ${s.totals?.filesRead ?? s.reads.length} file(s) read (${mib(s.totals?.bytesRead ?? 0)}). Integrity: ${s.totals?.filesWritten ?? 0} file(s) written, ${s.totals?.filesDeleted ?? 0} deleted.`,
-  );
-  L.push('');
-  L.push('## 3. Data subjects and records (Betroffene Personen und Datensätze)');
-  L.push(`- Approximate number of data subjects: ${subjects || 'unknown (files without counts) — TODO'}`);
-  L.push(
-    `- Categories of personal data: ${categories.length ? categories.join(', ') : 'TODO'} (social data, Art. 9 GDPR health data where diagnoses are included)`,
-  );
-  L.push(`- Approximate number of records (files): ${s.reads.length}`);
-  L.push(`- Affected partner organisations: ${orgs.length}`);
-  L.push('');
-  L.push('| organisation | IK | files read | of them complete | bytes | data subjects |');
-  L.push('|---|---|---|---|---|---|');
-  for (const o of orgs)
-    L.push(
-      `| ${(o.org ?? '-').replace(/\|/g, '/')} | ${o.ik ?? '-'} | ${o.filesRead} | ${o.filesReadCompletely ?? '?'} | ${o.bytesRead} | ${o.dataSubjects} |`,
-    );
-  L.push('');
-  L.push('## 4. Time line (Zeitlicher Ablauf)');
-  const times = s.reads.flatMap((x) => x.times).sort();
-  L.push(`- First access in scope: ${times[0] ?? '-'}`);
-  L.push(`- Last access in scope: ${times.at(-1) ?? '-'}`);
-  L.push(`- Scope established: ${s.generatedAt ?? '-'}`);
-  L.push('- Breach became known to the controller: TODO (the 72-hour period runs from here)');
-  L.push('');
-  L.push('## 5. Likely consequences (Wahrscheinliche Folgen)');
-  L.push('TODO');
-  L.push('');
-  L.push('## 6. Measures taken (Ergriffene Maßnahmen), from the ledger');
-  if (measures.length === 0) L.push('- none recorded since the start of the window — TODO');
-  for (const m of measures) L.push(`- ${new Date(Number(m.ts)).toISOString()} ${m.action} by ${m.actor_login ?? 'system'} (ledger event ${m.seq})`);
-  L.push('- Partners notified: see `sluice incident notify` (ledger action incident.notify)');
-  L.push('');
-  L.push('## 7. Evidence (Nachweis)');
-  L.push(
-    `Ledger events ${s.ledger?.firstSeq ?? '-'}–${s.ledger?.lastSeq ?? '-'}${s.ledger?.checkpoint ? `, covered by signed checkpoint ${s.ledger.checkpoint.seq} (hash ${s.ledger.checkpoint.hash}, key ${s.ledger.checkpoint.keyId})` : ''}. Verify with \`sluice audit verify\`.`,
-  );
-  await recordEvent(deps.db, deps.clock, { action: 'incident.report', outcome: 'success', actor: p, detail: { organisations: orgs.length, subjects } });
-  return L.join('\n') + '\n';
 }

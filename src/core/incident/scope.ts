@@ -7,6 +7,10 @@
  * Contract: the scope reads only the ledger (and current file metadata for data-subject counts);
  * filters are combined with OR (any of the addresses, users, organisations or tokens) inside the
  * window [from, to). The query itself is recorded in the ledger.
+ *
+ * Canary files (ops/canaries.ts) are traps, not partner data: reads of them are listed apart, in
+ * `canaryReads` (evidence that the actor went where nobody has a reason to go), and never in
+ * `reads`, the organisations' impact or the totals — so no notification names a canary as leaked.
  */
 import { z } from 'zod';
 import type { AuditEventRow, Db } from '../../ports/db-schema.js';
@@ -45,6 +49,8 @@ export interface FileActivity {
   readonly dataSubjects: number | null;
   readonly dataCategories: readonly string[];
   readonly events: readonly number[];
+  /** A canary file (a trap): never partner data. */
+  readonly canary: boolean;
 }
 
 export interface OrgImpact {
@@ -77,7 +83,10 @@ export interface IncidentScope {
     readonly events: number;
     readonly failedLogins: number;
   }[];
+  /** Reads of partner files (canaries excluded). */
   readonly reads: readonly FileActivity[];
+  /** Reads of canary files: shown as canaries, never counted as partner data. */
+  readonly canaryReads: readonly FileActivity[];
   readonly writes: readonly FileActivity[];
   readonly deletes: readonly FileActivity[];
   readonly organisations: readonly OrgImpact[];
@@ -88,6 +97,7 @@ export interface IncidentScope {
     readonly filesWritten: number;
     readonly filesDeleted: number;
     readonly dataSubjects: number;
+    readonly canaryReads: number;
   };
   readonly ledger: {
     readonly firstSeq: number | null;
@@ -286,6 +296,15 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
       meta.set(r.id, { subjects: n, categories: Array.isArray(m.categories) ? m.categories.filter((c): c is string => typeof c === 'string') : [] });
     }
   }
+  const canaryIds = new Set<string>();
+  for (let i = 0; i < fileIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('canaries')
+      .select('file_id')
+      .where('file_id', 'in', fileIds.slice(i, i + 500))
+      .execute();
+    for (const r of rows) canaryIds.add(r.file_id);
+  }
   const orgIds = [
     ...new Set([...groups.read.values(), ...groups.write.values(), ...groups.delete.values()].map((g) => g.orgId).filter((x): x is string => !!x)),
   ];
@@ -307,8 +326,11 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     dataSubjects: g.fileId ? (meta.get(g.fileId)?.subjects ?? null) : null,
     dataCategories: g.fileId ? (meta.get(g.fileId)?.categories ?? []) : [],
     events: g.events.sort((a, b) => a - b),
+    canary: g.fileId !== null && canaryIds.has(g.fileId),
   });
-  const reads = [...groups.read.values()].map((g) => toActivity(g, 'read'));
+  const allReads = [...groups.read.values()].map((g) => toActivity(g, 'read'));
+  const reads = allReads.filter((r) => !r.canary);
+  const canaryReads = allReads.filter((r) => r.canary);
   const writes = [...groups.write.values()].map((g) => toActivity(g, 'write'));
   const deletes = [...groups.delete.values()].map((g) => toActivity(g, 'delete'));
 
@@ -330,8 +352,8 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
     o.subjects += r.dataSubjects ?? 0;
     r.dataCategories.forEach((c) => o.categories.add(c));
   }
-  for (const w of writes) bump(w.orgId).written++;
-  for (const d of deletes) bump(d.orgId).deleted++;
+  for (const w of writes) if (!w.canary) bump(w.orgId).written++;
+  for (const d of deletes) if (!d.canary) bump(d.orgId).deleted++;
   const organisations: OrgImpact[] = [...orgMap.values()]
     .map((o) => {
       const row = o.orgId ? orgById.get(o.orgId) : undefined;
@@ -365,6 +387,7 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
       failedLogins: a.failedLogins,
     })),
     reads,
+    canaryReads,
     writes,
     deletes,
     organisations,
@@ -375,6 +398,7 @@ export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeIn
       filesWritten: writes.length,
       filesDeleted: deletes.length,
       dataSubjects: organisations.reduce((n, o) => n + o.dataSubjects, 0),
+      canaryReads: canaryReads.length,
     },
     ledger: {
       firstSeq,

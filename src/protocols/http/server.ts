@@ -41,6 +41,8 @@ import { sessionRoutes } from './routes-sessions.js';
 import { passkeyRoutes } from './routes-passkeys.js';
 import { oidcRoutes } from './routes-oidc.js';
 import { ledgerRoutes } from './routes-ledger.js';
+import { incidentRoutes } from './routes-incident.js';
+import { accessRoutes } from './routes-access.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
@@ -259,6 +261,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await adminRoutes(app, { core });
   await sessionRoutes(app, { core, cookie });
   await ledgerRoutes(app, { core });
+  await incidentRoutes(app, { core, timeZone: config.timeZone });
+  await accessRoutes(app, { core });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
   web.fallback = await webAppRoutes(app, { root: opts.webRoot });

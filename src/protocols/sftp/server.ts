@@ -7,7 +7,8 @@
  * (session.ts). What this module decides on its own is SSH-level policy:
  * - Algorithms: modern only (ALGORITHMS below): curve25519 key exchange (ssh2 1.17 offers no
  *   post-quantum hybrid), ed25519 and RSA-SHA2 host keys, AEAD ciphers (chacha20-poly1305,
- *   AES-GCM), encrypt-then-MAC SHA-2 MACs, no compression. ssh2 always adds
+ *   AES-GCM) and, for older clients, AES-CTR with encrypt-then-MAC SHA-2 MACs, no compression;
+ *   server-sig-algs names exactly the signature algorithms the core accepts. ssh2 always adds
  *   kex-strict-s-v00@openssh.com (strict key exchange against Terrapin, CVE-2023-48795).
  * - Authentication: publickey, password and keyboard-interactive; "none" is refused (it only
  *   lists the methods); a signature-less publickey query is answered PK_OK only for a key of that
@@ -63,10 +64,25 @@ if (native) {
 export const ALGORITHMS = Object.freeze({
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group18-sha512', 'diffie-hellman-group16-sha512'],
   serverHostKey: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
-  cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
+  // AES-CTR only for clients without AEAD ciphers (older Java and embedded libraries), and only
+  // with the encrypt-then-MAC MACs below.
+  cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr'],
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
   compress: ['none'],
 });
+
+/**
+ * The signature algorithms accepted for publickey sign-in (core/auth/publickey.ts), announced as
+ * server-sig-algs (RFC 8308) through the ssh2 patch's `serverSigAlgs`: no ssh-rsa (SHA-1), no DSA.
+ */
+export const SIGNATURE_ALGORITHMS: readonly string[] = Object.freeze([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+]);
 
 export interface SftpLimits extends SessionLimits, AdmissionLimits {
   readonly maxAuthAttempts: number;
@@ -242,7 +258,13 @@ export function createSshHandler(opts: SshHandlerOptions): SshHandler {
   const budgets = { pending: createByteBudget(limits.maxPendingWriteBytesTotal), held: createByteBudget(limits.maxHeldWriteBytesTotal) };
   if (opts.hostKeys.length === 0) throw new Error('the SFTP server needs at least one host key');
 
-  const ssh = new ssh2.Server({ hostKeys: hostKeyEntries(opts.hostKeys), algorithms: ALGORITHMS as ssh2.Algorithms, ident: SERVER_IDENT });
+  const ssh = new ssh2.Server({
+    hostKeys: hostKeyEntries(opts.hostKeys),
+    algorithms: ALGORITHMS as ssh2.Algorithms,
+    ident: SERVER_IDENT,
+    // The patch's option (patches/ssh2+1.17.0.patch); ssh2's own list lacks a comma and offers ssh-rsa and ssh-dss.
+    serverSigAlgs: [...SIGNATURE_ALGORITHMS],
+  } as ssh2.ServerConfig);
   ssh.on('connection', (client: Connection, info: ClientInfo) => onClient(client, info));
   ssh.on('error', (e: Error) => log.warn({ err: e.message }, 'ssh server error'));
 

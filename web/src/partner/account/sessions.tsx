@@ -7,6 +7,14 @@ import { errorText } from '../../i18n/errors';
 import { formatDateTime } from '../../i18n/format';
 import { ConfirmDialog } from '../../shell/dialog';
 import { signedOutHere, signOut } from '../../shell/session';
+import { clientName } from './user-agent';
+
+function describe(ua: string | null): string {
+  if (!ua) return t('sessions.unknownClient');
+  const { browser, system } = clientName(ua);
+  if (browser && system) return t('sessions.browserOn', { browser, system });
+  return browser ?? system ?? ua.slice(0, 60);
+}
 
 export function Sessions() {
   const [list, setList] = useState<readonly SessionInfo[] | undefined>();
@@ -43,8 +51,8 @@ export function Sessions() {
           {list.map((s) => (
             <li key={s.id} class="item">
               <div class="item-main">
-                <strong>
-                  {s.client ?? t('sessions.unknownClient')}
+                <strong title={s.client ?? undefined}>
+                  {describe(s.client)}
                   {s.current && <span class="badge">{t('sessions.current')}</span>}
                 </strong>
                 <span class="hint">
@@ -56,7 +64,7 @@ export function Sessions() {
                   })}
                 </span>
               </div>
-              <button type="button" class="button-small" onClick={() => void end(s)} aria-label={t('sessions.endName', { client: s.client ?? s.id })}>
+              <button type="button" class="button-small" onClick={() => void end(s)} aria-label={t('sessions.endName', { client: describe(s.client) })}>
                 {t('sessions.end')}
               </button>
             </li>

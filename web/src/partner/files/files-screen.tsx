@@ -20,7 +20,13 @@ import { enqueue, filesOfDrop, filesOfInput, onUploadSettled } from './uploads';
 export const PAGE_SIZE = 1000;
 
 type SortKey = 'name' | 'size' | 'modified';
-type Dialogs = { kind: 'mkdir' } | { kind: 'rename'; entry: Entry } | { kind: 'move'; entry: Entry } | { kind: 'delete'; entry: Entry } | undefined;
+type Dialogs =
+  | { kind: 'mkdir' }
+  | { kind: 'rename'; entry: Entry }
+  | { kind: 'move'; entry: Entry }
+  | { kind: 'delete'; entry: Entry }
+  | { kind: 'deleteMany'; entries: readonly Entry[] }
+  | undefined;
 
 export default function FilesScreen(_props: { user: User }) {
   const route = useRoute();
@@ -33,6 +39,7 @@ export default function FilesScreen(_props: { user: User }) {
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'name', dir: 1 });
   const [dialog, setDialog] = useState<Dialogs>();
   const [dragging, setDragging] = useState(false);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const fileInput = useRef<HTMLInputElement>(null);
   const folderInput = useRef<HTMLInputElement>(null);
   const cursor = cursors[cursors.length - 1];
@@ -42,6 +49,8 @@ export default function FilesScreen(_props: { user: User }) {
     setCursors([undefined]);
     setFilter('');
   }, [path]);
+  // A selection belongs to the page it was made on.
+  useEffect(() => setSelected(new Set()), [path, cursor, version]);
 
   useEffect(() => {
     let live = true;
@@ -110,6 +119,15 @@ export default function FilesScreen(_props: { user: User }) {
     );
   };
 
+  const toggle = (name: string, on: boolean) => {
+    const next = new Set(selected);
+    if (on) next.add(name);
+    else next.delete(name);
+    setSelected(next);
+  };
+  const allShown = entries.length > 0 && entries.every((e) => selected.has(e.name));
+  const chosen = (page?.entries ?? []).filter((e) => selected.has(e.name));
+
   const forbidden = error instanceof ApiError && (error.code === 'PERMISSION_DENIED' || error.code === 'NOT_FOUND');
   const pageNo = cursors.length;
 
@@ -144,6 +162,11 @@ export default function FilesScreen(_props: { user: User }) {
           <button type="button" onClick={() => setDialog({ kind: 'mkdir' })}>
             {t('files.newFolder')}
           </button>
+          {path !== '/' && page && page.entries.length > 0 && (
+            <a class="button" href={zipUrl([path])} download>
+              {t('files.folderZip')}
+            </a>
+          )}
           <input
             ref={fileInput}
             type="file"
@@ -161,7 +184,7 @@ export default function FilesScreen(_props: { user: User }) {
             ref={folderInput}
             type="file"
             multiple
-            {...{ webkitdirectory: '' }}
+            {...{ webkitdirectory: true }}
             class="visually-hidden"
             tabIndex={-1}
             aria-hidden="true"
@@ -179,6 +202,10 @@ export default function FilesScreen(_props: { user: User }) {
         <p class="hint drop-hint">{t('files.dropHint')}</p>
 
         <UploadPanel />
+
+        {chosen.length > 0 && (
+          <SelectionBar folder={path} chosen={chosen} clear={() => setSelected(new Set())} remove={() => setDialog({ kind: 'deleteMany', entries: chosen })} />
+        )}
 
         {error !== undefined && (
           <p class="error-text" role="alert">
@@ -200,6 +227,14 @@ export default function FilesScreen(_props: { user: User }) {
                   <caption class="visually-hidden">{t('files.tableCaption', { folder: path })}</caption>
                   <thead>
                     <tr>
+                      <th scope="col" class="col-select">
+                        <input
+                          type="checkbox"
+                          checked={allShown}
+                          aria-label={t('files.selectAll')}
+                          onChange={(ev) => setSelected(ev.currentTarget.checked ? new Set(entries.map((e) => e.name)) : new Set())}
+                        />
+                      </th>
                       {sortButton('name', t('files.name'))}
                       {sortButton('size', t('files.size'))}
                       {sortButton('modified', t('files.modified'))}
@@ -213,7 +248,7 @@ export default function FilesScreen(_props: { user: User }) {
                   </thead>
                   <tbody>
                     {entries.map((e) => (
-                      <Row key={e.name} entry={e} folder={path} open={setDialog} />
+                      <Row key={e.name} entry={e} folder={path} open={setDialog} selected={selected.has(e.name)} toggle={toggle} />
                     ))}
                   </tbody>
                 </table>
@@ -283,6 +318,32 @@ export default function FilesScreen(_props: { user: User }) {
           }}
         />
       )}
+      {dialog?.kind === 'deleteMany' && (
+        <ConfirmDialog
+          title={tn('files.deleteManyTitle', dialog.entries.length)}
+          text={t('files.deleteManyText')}
+          action={t('files.delete')}
+          danger
+          errorText={errorText}
+          onClose={() => setDialog(undefined)}
+          confirm={async () => {
+            const failed: string[] = [];
+            let first: unknown;
+            for (const e of dialog.entries) {
+              try {
+                await del(fsUrl(join(path, e.name), e.type === 'folder'));
+              } catch (err) {
+                failed.push(e.name);
+                first ??= err;
+              }
+            }
+            reload(dialog.entries.some((e) => e.type === 'folder'));
+            const done = dialog.entries.length - failed.length;
+            if (done) notify('info', tn('files.deletedMany', done));
+            if (failed.length) notify('error', t('files.notDeleted', { names: failed.join(', '), reason: errorText(first) }));
+          }}
+        />
+      )}
       {dialog?.kind === 'delete' && (
         <ConfirmDialog
           title={t('files.deleteTitle', { name: dialog.entry.name })}
@@ -298,6 +359,34 @@ export default function FilesScreen(_props: { user: User }) {
           }}
         />
       )}
+    </div>
+  );
+}
+
+/** Longest zip URL the app builds (the server's request line and headers have 16 KiB). */
+const MAX_ZIP_URL = 8000;
+
+/** GET /api/v1/fs-ops/zip with one `path` per file or folder: one zip stream, an attachment. */
+export const zipUrl = (paths: readonly string[]): string => `/api/v1/fs-ops/zip?${paths.map((p) => `path=${encodeURIComponent(p)}`).join('&')}`;
+
+function SelectionBar(props: { folder: string; chosen: readonly Entry[]; clear: () => void; remove: () => void }) {
+  const href = zipUrl(props.chosen.map((e) => join(props.folder, e.name)));
+  return (
+    <div class="selection-bar" role="region" aria-label={t('files.selection')}>
+      <span>{tn('files.selectedCount', props.chosen.length)}</span>
+      {href.length <= MAX_ZIP_URL ? (
+        <a class="button button-small" href={href} download>
+          {t('files.zipSelected')}
+        </a>
+      ) : (
+        <span class="hint">{t('files.zipTooMany')}</span>
+      )}
+      <button type="button" class="button-small button-danger-quiet" onClick={props.remove}>
+        {t('files.deleteSelected')}
+      </button>
+      <button type="button" class="button-small button-quiet" onClick={props.clear}>
+        {t('files.clearSelection')}
+      </button>
     </div>
   );
 }
@@ -324,10 +413,19 @@ function Breadcrumbs({ path }: { path: string }) {
   );
 }
 
-function Row({ entry: e, folder, open }: { entry: Entry; folder: string; open: (d: Dialogs) => void }) {
+function Row(props: { entry: Entry; folder: string; open: (d: Dialogs) => void; selected: boolean; toggle: (name: string, on: boolean) => void }) {
+  const { entry: e, folder, open } = props;
   const full = join(folder, e.name);
   return (
-    <tr class={`entry entry-${e.type}`}>
+    <tr class={`entry entry-${e.type}${props.selected ? ' selected' : ''}`}>
+      <td class="col-select">
+        <input
+          type="checkbox"
+          checked={props.selected}
+          aria-label={t('files.selectName', { name: e.name })}
+          onChange={(ev) => props.toggle(e.name, ev.currentTarget.checked)}
+        />
+      </td>
       <th scope="row" class="col-name">
         {e.type === 'folder' ? (
           <a href={folderHref(full)} onClick={linkClick} class="entry-name">

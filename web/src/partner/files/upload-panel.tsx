@@ -59,6 +59,7 @@ function Item({ u }: { u: UploadItem }) {
       <progress id={id} max={1} value={fraction} />
       <span class="upload-status">
         {u.state === 'uploading' && formatPercent(fraction)}
+        {u.resumed && (u.state === 'uploading' || u.state === 'done') && ` · ${t('uploads.resumed')}`}
         {u.state !== 'uploading' && t(`uploads.state.${u.state}`)}
       </span>
       {(u.state === 'queued' || u.state === 'uploading') && (

@@ -3,11 +3,11 @@
  * folder, a few at a time, each with its progress; every one can be cancelled, or all at once.
  * Folders of a dropped tree are created first (mkdir; one that exists already is fine).
  *
- * Transport: transport.ts (the REST API's upload; progress from the browser's upload events).
+ * Transport: transport.ts (tus 1.0 resumable uploads; progress from the browser's upload events).
  */
 import { ApiError, post } from '../../api/client';
 import { store } from '../../shell/store';
-import { join } from './paths';
+import { baseName, join, parentOf } from './paths';
 import { uploadFile } from './transport';
 
 export type UploadState = 'queued' | 'uploading' | 'done' | 'failed' | 'cancelled';
@@ -21,7 +21,8 @@ export interface UploadItem {
   readonly sent: number;
   readonly state: UploadState;
   readonly error?: unknown;
-  readonly sha256?: string;
+  /** An interrupted upload of this file (a reload, a lost connection) was continued. */
+  readonly resumed?: boolean;
 }
 
 export interface PendingFile {
@@ -135,8 +136,13 @@ async function start(u: UploadItem): Promise<void> {
   try {
     await ensureFolders(u.target, u.relative);
     if (ac.signal.aborted) return;
-    const r = await uploadFile(join(u.target, u.relative), file, { signal: ac.signal, onProgress: (sent) => update(u.id, { sent }) });
-    settle(u.id, { state: 'done', sent: u.size, sha256: r.sha256 });
+    const target = join(u.target, u.relative);
+    await uploadFile(parentOf(target), baseName(target), file, {
+      signal: ac.signal,
+      onProgress: (sent) => update(u.id, { sent }),
+      onResume: () => update(u.id, { resumed: true }),
+    });
+    settle(u.id, { state: 'done', sent: u.size });
   } catch (e) {
     if (ac.signal.aborted) return; // cancel() has settled it
     settle(u.id, { state: 'failed', error: e });
