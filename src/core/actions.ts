@@ -59,6 +59,9 @@ export const ACTIONS = {
   'folder.list': file('visible', 'self', 'list'),
   'folder.create': file('write', 'parent', 'write'),
   'folder.delete': file('delete', 'parent', 'modify'),
+  /** Stat, first step: the path may be seen at all (a folder there is then shown)… */
+  'entry.stat': { ...file('visible', 'self', 'list'), ledger: 'file.stat' },
+  /** …and for a file, 'list' or 'read' on its folder. */
   'file.stat': file('list-or-read', 'parent', 'list'),
   'file.read': file('read', 'parent', 'read'),
   'file.write': file('write', 'parent', 'write'),
@@ -119,6 +122,8 @@ export const ACTIONS = {
   'grant.set': admin,
   'grant.revoke': admin,
   'grant.list': admin,
+  'admin.passkey.list': adminAs('passkey.list'),
+  'admin.passkey.remove': adminAs('passkey.remove'),
   /** Access explained (access/explain.ts): who can see a folder and through which grant; what a user can see. */
   'access.folder': admin,
   'access.user': admin,
@@ -151,6 +156,9 @@ export const ACTIONS = {
 
   // Defence: lockdown, budgets, canaries, alerts.
   'lockdown.status': admin,
+  /** Setting the lockdown mode or a kill switch: recorded as lockdown.on/off, protocol.enable/disable. */
+  'lockdown.set': admin,
+  'protocol.set': admin,
   'lockdown.on': admin,
   'lockdown.off': admin,
   'protocol.enable': admin,

@@ -30,17 +30,27 @@ export interface PrincipalData {
   readonly tokenId: string | null;
   /** The public id of the web session this principal came from (method 'session'). */
   readonly sessionId?: string | null;
+  /** The SSH key this principal signed in with (method 'publickey'). */
+  readonly keyId?: string | null;
 }
 
 export type Principal = PrincipalData & { readonly [principalBrand]: true };
 
-const minted = new WeakSet<object>();
+/** Each minted principal and when its credential was last found valid (Date.now()). */
+const minted = new WeakMap<object, number>();
 
-/** MUST only be called by core/auth after the credential was verified. */
+/** MUST only be called by core/auth after the credential was verified (which counts as its first validity check). */
 export function mintPrincipal(data: PrincipalData): Principal {
   const p = Object.freeze({ ...data }) as Principal;
-  minted.add(p);
+  minted.set(p, Date.now());
   return p;
+}
+
+/** When the principal was last found valid (auth/validity.ts); undefined for one not minted here. */
+export const validAt = (p: Principal): number | undefined => minted.get(p);
+/** Records that the principal was found valid just now (auth/validity.ts only). */
+export function markValid(p: Principal, at: number): void {
+  if (minted.has(p)) minted.set(p, at);
 }
 
 /**

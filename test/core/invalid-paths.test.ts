@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { DIALECTS } from '../helpers/dialects.js';
 import { testInstance, type TestInstance } from '../helpers/instance.js';
 import { CoreError, type Principal } from '../../src/core/index.js';
-import { printable } from '../../src/core/files/guard.js';
+import { printable } from '../../src/core/gate.js';
 
 async function* none(): AsyncIterable<Uint8Array> {}
 

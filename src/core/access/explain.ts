@@ -10,8 +10,7 @@
  */
 import { CoreError } from '../errors.js';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
+import type { Scope } from '../gate.js';
 import { parsePath } from '../paths.js';
 import { findFolder } from '../files/resolve.js';
 import { formatPermissions, PERMISSIONS, type Permission } from './permissions.js';
@@ -123,8 +122,7 @@ export function createAccessExplain(deps: CoreDeps) {
 
   return {
     /** Who can see the folder at `path`, and through which grant (administrators by role). */
-    async folder(p: Principal, path: string): Promise<FolderAccess> {
-      await requireAdmin(deps, p, 'access.folder');
+    async folder(_sc: Scope<'access.folder'>, path: string): Promise<FolderAccess> {
       const vp = parsePath(path);
       const folder = await findFolder(db, vp);
       if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
@@ -189,8 +187,7 @@ export function createAccessExplain(deps: CoreDeps) {
     },
 
     /** What the user `login` can see: each granted folder with its effective permissions and the grants behind them. */
-    async user(p: Principal, login: string): Promise<UserAccess> {
-      await requireAdmin(deps, p, 'access.user');
+    async user(_sc: Scope<'access.user'>, login: string): Promise<UserAccess> {
       const u = await usersQuery().where('users.login', '=', login.normalize('NFC').toLowerCase()).executeTakeFirst();
       if (!u) throw new CoreError('NOT_FOUND', 'user not found');
       const reason = inactive(u, u.org_status ?? null, deps.clock.now());

@@ -1,8 +1,7 @@
-import type { Principal } from '../principal.js';
+import { enterPath, type Scope } from '../gate.js';
 import type { CoreDeps } from '../deps.js';
 import { mkdir } from '../files/mkdir.js';
 import type { EntryInfo } from '../files/resolve.js';
-import { requireAdmin } from './require-admin.js';
 
 export interface FolderSummary {
   readonly id: string;
@@ -14,13 +13,13 @@ export interface FolderSummary {
 export function createFolderAdmin(deps: CoreDeps, findOrg: (ref: string) => Promise<{ id: string }>) {
   return {
     /** Creates a folder and any missing parents; `org` sets the owning organisation (quota). */
-    async create(p: Principal, path: string, opts: { org?: string | undefined } = {}): Promise<EntryInfo> {
-      await requireAdmin(deps, p, 'admin.folder.create');
+    async create(sc: Scope<'admin.folder.create'>, path: string, opts: { org?: string | undefined } = {}): Promise<EntryInfo> {
+      const p = sc.principal;
       const orgId = opts.org ? (await findOrg(opts.org)).id : undefined;
-      return mkdir(deps, p, path, { parents: true, ...(orgId ? { orgId } : {}) });
+      // The folder itself passes the gate like any other (an administrator's view allows it).
+      return mkdir(deps, await enterPath(deps, p, 'folder.create', path), { by: sc, parents: true, ...(orgId ? { orgId } : {}) });
     },
-    async list(p: Principal, opts: { limit?: number; after?: string } = {}): Promise<FolderSummary[]> {
-      await requireAdmin(deps, p, 'admin.folder.list');
+    async list(sc: Scope<'admin.folder.list'>, opts: { limit?: number; after?: string } = {}): Promise<FolderSummary[]> {
       const limit = Math.min(Math.max(opts.limit ?? 10_000, 1), 100_000);
       let q = deps.db
         .selectFrom('folders')

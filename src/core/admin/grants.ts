@@ -1,12 +1,11 @@
 import { v7 as uuidv7 } from 'uuid';
+import type { Scope } from '../gate.js';
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
 import { parsePath } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import { formatPermissions, parsePermissions } from '../access/permissions.js';
 import { findFolder } from '../files/resolve.js';
-import { requireAdmin } from './require-admin.js';
 
 export interface Grant {
   readonly id: string;
@@ -36,8 +35,8 @@ export function createGrantAdmin(deps: CoreDeps, finders: GrantFinders) {
   const { db, clock } = deps;
   return {
     /** Sets (replaces) the permissions of a subject on a folder. */
-    async set(p: Principal, subject: string, path: string, permissions: string | readonly string[]): Promise<Grant> {
-      await requireAdmin(deps, p, 'grant.set');
+    async set(sc: Scope<'grant.set'>, subject: string, path: string, permissions: string | readonly string[]): Promise<Grant> {
+      const p = sc.principal;
       const perms = formatPermissions(parsePermissions(permissions));
       const vp = parsePath(path);
       const folder = await findFolder(db, vp);
@@ -75,8 +74,8 @@ export function createGrantAdmin(deps: CoreDeps, finders: GrantFinders) {
       });
       return { id, path: folder.path, subject: subj.label, subjectType: subj.type, permissions: perms, createdAt: now };
     },
-    async revoke(p: Principal, subject: string, path: string): Promise<void> {
-      await requireAdmin(deps, p, 'grant.revoke');
+    async revoke(sc: Scope<'grant.revoke'>, subject: string, path: string): Promise<void> {
+      const p = sc.principal;
       const folder = await findFolder(db, parsePath(path));
       if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
       const subj = await resolveSubject(finders, subject);
@@ -91,8 +90,7 @@ export function createGrantAdmin(deps: CoreDeps, finders: GrantFinders) {
         await s.audit({ action: 'grant.revoke', outcome: 'success', actor: p, orgId: subj.orgId, targetPath: folder.path, detail: { subject: subj.label } });
       });
     },
-    async list(p: Principal, filter: { path?: string; subject?: string } = {}): Promise<Grant[]> {
-      await requireAdmin(deps, p, 'grant.list');
+    async list(sc: Scope<'grant.list'>, filter: { path?: string; subject?: string } = {}): Promise<Grant[]> {
       let q = db
         .selectFrom('grants')
         .innerJoin('folders', 'folders.id', 'grants.folder_id')

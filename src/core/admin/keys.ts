@@ -3,13 +3,13 @@
  * ssh-rsa of at least 3072 bits. Stored without the comment's influence on identity: the
  * fingerprint (SHA256, as OpenSSH prints it) identifies a key.
  */
+import type { Scope } from '../gate.js';
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
-import { mapUnique, requireAdmin } from './require-admin.js';
+import { mapUnique } from './map-unique.js';
 
 export interface SshKey {
   readonly id: string;
@@ -63,8 +63,8 @@ export function parsePublicKey(line: string): { algorithm: string; blob: Buffer;
 export function createKeyAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<{ id: string; login: string; org_id: string | null }>) {
   const { db, clock } = deps;
   return {
-    async add(p: Principal, userRef: string, line: string): Promise<SshKey> {
-      await requireAdmin(deps, p, 'key.add');
+    async add(sc: Scope<'key.add'>, userRef: string, line: string): Promise<SshKey> {
+      const p = sc.principal;
       const u = await findUser(userRef);
       const k = parsePublicKey(line);
       const row = {
@@ -86,14 +86,13 @@ export function createKeyAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
       });
       return { id: row.id, algorithm: row.algorithm, fingerprint: row.fingerprint, comment: row.comment, createdAt: row.created_at };
     },
-    async list(p: Principal, userRef: string): Promise<SshKey[]> {
-      await requireAdmin(deps, p, 'key.list');
+    async list(sc: Scope<'key.list'>, userRef: string): Promise<SshKey[]> {
       const u = await findUser(userRef);
       const rows = await db.selectFrom('ssh_keys').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
       return rows.map((r) => ({ id: r.id, algorithm: r.algorithm, fingerprint: r.fingerprint, comment: r.comment, createdAt: Number(r.created_at) }));
     },
-    async remove(p: Principal, userRef: string, idOrFingerprint: string): Promise<void> {
-      await requireAdmin(deps, p, 'key.remove');
+    async remove(sc: Scope<'key.remove'>, userRef: string, idOrFingerprint: string): Promise<void> {
+      const p = sc.principal;
       const u = await findUser(userRef);
       await writeTx(db, clock, async (s) => {
         const r = await s.trx

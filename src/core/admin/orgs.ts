@@ -1,14 +1,14 @@
 import { v7 as uuidv7 } from 'uuid';
+import type { Scope } from '../gate.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
 import { nameKey, validateOrgName } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { OrgRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { isValidBetriebsnummer, isValidIk } from './identifiers.js';
-import { mapUnique, requireAdmin } from './require-admin.js';
+import { mapUnique } from './map-unique.js';
 
 export interface Contact {
   readonly name?: string | undefined;
@@ -137,8 +137,8 @@ export function createOrgAdmin(deps: CoreDeps) {
   }
   return {
     find,
-    async create(p: Principal, input: unknown): Promise<Org> {
-      await requireAdmin(deps, p, 'org.create');
+    async create(sc: Scope<'org.create'>, input: unknown): Promise<Org> {
+      const p = sc.principal;
       const v = parseWith(orgInput, input);
       const name = validateOrgName(v.name);
       const row: OrgRow = {
@@ -166,8 +166,7 @@ export function createOrgAdmin(deps: CoreDeps) {
       });
       return toOrg(row);
     },
-    async list(p: Principal, search: OrgSearch = {}): Promise<Org[]> {
-      await requireAdmin(deps, p, 'org.list');
+    async list(sc: Scope<'org.list'>, search: OrgSearch = {}): Promise<Org[]> {
       let q = db.selectFrom('orgs').selectAll();
       const term = search.q?.trim().normalize('NFC');
       if (term) {
@@ -177,12 +176,11 @@ export function createOrgAdmin(deps: CoreDeps) {
       const rows = await q.orderBy('name_key').execute();
       return rows.map(toOrg);
     },
-    async get(p: Principal, ref: string): Promise<Org> {
-      await requireAdmin(deps, p, 'org.get');
+    async get(sc: Scope<'org.get'>, ref: string): Promise<Org> {
       return toOrg(await find(ref));
     },
-    async update(p: Principal, ref: string, patch: unknown): Promise<Org> {
-      await requireAdmin(deps, p, 'org.update');
+    async update(sc: Scope<'org.update'>, ref: string, patch: unknown): Promise<Org> {
+      const p = sc.principal;
       const v = parseWith(orgPatch, patch);
       const org = await find(ref);
       const set: Partial<OrgRow> = {};

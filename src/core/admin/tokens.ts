@@ -1,12 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
-import { isAdmin, type Principal } from '../principal.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
-import { assertPrincipal } from '../files/guard.js';
 import { newSecret, sha256hex, TOKEN_PREFIX } from '../auth/authenticate.js';
-import { requireAdmin } from './require-admin.js';
-import type { Action } from '../actions.js';
+import type { Scope } from '../gate.js';
 
 export interface TokenInfo {
   readonly id: string;
@@ -22,28 +19,27 @@ export const MAX_TOKEN_LIFETIME_MS = 2 * 365 * 86_400_000;
 
 export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Promise<{ id: string; login: string; org_id: string | null }>) {
   const { db, clock } = deps;
-  /** Administrators manage everyone's tokens; a user manages their own. */
-  async function target(p: Principal, userRef: string | undefined, action: Action) {
-    assertPrincipal(p);
+  /**
+   * The user a token operation is for: oneself (userRef undefined) or the one named — the gate
+   * let the principal through for it (self-or-admin, decided in access/).
+   */
+  async function target(sc: Scope, userRef: string | undefined) {
+    const p = sc.principal;
     if (userRef === undefined) {
       if (!p.userId) throw new CoreError('INVALID_INPUT', 'name the user the token is for');
       return findUser(p.userId);
     }
-    const u = await findUser(userRef).catch(async (e) => {
-      if (!isAdmin(p)) await requireAdmin(deps, p, action);
-      throw e;
-    });
-    if (u.id !== p.userId) await requireAdmin(deps, p, action);
-    return u;
+    return findUser(userRef);
   }
   return {
     /** Creates a token; the secret is returned once and only its hash is stored. */
     async create(
-      p: Principal,
+      sc: Scope<'token.create'>,
       userRef: string | undefined,
       opts: { name?: string | undefined; expiresInMs?: number | undefined } = {},
     ): Promise<{ token: string; info: TokenInfo }> {
-      const u = await target(p, userRef, 'token.create');
+      const p = sc.principal;
+      const u = await target(sc, userRef);
       const ttl = opts.expiresInMs ?? 90 * 86_400_000;
       if (!Number.isSafeInteger(ttl) || ttl < 1000 || ttl > MAX_TOKEN_LIFETIME_MS)
         throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
@@ -73,8 +69,8 @@ export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Prom
       });
       return { token, info: { id: row.id, login: u.login, name: row.name, createdAt: now, expiresAt: row.expires_at, revokedAt: null, lastUsedAt: null } };
     },
-    async list(p: Principal, userRef?: string): Promise<TokenInfo[]> {
-      const u = await target(p, userRef, 'token.list');
+    async list(sc: Scope<'token.list'>, userRef?: string): Promise<TokenInfo[]> {
+      const u = await target(sc, userRef);
       const rows = await db.selectFrom('tokens').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
       return rows.map((r) => ({
         id: r.id,
@@ -86,10 +82,11 @@ export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Prom
         lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
       }));
     },
-    async revoke(p: Principal, tokenId: string): Promise<void> {
-      assertPrincipal(p);
+    async revoke(sc: Scope<'token.revoke'>, tokenId: string): Promise<void> {
+      const p = sc.principal;
       const t = await db.selectFrom('tokens').select(['id', 'user_id']).where('id', '=', tokenId).executeTakeFirst();
-      if (!t || (t.user_id !== p.userId && !isAdmin(p))) throw new CoreError('NOT_FOUND', 'token not found');
+      if (!t) throw new CoreError('NOT_FOUND', 'token not found');
+      await sc.owner(t.user_id, 'token not found');
       const u = await findUser(t.user_id);
       await writeTx(db, clock, async (s) => {
         await s.trx.updateTable('tokens').set({ revoked_at: s.now }).where('id', '=', t.id).execute();

@@ -1,13 +1,14 @@
 import { v7 as uuidv7 } from 'uuid';
+import type { Scope } from '../gate.js';
 import { z } from 'zod';
 import { CoreError } from '../errors.js';
-import { ROLES, type Principal, type Role } from '../principal.js';
+import { ROLES, type Role } from '../principal.js';
 import { validateLogin } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { checkPasswordPolicy, type Hasher } from '../auth/passwords.js';
-import { mapUnique, requireAdmin } from './require-admin.js';
+import { mapUnique } from './map-unique.js';
 import { parseWith } from './orgs.js';
 import { newSecret } from '../auth/authenticate.js';
 import { mfaStateOf, type MfaState } from '../auth/mfa.js';
@@ -95,8 +96,12 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
   return {
     find,
     /** Creates a user; when no password is given and `generatePassword` is set, one is generated and returned once. */
-    async create(p: Principal, input: unknown, opts: { generatePassword?: boolean } = {}): Promise<{ user: User; password?: string }> {
-      await requireAdmin(deps, p, 'user.create');
+    async create(
+      sc: Scope<'user.create' | 'setup.init'>,
+      input: unknown,
+      opts: { generatePassword?: boolean } = {},
+    ): Promise<{ user: User; password?: string }> {
+      const p = sc.principal;
       const v = parseWith(userInput, input);
       const login = validateLogin(v.login);
       const role = v.role ?? 'partner';
@@ -141,20 +146,18 @@ export function createUserAdmin(deps: CoreDeps, hasher: Hasher, findOrg: (ref: s
       });
       return { user: toUser(row, org?.name ?? null), ...(generated ? { password: generated } : {}) };
     },
-    async list(p: Principal, filter: { org?: string } = {}): Promise<User[]> {
-      await requireAdmin(deps, p, 'user.list');
+    async list(sc: Scope<'user.list'>, filter: { org?: string } = {}): Promise<User[]> {
       let q = db.selectFrom('users').leftJoin('orgs', 'orgs.id', 'users.org_id').selectAll('users').select('orgs.name as org_name').orderBy('users.login');
       if (filter.org) q = q.where('users.org_id', '=', (await findOrg(filter.org)).id);
       const rows = await q.execute();
       return rows.map((r) => toUser(r, r.org_name));
     },
-    async get(p: Principal, ref: string): Promise<User> {
-      await requireAdmin(deps, p, 'user.get');
+    async get(sc: Scope<'user.get'>, ref: string): Promise<User> {
       const r = await find(ref);
       return toUser(r, await orgName(r.org_id));
     },
-    async update(p: Principal, ref: string, patch: unknown): Promise<User> {
-      await requireAdmin(deps, p, 'user.update');
+    async update(sc: Scope<'user.update'>, ref: string, patch: unknown): Promise<User> {
+      const p = sc.principal;
       const v = parseWith(userPatch, patch);
       const u = await find(ref);
       if (u.status === 'decoy') throw new CoreError('INVALID_INPUT', 'a decoy account cannot be changed; it exists only to be tried');

@@ -2,11 +2,10 @@
  * Reading the ledger: events by time window, actor, file, address or action, oldest first, in
  * pages. For administrators and the security officer; every query is itself recorded.
  */
+import type { Scope } from '../gate.js';
 import { z } from 'zod';
 import type { AuditEventRow, Db } from '../../ports/db-schema.js';
-import type { Principal } from '../principal.js';
 import type { CoreDeps } from '../deps.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { parseWith } from '../admin/orgs.js';
 import { recordEvent } from '../tx.js';
 
@@ -95,8 +94,8 @@ export function toAuditEvent(r: AuditEventRow): AuditEvent {
   };
 }
 
-export async function listEvents(deps: CoreDeps, p: Principal, filter: AuditFilter): Promise<AuditEvent[]> {
-  await requireAdmin(deps, p, 'audit.query');
+export async function listEvents(deps: CoreDeps, sc: Scope<'audit.query'>, filter: AuditFilter): Promise<AuditEvent[]> {
+  const p = sc.principal;
   const events = await queryEvents(deps.db, filter);
   await recordEvent(deps.db, deps.clock, { action: 'audit.query', outcome: 'success', actor: p, detail: { filter, results: events.length } });
   return events;

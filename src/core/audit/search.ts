@@ -14,10 +14,9 @@
 import { z } from 'zod';
 import type { SelectQueryBuilder } from 'kysely';
 import type { Database, Db } from '../../ports/db-schema.js';
-import type { Principal } from '../principal.js';
+import type { Scope } from '../gate.js';
 import type { CoreDeps } from '../deps.js';
 import { CoreError } from '../errors.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { parseWith } from '../admin/orgs.js';
 import { recordEvent } from '../tx.js';
 import { toAuditEvent, type AuditEvent } from './query.js';
@@ -149,8 +148,8 @@ export async function* searchAll(db: Db, input: LedgerSearch): AsyncGenerator<Au
 export function createLedgerSearch(deps: CoreDeps) {
   return {
     /** One page (default 100, newest first); pass `next` back as `cursor` for the following one. */
-    async search(p: Principal, filter: LedgerSearch): Promise<LedgerPage> {
-      await requireAdmin(deps, p, 'audit.search');
+    async search(sc: Scope<'audit.search'>, filter: LedgerSearch): Promise<LedgerPage> {
+      const p = sc.principal;
       const page = await searchPage(deps.db, filter);
       await recordEvent(deps.db, deps.clock, { action: 'audit.search', outcome: 'success', actor: p, detail: { filter, results: page.events.length } });
       return page;
@@ -159,8 +158,8 @@ export function createLedgerSearch(deps: CoreDeps) {
      * The whole selection as a stream of events (no cursor, no limit). The export is recorded
      * before the first event is handed out; the caller writes it as CSV or JSONL.
      */
-    async export(p: Principal, filter: LedgerSearch, format: 'csv' | 'jsonl'): Promise<AsyncGenerator<AuditEvent>> {
-      await requireAdmin(deps, p, 'audit.export');
+    async export(sc: Scope<'audit.export'>, filter: LedgerSearch, format: 'csv' | 'jsonl'): Promise<AsyncGenerator<AuditEvent>> {
+      const p = sc.principal;
       const { cursor: _c, limit: _l, ...rest } = parseWith(ledgerSearch, filter);
       await recordEvent(deps.db, deps.clock, { action: 'audit.export', outcome: 'success', actor: p, detail: { filter: rest, format } });
       return searchAll(deps.db, rest);

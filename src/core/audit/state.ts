@@ -9,8 +9,7 @@
  */
 import { checkpointMessage } from '../../ports/ledger-anchor.js';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
+import type { Scope } from '../gate.js';
 import { isCoreError } from '../errors.js';
 import { lastCheckpoint, verifyChain } from './checkpoints.js';
 
@@ -46,8 +45,7 @@ export interface LedgerState {
   }[];
 }
 
-export async function ledgerState(deps: CoreDeps, p: Principal): Promise<LedgerState> {
-  await requireAdmin(deps, p, 'audit.state');
+export async function ledgerState(deps: CoreDeps, _sc: Scope<'audit.state'>): Promise<LedgerState> {
   const { db, anchors } = deps;
   const now = deps.clock.now();
   const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();

@@ -61,7 +61,14 @@ export async function refusal(deps: CoreDeps, u: UserRow, now: number): Promise<
   return undefined;
 }
 
-export function principalFor(u: UserRow, ctx: RequestContext, method: string, tokenId: string | null = null, sessionId: string | null = null): Principal {
+export function principalFor(
+  u: UserRow,
+  ctx: RequestContext,
+  method: string,
+  tokenId: string | null = null,
+  sessionId: string | null = null,
+  keyId: string | null = null,
+): Principal {
   return mintPrincipal({
     kind: 'user',
     userId: u.id,
@@ -74,6 +81,7 @@ export function principalFor(u: UserRow, ctx: RequestContext, method: string, to
     method,
     tokenId,
     sessionId,
+    keyId,
   });
 }
 
@@ -81,7 +89,12 @@ export type SignInStep = { readonly kind: 'signed-in'; readonly principal: Princ
 
 export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   const { db, clock, settings } = deps;
-  const mfa = createMfa(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
+  const mfa = createMfa(
+    deps,
+    (u, ctx, method, keyId) => principalFor(u, ctx, method, null, null, keyId ?? null),
+    (u, now) => refusal(deps, u, now),
+    refusedError,
+  );
   const passkeys = createPasskeys(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
 
   async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {

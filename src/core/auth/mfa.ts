@@ -30,6 +30,7 @@
  *   work once each (conditional update), and are wiped when two-factor sign-in is turned off or
  *   enrolled anew.
  */
+import type { Scope } from '../gate.js';
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
 import { recordEvent, writeTx, type WriteScope } from '../tx.js';
@@ -38,8 +39,6 @@ import type { Action } from '../actions.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { countFailedSignIn, lockoutAlert } from './lockout.js';
-import { requireAdmin } from '../admin/require-admin.js';
-import { assertPrincipal } from '../files/guard.js';
 import {
   base32Of,
   checkTotp,
@@ -200,7 +199,7 @@ export async function issueChallenge(
 
 export function createMfa(
   deps: CoreDeps,
-  mint: (u: UserRow, ctx: RequestContext, method: string) => Principal,
+  mint: (u: UserRow, ctx: RequestContext, method: string, keyId?: string | null) => Principal,
   refusal: (u: UserRow, now: number) => Promise<string | undefined>,
   refusedError: (why: string | undefined) => CoreError,
 ) {
@@ -244,7 +243,8 @@ export function createMfa(
       throw bad();
     }
     const factor = r.kind === 'totp' ? 'totp' : 'recovery-code';
-    const p = mint(user, ctx, `${first}+${r.kind}`);
+    // After a public key, the key it signed in with (its removal ends the session: auth/validity.ts).
+    const p = mint(user, ctx, `${first}+${r.kind}`, typeof detail.key === 'string' ? detail.key : null);
     const accepted = await writeTx(db, clock, async (s) => {
       if (!(await applyFactor(s.trx, user, r, { failed_logins: 0, locked_until: null, last_login_at: s.now }))) return false;
       await s.audit({
@@ -405,67 +405,62 @@ export function createMfaAdmin(deps: CoreDeps, findUser: (ref: string) => Promis
     return { login: u.login, codes };
   }
 
-  /** Self-service needs a web session: a session is made only with every factor the account has. */
-  async function self(p: Principal, action: Action): Promise<UserRow> {
-    assertPrincipal(p);
-    if (p.kind !== 'user' || !p.userId || p.method !== 'session') {
-      await recordEvent(db, clock, { action, outcome: 'denied', actor: p, detail: { reason: 'two-factor settings need a web session' } });
-      throw new CoreError('PERMISSION_DENIED', 'two-factor settings can be changed only in a signed-in web session');
-    }
-    const u = await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirst();
+  /**
+   * The signed-in user of a self-service scope. The gate let it through only for a web session
+   * (actions.ts: 'web-session'): a session is made only with every factor the account has.
+   */
+  async function self(sc: Scope): Promise<UserRow> {
+    const p = sc.principal;
+    const u = p.userId ? await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirst() : undefined;
     if (!u) throw new CoreError('UNAUTHENTICATED', 'invalid credentials');
     return u;
   }
 
   return {
     admin: {
-      async status(p: Principal, ref: string): Promise<MfaStatus> {
-        await requireAdmin(deps, p, 'admin.mfa.status');
+      async status(_sc: Scope<'admin.mfa.status'>, ref: string): Promise<MfaStatus> {
         return status(await findUser(ref));
       },
       /** Issues a new secret (shown once); the user is pending until confirm(). Refused while active. */
-      async enable(p: Principal, ref: string): Promise<MfaEnrolment> {
-        await requireAdmin(deps, p, 'admin.mfa.enrol');
-        return start(p, await findUser(ref), 'admin');
+      async enable(sc: Scope<'admin.mfa.enrol'>, ref: string): Promise<MfaEnrolment> {
+        return start(sc.principal, await findUser(ref), 'admin');
       },
-      async confirm(p: Principal, ref: string, code: unknown): Promise<MfaStatus> {
-        await requireAdmin(deps, p, 'admin.mfa.confirm');
-        return confirm(p, await findUser(ref), code, 'admin');
+      async confirm(sc: Scope<'admin.mfa.confirm'>, ref: string, code: unknown): Promise<MfaStatus> {
+        return confirm(sc.principal, await findUser(ref), code, 'admin');
       },
       /** New recovery codes (shown once; the old ones stop working). Only while active. */
-      async recoveryCodes(p: Principal, ref: string): Promise<MfaRecoveryCodes> {
-        await requireAdmin(deps, p, 'admin.mfa.recovery');
-        return recovery(p, await findUser(ref), 'admin');
+      async recoveryCodes(sc: Scope<'admin.mfa.recovery'>, ref: string): Promise<MfaRecoveryCodes> {
+        return recovery(sc.principal, await findUser(ref), 'admin');
       },
       /** Turns two-factor sign-in off and forgets the secret and recovery codes (lost phone). */
-      async disable(p: Principal, ref: string): Promise<MfaStatus> {
-        await requireAdmin(deps, p, 'admin.mfa.disable');
-        return disable(p, await findUser(ref), 'admin');
+      async disable(sc: Scope<'admin.mfa.disable'>, ref: string): Promise<MfaStatus> {
+        return disable(sc.principal, await findUser(ref), 'admin');
       },
     },
     self: {
-      async status(p: Principal): Promise<MfaStatus> {
-        assertPrincipal(p);
+      async status(sc: Scope<'mfa.status'>): Promise<MfaStatus> {
+        const p = sc.principal;
         if (p.kind !== 'user' || !p.userId) throw new CoreError('INVALID_INPUT', 'only users have two-factor settings');
         const u = await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirstOrThrow();
         return status(u);
       },
-      async start(p: Principal): Promise<MfaEnrolment> {
-        return start(p, await self(p, 'mfa.enrol'), 'self');
+      async start(sc: Scope<'mfa.enrol'>): Promise<MfaEnrolment> {
+        return start(sc.principal, await self(sc), 'self');
       },
-      async confirm(p: Principal, code: unknown): Promise<MfaStatus> {
-        return confirm(p, await self(p, 'mfa.confirm'), code, 'self');
+      async confirm(sc: Scope<'mfa.confirm'>, code: unknown): Promise<MfaStatus> {
+        return confirm(sc.principal, await self(sc), code, 'self');
       },
       /** New recovery codes for oneself (shown once). Only while active. */
-      async recoveryCodes(p: Principal): Promise<MfaRecoveryCodes> {
-        return recovery(p, await self(p, 'mfa.recovery'), 'self');
+      async recoveryCodes(sc: Scope<'mfa.recovery'>): Promise<MfaRecoveryCodes> {
+        return recovery(sc.principal, await self(sc), 'self');
       },
       /**
        * Turns it off; needs a current code or a recovery code (a hijacked session alone cannot
        * remove the second factor). A wrong code counts toward the lockout like a failed sign-in.
        */
-      async disable(p: Principal, code: unknown): Promise<MfaStatus> {
-        const u = await self(p, 'mfa.disable');
+      async disable(sc: Scope<'mfa.disable'>, code: unknown): Promise<MfaStatus> {
+        const p = sc.principal;
+        const u = await self(sc);
         if (!mfaActive(u)) throw new CoreError('CONFLICT', 'two-factor sign-in is not active');
         const now = clock.now();
         const locked = u.locked_until !== null && Number(u.locked_until) > now;

@@ -37,14 +37,11 @@ import {
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { CoreError } from '../errors.js';
 import type { Principal, RequestContext } from '../principal.js';
-import { isAdmin } from '../principal.js';
 import { recordEvent, writeTx } from '../tx.js';
+import type { Scope } from '../gate.js';
 import { failuresOf } from './failures.js';
-import type { Action } from '../actions.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { assertPrincipal } from '../files/guard.js';
-import { requireAdmin } from '../admin/require-admin.js';
 
 export const PASSKEY_CHALLENGE_TTL_MS = 5 * 60_000;
 export const MAX_PASSKEYS_PER_USER = 20;
@@ -139,27 +136,27 @@ export function createPasskeys(
     backedUp: Number(r.backed_up) === 1,
   });
 
-  async function sessionUser(p: Principal, action: Action): Promise<UserRow> {
-    assertPrincipal(p);
-    if (p.kind !== 'user' || !p.userId || p.method !== 'session') {
-      await recordEvent(db, clock, { action, outcome: 'denied', actor: p, detail: { reason: 'passkeys need a web session' } });
-      throw new CoreError('PERMISSION_DENIED', 'passkeys can be managed only in a signed-in web session');
-    }
-    const u = await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirst();
+  /** The signed-in user of a scope the gate let through (passkey.register needs a web session: actions.ts). */
+  async function sessionUser(sc: Scope): Promise<UserRow> {
+    const p = sc.principal;
+    const u = p.userId ? await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirst() : undefined;
     if (!u) throw bad();
     return u;
   }
 
   /** The user whose passkeys an operation touches: one's own, or (administrators) anyone's by login. */
-  async function owner(p: Principal, login: string | undefined, action: Action): Promise<UserRow> {
-    assertPrincipal(p);
+  /**
+   * The user whose passkeys an operation touches: one's own (login undefined), or the one the gate
+   * let an administrator name (self-or-admin, decided in access/).
+   */
+  async function owner(sc: Scope, login: string | undefined): Promise<UserRow> {
+    const p = sc.principal;
     if (login === undefined) {
       if (!p.userId) throw new CoreError('INVALID_INPUT', 'name the user');
       const u = await db.selectFrom('users').selectAll().where('id', '=', p.userId).executeTakeFirst();
       if (!u) throw bad();
       return u;
     }
-    if (!isAdmin(p)) await requireAdmin(deps, p, action);
     const u = await db.selectFrom('users').selectAll().where('login', '=', login.trim().toLowerCase()).executeTakeFirst();
     if (!u) throw new CoreError('NOT_FOUND', 'no such user');
     return u;
@@ -265,8 +262,8 @@ export function createPasskeys(
 
     self: {
       /** Registration options for a new passkey of the signed-in user (a discoverable credential). */
-      async registrationOptions(p: Principal): Promise<Ceremony<PublicKeyCredentialCreationOptionsJSON>> {
-        const u = await sessionUser(p, 'passkey.register');
+      async registrationOptions(sc: Scope<'passkey.register'>): Promise<Ceremony<PublicKeyCredentialCreationOptionsJSON>> {
+        const u = await sessionUser(sc);
         const existing = await ownPasskeys(u.id);
         if (existing.length >= MAX_PASSKEYS_PER_USER) throw new CoreError('CONFLICT', `at most ${MAX_PASSKEYS_PER_USER} passkeys per user`);
         const party = rp();
@@ -284,8 +281,9 @@ export function createPasskeys(
       },
 
       /** Finishes a registration with the authenticator's answer; `name` labels the passkey. */
-      async register(p: Principal, ceremonyId: unknown, response: unknown, name: unknown): Promise<PasskeyInfo> {
-        const u = await sessionUser(p, 'passkey.register');
+      async register(sc: Scope<'passkey.register'>, ceremonyId: unknown, response: unknown, name: unknown): Promise<PasskeyInfo> {
+        const p = sc.principal;
+        const u = await sessionUser(sc);
         const label = name === undefined ? 'Passkey' : passkeyName(name);
         const row = await takeChallenge(ceremonyId, ['register']);
         const refuse = async (reason: string) => {
@@ -333,13 +331,14 @@ export function createPasskeys(
     },
 
     /** Own passkeys (login undefined) or, for administrators, anyone's. */
-    async list(p: Principal, login?: string): Promise<PasskeyInfo[]> {
-      const u = await owner(p, login, 'passkey.list');
+    async list(sc: Scope<'passkey.list' | 'admin.passkey.list'>, login?: string): Promise<PasskeyInfo[]> {
+      const u = await owner(sc, login);
       return (await ownPasskeys(u.id)).map((r) => info(u.login, r));
     },
 
-    async rename(p: Principal, id: unknown, name: unknown): Promise<PasskeyInfo> {
-      const u = await owner(p, undefined, 'passkey.rename');
+    async rename(sc: Scope<'passkey.rename'>, id: unknown, name: unknown): Promise<PasskeyInfo> {
+      const p = sc.principal;
+      const u = await owner(sc, undefined);
       const label = passkeyName(name);
       if (typeof id !== 'string' || !CREDENTIAL.test(id)) throw new CoreError('NOT_FOUND', 'no such passkey');
       return writeTx(db, clock, async (s) => {
@@ -352,8 +351,9 @@ export function createPasskeys(
     },
 
     /** Removes one of one's own passkeys or (administrators, with login) one of anyone's. */
-    async remove(p: Principal, id: unknown, login?: string): Promise<void> {
-      const u = await owner(p, login, 'passkey.remove');
+    async remove(sc: Scope<'passkey.remove' | 'admin.passkey.remove'>, id: unknown, login?: string): Promise<void> {
+      const p = sc.principal;
+      const u = await owner(sc, login);
       if (typeof id !== 'string' || !CREDENTIAL.test(id)) throw new CoreError('NOT_FOUND', 'no such passkey');
       await writeTx(db, clock, async (s) => {
         const r = await s.trx.deleteFrom('passkeys').where('id', '=', id).where('user_id', '=', u.id).executeTakeFirst();

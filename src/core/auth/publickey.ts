@@ -287,7 +287,7 @@ export function createPublicKeyAuth(deps: CoreDeps) {
       const { public_key: _pk, key_id: keyId, ...user } = row;
       return { kind: 'needs-totp', challenge: await issueChallenge(deps, user, 'publickey', ctx, { ...extra, key: keyId }) };
     }
-    const p = principalFor(row, ctx, 'publickey');
+    const p = principalFor(row, ctx, 'publickey', null, null, row.key_id);
     await writeTx(db, clock, async (s) => {
       await s.trx.updateTable('users').set({ last_login_at: s.now }).where('id', '=', row.id).execute();
       await s.audit({ action: 'auth.login', outcome: 'success', actor: p, detail: { ...extra, key: row.key_id } });

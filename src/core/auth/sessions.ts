@@ -11,13 +11,12 @@
  *   does (ids are not probed). Administrators end anyone's.
  * - Every end is recorded in the ledger (session.end, session.end-all) with the session ids.
  */
+import type { Scope } from '../gate.js';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import { writeTx } from '../tx.js';
 import type { Action } from '../actions.js';
 import type { CoreDeps } from '../deps.js';
-import { assertPrincipal } from '../files/guard.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { DEFAULT_SESSION_IDLE_MS } from './authenticate.js';
 
 export interface SessionInfo {
@@ -82,7 +81,6 @@ export function createSessions(deps: CoreDeps) {
   });
 
   function ownUser(p: Principal): string {
-    assertPrincipal(p);
     if (!p.userId) throw new CoreError('INVALID_INPUT', 'sessions are for users');
     return p.userId;
   }
@@ -111,14 +109,16 @@ export function createSessions(deps: CoreDeps) {
   return {
     self: {
       /** One's own live web sessions, the most recently used first; the current one is marked. */
-      async list(p: Principal): Promise<SessionInfo[]> {
+      async list(sc: Scope<'session.list'>): Promise<SessionInfo[]> {
+        const p = sc.principal;
         const userId = ownUser(p);
         return (await live(userId).execute()).map((r) => info(p, r));
       },
       /** Ends one of one's own sessions (also the current one). */
-      end: (p: Principal, id: unknown) => end(p, id, ownUser(p), 'session.end', 'self'),
+      end: (sc: Scope<'session.end'>, id: unknown) => end(sc.principal, id, ownUser(sc.principal), 'session.end', 'self'),
       /** Logout everywhere: ends all of one's own web sessions (the current one too); returns how many. */
-      async endAll(p: Principal): Promise<{ ended: number }> {
+      async endAll(sc: Scope<'session.end-all'>): Promise<{ ended: number }> {
+        const p = sc.principal;
         const userId = ownUser(p);
         return writeTx(db, clock, async (s) => {
           const rows = await s.trx.selectFrom('sessions').select(['id', 'id_hash']).where('user_id', '=', userId).execute();
@@ -135,8 +135,8 @@ export function createSessions(deps: CoreDeps) {
     },
     admin: {
       /** Everybody's live web sessions (administrators); `login` narrows to one user. */
-      async list(p: Principal, opts: { login?: string | undefined } = {}): Promise<SessionInfo[]> {
-        await requireAdmin(deps, p, 'admin.session.list');
+      async list(sc: Scope<'admin.session.list'>, opts: { login?: string | undefined } = {}): Promise<SessionInfo[]> {
+        const p = sc.principal;
         let userId: string | undefined;
         if (opts.login !== undefined) {
           const u = await db.selectFrom('users').select('id').where('login', '=', opts.login.trim().toLowerCase()).executeTakeFirst();
@@ -146,8 +146,8 @@ export function createSessions(deps: CoreDeps) {
         return (await live(userId).execute()).map((r) => info(p, r));
       },
       /** Ends anyone's web session (administrators). */
-      async end(p: Principal, id: unknown): Promise<void> {
-        await requireAdmin(deps, p, 'admin.session.end');
+      async end(sc: Scope<'admin.session.end'>, id: unknown): Promise<void> {
+        const p = sc.principal;
         await end(p, id, undefined, 'session.end', 'admin');
       },
     },

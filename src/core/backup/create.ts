@@ -18,15 +18,14 @@
  *    incomplete and restore refuses it. On failure everything written is removed again.
  * 7. The lease is released and deletions it deferred are finished; backup.create is recorded.
  */
+import type { Scope } from '../gate.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
 import type { BackupPorts } from '../../ports/backup.js';
 import { BLOB_KEY_RE, type BlobKey } from '../../ports/blob-store.js';
 import { CoreError } from '../errors.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { recordEvent } from '../tx.js';
 import { sweepDeferred } from '../files/blobs.js';
 import { acquireLease, type Lease } from './lease.js';
@@ -81,8 +80,8 @@ export interface BackupHooks {
 const PAGE = 2000;
 const MAX_BLOB_PROBLEMS = 20;
 
-export async function createBackup(deps: CoreDeps, p: Principal, opts: BackupOptions, hooks: BackupHooks = {}): Promise<BackupSummary> {
-  await requireAdmin(deps, p, 'backup.create');
+export async function createBackup(deps: CoreDeps, sc: Scope<'backup.create'>, opts: BackupOptions, hooks: BackupHooks = {}): Promise<BackupSummary> {
+  const p = sc.principal;
   const ports = deps.backup;
   if (!ports) throw new CoreError('UNAVAILABLE', 'backups are not available in this configuration');
   checkPassphrase(opts.passphrase);

@@ -6,9 +6,8 @@
  *   checks its ledger (chain and signatures) and records the restore.
  * openBackup/restoreBackup run before any instance exists; the composition root calls them.
  */
+import type { Scope } from '../gate.js';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { recordEvent } from '../tx.js';
 import { alertsOf } from '../ops/alerts.js';
 import { verifyLedger, type VerifyResult } from '../audit/ledger.js';
@@ -28,17 +27,17 @@ export interface RestoreCheck {
 export function createBackupApi(deps: CoreDeps, hooks: BackupHooks) {
   return {
     /** Writes a backup of this instance into a new or empty directory (administrators). */
-    create: (p: Principal, opts: BackupOptions) => createBackup(deps, p, opts, hooks),
+    create: (sc: Scope<'backup.create'>, opts: BackupOptions) => createBackup(deps, sc, opts, hooks),
     /** Decrypts and hashes every blob, finds orphans, verifies the ledger (administrators). */
-    verify: (p: Principal, opts?: FullVerifyOptions) => verifyAll(deps, p, opts),
+    verify: (sc: Scope<'verify.run'>, opts?: FullVerifyOptions) => verifyAll(deps, sc, opts),
     /**
      * The last step of a restore, run by the restored instance: verifies the ledger's chain and
      * signatures (the external sinks only warn: they may hold checkpoints newer than the backup,
      * which a restore rolls back by design), checks that the head is the backup's, records
      * backup.restore and signs the new head.
      */
-    async finishRestore(p: Principal, summary: RestoreSummary): Promise<RestoreCheck> {
-      await requireAdmin(deps, p, 'backup.restore');
+    async finishRestore(sc: Scope<'backup.restore'>, summary: RestoreSummary): Promise<RestoreCheck> {
+      const p = sc.principal;
       let ledger = await verifyLedger(deps.db, { anchors: deps.anchors });
       const warnings: string[] = [];
       if (!ledger.ok && deps.anchors?.sinks.length) {

@@ -6,12 +6,11 @@
  * the run is recorded in the ledger (verify.run). Safe while the server runs: a file deleted or
  * replaced during the run is not reported as missing, a blob deleted during the run not as orphan.
  */
+import type { Scope } from '../gate.js';
 import { createHash } from 'node:crypto';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
 import type { BlobKey } from '../../ports/blob-store.js';
 import { CoreError } from '../errors.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { recordEvent } from '../tx.js';
 import { alertsOf } from '../ops/alerts.js';
 import { verifyLedger, type VerifyResult } from '../audit/ledger.js';
@@ -47,8 +46,8 @@ export interface FullVerifyOptions {
 const PAGE = 500;
 const LISTED = 1000;
 
-export async function verifyAll(deps: CoreDeps, p: Principal, opts: FullVerifyOptions = {}): Promise<FullVerifyResult> {
-  await requireAdmin(deps, p, 'verify.run');
+export async function verifyAll(deps: CoreDeps, sc: Scope<'verify.run'>, opts: FullVerifyOptions = {}): Promise<FullVerifyResult> {
+  const p = sc.principal;
   const started = deps.clock.now();
   const totals = await deps.db
     .selectFrom('files')

@@ -12,6 +12,7 @@ import type { Principal } from '../principal.js';
 import type { CoreDeps } from '../deps.js';
 import { listFolder } from './list.js';
 import { statPath } from './stat.js';
+import { enterPath } from '../gate.js';
 
 /** An archive entry: a file (read later through openDownload) or an empty folder. */
 export interface ArchiveEntry {
@@ -55,7 +56,7 @@ export async function* archiveEntries(deps: CoreDeps, p: Principal, paths: reado
   };
 
   for (const path of paths) {
-    const info = await statPath(deps, p, path);
+    const info = await enterPath(deps, p, 'entry.stat', path).then((s) => statPath(deps, s));
     if (info.type === 'file') {
       yield counted({ type: 'file', path: info.path, name: unique(info.name), size: info.size, modified: info.modified });
       continue;
@@ -69,7 +70,7 @@ export async function* archiveEntries(deps: CoreDeps, p: Principal, paths: reado
       let empty = true;
       let cursor: string | undefined;
       do {
-        const page = await listFolder(deps, p, dir.path, cursor === undefined ? {} : { cursor });
+        const page = await enterPath(deps, p, 'folder.list', dir.path).then((s) => listFolder(deps, s, cursor === undefined ? {} : { cursor }));
         for (const e of page.entries) {
           empty = false;
           const name = `${dir.name}/${e.name}`;

@@ -1,10 +1,10 @@
 import { CoreError } from '../errors.js';
-import { isAdmin, type Principal } from '../principal.js';
 import { formatPath, type VPath } from '../paths.js';
 import { recordEvent } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import type { AccessView } from '../access/view.js';
-import { guard, parseFor } from './guard.js';
+import type { FileScope } from '../gate.js';
+import { listsContents } from '../access/decide.js';
 import { FILE_INFO_COLUMNS, FOLDER_INFO_COLUMNS, fileInfo, findFolder, folderInfo, keysOf, type EntryInfo } from './resolve.js';
 
 export interface ListOptions {
@@ -42,15 +42,14 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
  * Without 'list' permission on the folder only the sub-folders that lead to a granted folder are
  * shown (the way there), and no files.
  */
-export async function listFolder(deps: CoreDeps, p: Principal, path: string, opts: ListOptions = {}): Promise<ListPage> {
-  const vp = await parseFor(deps, p, 'folder.list', path);
-  const view = await guard(deps, p, 'folder.list', vp, vp);
+export async function listFolder(deps: CoreDeps, s: FileScope, opts: ListOptions = {}): Promise<ListPage> {
+  const { principal: p, path: vp, view } = s;
   const folder = await findFolder(deps.db, vp);
   if (!folder) {
     throw new CoreError('NOT_FOUND', 'folder not found');
   }
   const cursor = decodeCursor(opts.cursor);
-  const page = await pageOf(deps, p, vp, view, folder.id, cursor, Math.min(Math.max(1, Math.floor(opts.limit ?? DEFAULT_PAGE)), MAX_PAGE));
+  const page = await pageOf(deps, vp, view, folder.id, cursor, Math.min(Math.max(1, Math.floor(opts.limit ?? DEFAULT_PAGE)), MAX_PAGE));
   // Every page is recorded, the names it showed counted: a listing continued with a cursor (which a
   // client can forge) is as visible in the ledger as its first page. Continuation pages commit
   // without waiting for the disk, so paging through a huge folder does not cost a flush per page.
@@ -69,18 +68,9 @@ export async function listFolder(deps: CoreDeps, p: Principal, path: string, opt
   return page;
 }
 
-async function pageOf(
-  deps: CoreDeps,
-  p: Principal,
-  vp: VPath,
-  view: AccessView,
-  folderId: string,
-  cursor: Cursor | undefined,
-  limit: number,
-): Promise<ListPage> {
+async function pageOf(deps: CoreDeps, vp: VPath, view: AccessView, folderId: string, cursor: Cursor | undefined, limit: number): Promise<ListPage> {
   const keys = keysOf(vp);
-  const perms = view.effective(keys);
-  const seeAll = isAdmin(p) || perms.has('list') || perms.has('manage');
+  const seeAll = listsContents(view, keys);
   const entries: EntryInfo[] = [];
 
   if (!cursor || cursor.t === 'd') {

@@ -1,17 +1,19 @@
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
-import { isAdmin, type Principal } from '../principal.js';
-import { formatPath, isRoot, joinPath, nameKey, parentOf, ROOT, type VPath } from '../paths.js';
+import { formatPath, joinPath, nameKey, ROOT, type VPath } from '../paths.js';
 import { writeTx, type WriteScope } from '../tx.js';
 import type { FolderRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { failed, guard, parseFor, refusedPath } from './guard.js';
+import { isScope, type FileScope, type Scope } from '../gate.js';
 import { findChildFolder, findFileIn, findFolder, folderInfo, pathHash, type EntryInfo } from './resolve.js';
 
+/** What only an administrator's folder creation may ask for: it comes with that scope. */
 export interface MkdirOptions {
-  /** Create missing ancestors too (administrators only). */
+  /** The scope of admin.folder.create: without it the options below are refused. */
+  readonly by: Scope<'admin.folder.create'>;
+  /** Create missing ancestors too. */
   readonly parents?: boolean | undefined;
-  /** Owning organisation id (administrators only); otherwise inherited from the parent. */
+  /** Owning organisation id; otherwise inherited from the parent. */
   readonly orgId?: string | null | undefined;
 }
 
@@ -35,13 +37,12 @@ export async function insertFolder(s: WriteScope, parent: FolderRow, name: strin
   return row;
 }
 
-export async function mkdir(deps: CoreDeps, p: Principal, path: string, opts: MkdirOptions = {}): Promise<EntryInfo> {
-  const vp = await parseFor(deps, p, 'folder.create', path);
-  if (isRoot(vp)) throw await refusedPath(deps, p, 'folder.create', path, new CoreError('ALREADY_EXISTS', 'the root folder always exists'), 'root folder');
-  const parent = parentOf(vp);
-  await guard(deps, p, 'folder.create', parent, vp);
-  if ((opts.parents || opts.orgId !== undefined) && !isAdmin(p))
-    throw new CoreError('PERMISSION_DENIED', 'only administrators may set an owner or create parents');
+export async function mkdir(deps: CoreDeps, sc: FileScope, opts?: MkdirOptions): Promise<EntryInfo> {
+  const { principal: p, path: vp } = sc;
+  // The options are a capability of the administrators' operation, not a second permission check.
+  if (opts && !isScope(opts.by, 'admin.folder.create')) throw new Error('mkdir options need the scope of admin.folder.create');
+  const parents = opts?.parents === true;
+  const orgIdOpt = opts?.orgId;
   try {
     return await writeTx(deps.db, deps.clock, async (s) => {
       let cur = (await findFolder(s.trx, ROOT))!;
@@ -56,16 +57,16 @@ export async function mkdir(deps: CoreDeps, p: Principal, path: string, opts: Mk
           continue;
         }
         if (next && last) throw new CoreError('ALREADY_EXISTS', 'a folder with this name exists');
-        if (!last && !opts.parents) throw new CoreError('NOT_FOUND', 'parent folder not found');
+        if (!last && !parents) throw new CoreError('NOT_FOUND', 'parent folder not found');
         if (await findFileIn(s.trx, cur.id, seg)) throw new CoreError('ALREADY_EXISTS', 'a file with this name exists');
-        const orgId = last && opts.orgId !== undefined ? opts.orgId : cur.org_id;
+        const orgId = last && orgIdOpt !== undefined ? orgIdOpt : cur.org_id;
         cur = await insertFolder(s, cur, seg, orgId, p.userId);
         await s.audit({ action: 'folder.create', outcome: 'success', actor: p, orgId: cur.org_id, targetPath: formatPath(curPath) });
       }
       return folderInfo(cur);
     });
   } catch (e) {
-    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await failed(deps, p, 'folder.create', vp, e);
+    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await sc.failed('folder.create', vp, e);
     throw e;
   }
 }

@@ -6,16 +6,14 @@
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
-import { baseName, isRoot, parentOf } from '../paths.js';
+import { baseName, parentOf } from '../paths.js';
 import { recordEvent } from '../tx.js';
 import type { ByteRange } from '../../ports/blob-store.js';
 import { readStored } from './blobs.js';
 import type { CoreDeps } from '../deps.js';
-import { failed, guard, parseFor } from './guard.js';
+import type { FileScope } from '../gate.js';
 import { budgetsOf } from '../ops/budgets.js';
 import { canariesOf } from '../ops/canaries.js';
-import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 
 export interface DownloadRequest {
@@ -33,11 +31,9 @@ export interface Download {
   readonly finished: Promise<void>;
 }
 
-export async function openDownload(deps: CoreDeps, p: Principal, path: string, req: DownloadRequest = {}): Promise<Download> {
-  const vp = await parseFor(deps, p, 'file.read', path);
-  if (isRoot(vp)) throw new CoreError('NOT_A_FILE', 'not a file');
+export async function openDownload(deps: CoreDeps, sc: FileScope, req: DownloadRequest = {}): Promise<Download> {
+  const { principal: p, path: vp } = sc;
   const parent = parentOf(vp);
-  await guard(deps, p, 'file.read', parent, vp);
   const folder = await findFolder(deps.db, parent);
   const file = folder ? await findFileIn(deps.db, folder.id, baseName(vp)) : undefined;
   if (!file) {
@@ -50,7 +46,7 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
     const { start } = req.range;
     const end = Math.min(req.range.end ?? size - 1, size - 1);
     if (!Number.isSafeInteger(start) || start < 0 || start >= size || end < start) {
-      throw await failed(deps, p, 'file.read', vp, new CoreError('RANGE_NOT_SATISFIABLE', 'range not satisfiable', { details: { size } }));
+      throw await sc.failed('file.read', vp, new CoreError('RANGE_NOT_SATISFIABLE', 'range not satisfiable', { details: { size } }));
     }
     range = { start, end };
   }
@@ -94,18 +90,15 @@ export async function openDownload(deps: CoreDeps, p: Principal, path: string, r
   let sent = 0;
   // Counts in the transform itself: a 'data' listener would switch the stream to flowing mode
   // before the front end reads it.
-  // A lockdown or kill switch also stops downloads already running: checked every
-  // RUNNING_CHECK_MS against the cached state, so it costs nothing per chunk.
-  const lockdown = lockdownOf(deps);
-  let checkedAt = Date.now();
+  // A lockdown, a kill switch, a revoked principal or grant also stop downloads already running:
+  // the scope re-checks every RUNNING_CHECK_MS against cached state, so it costs nothing per chunk.
   const out = new Transform({
     highWaterMark: 256 * 1024,
     transform(c: Buffer, _enc, cb) {
       sent += c.length;
-      const now = Date.now();
-      if (now - checkedAt < RUNNING_CHECK_MS) return cb(null, c);
-      checkedAt = now;
-      lockdown.check(p, 'read').then(
+      const due = sc.recheck();
+      if (!due) return cb(null, c);
+      due.then(
         () => cb(null, c),
         (e: unknown) => cb(e as Error),
       );

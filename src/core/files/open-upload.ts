@@ -7,18 +7,16 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
-import { baseName, formatPath, isRoot, parentOf, nameKey, type VPath } from '../paths.js';
+import { baseName, formatPath, parentOf, nameKey, type VPath } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { Transaction } from 'kysely';
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { Database } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { failed, guard, parseFor, refusedPath } from './guard.js';
+import type { FileScope } from '../gate.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 import { discardBlob, inlineLimit, unlinkStored } from './blobs.js';
 import { countFile, quotaRoom } from './usage.js';
-import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 import { chunkPipe, type ChunkPipe } from '../../runtime/chunks.js';
 
 export interface UploadOptions {
@@ -52,23 +50,21 @@ export interface UploadInternals {
   readonly adopt?: { readonly key: BlobKey; readonly size: number; readonly sha256: string };
 }
 
-export async function openUpload(deps: CoreDeps, p: Principal, path: string, opts: UploadOptions = {}, internals: UploadInternals = {}): Promise<UploadHandle> {
-  const vp = await parseFor(deps, p, 'file.write', path);
-  if (isRoot(vp)) throw await refusedPath(deps, p, 'file.write', path, new CoreError('INVALID_PATH', 'a file needs a name'));
+export async function openUpload(deps: CoreDeps, sc: FileScope, opts: UploadOptions = {}, internals: UploadInternals = {}): Promise<UploadHandle> {
+  const { principal: p, path: vp } = sc;
   const parent = parentOf(vp);
   const name = baseName(vp);
-  await guard(deps, p, 'file.write', parent, vp);
   const folder = await findFolder(deps.db, parent);
   if (!folder) throw new CoreError('NOT_FOUND', 'folder not found');
   if (await findChildFolder(deps.db, folder.id, name)) {
-    throw await failed(deps, p, 'file.write', vp, new CoreError('ALREADY_EXISTS', 'a folder with this name exists'));
+    throw await sc.failed('file.write', vp, new CoreError('ALREADY_EXISTS', 'a folder with this name exists'));
   }
   const existing = await findFileIn(deps.db, folder.id, name);
   const maxBytes = deps.settings.maxUploadBytes;
   const room = (await quotaRoom(deps.db, folder.org_id)) + (existing && existing.org_id === folder.org_id ? Number(existing.size) : 0);
   if (opts.expectedSize !== undefined) {
-    if (opts.expectedSize > maxBytes) throw await failed(deps, p, 'file.write', vp, tooLarge(maxBytes));
-    if (opts.expectedSize > room) throw await failed(deps, p, 'file.write', vp, overQuota());
+    if (opts.expectedSize > maxBytes) throw await sc.failed('file.write', vp, tooLarge(maxBytes));
+    if (opts.expectedSize > room) throw await sc.failed('file.write', vp, overQuota());
   }
   const metadata = JSON.stringify(opts.metadata ?? {});
   if (metadata.length > 16_384) throw new CoreError('INVALID_INPUT', 'metadata too large');
@@ -104,8 +100,6 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
   if (held === null && !adopted) spilled = await spill();
 
   let state: 'open' | 'finishing' | 'done' = 'open';
-  const lockdown = lockdownOf(deps);
-  let checkedAt = Date.now();
 
   // Held chunks are simply dropped (a lender's release hook is optional: the buffer is collected).
   const release = () => {
@@ -120,7 +114,7 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
       await spilled.put.catch(() => undefined);
       await discardBlob(deps, blobKey);
     }
-    return failed(deps, p, 'file.write', vp, err, { reason, received });
+    return sc.failed('file.write', vp, err, { reason, received });
   };
 
   /** The file row (and, for a small file, its sealed bytes) committed with its ledger event. */
@@ -182,15 +176,12 @@ export async function openUpload(deps: CoreDeps, p: Principal, path: string, opt
     async write(chunk) {
       if (state !== 'open' || adopted) throw new CoreError('CONFLICT', 'upload is no longer open');
       if (spilled?.error) throw await cleanup('rejected', asCore(spilled.error));
-      // A lockdown or kill switch also stops uploads already running (checked every RUNNING_CHECK_MS).
-      const now = Date.now();
-      if (now - checkedAt >= RUNNING_CHECK_MS) {
-        checkedAt = now;
-        try {
-          await lockdown.check(p, 'write');
-        } catch (e) {
-          throw await cleanup('lockdown', asCore(e));
-        }
+      // A lockdown, a kill switch, a revoked principal or grant also stop uploads already running
+      // (the scope re-checks at most every RUNNING_CHECK_MS, against cached state).
+      try {
+        await sc.recheck();
+      } catch (e) {
+        throw await cleanup(e instanceof CoreError && e.code === 'LOCKED' ? 'lockdown' : 'revoked', asCore(e));
       }
       received += chunk.byteLength;
       if (received > maxBytes) throw await cleanup('rejected', tooLarge(maxBytes));
@@ -261,14 +252,8 @@ interface Spill {
 }
 
 /** Uploads a whole stream (HTTP PUT, CLI). Aborts cleanly if the source fails or ends early. */
-export async function uploadStream(
-  deps: CoreDeps,
-  p: Principal,
-  path: string,
-  source: AsyncIterable<Uint8Array>,
-  opts: UploadOptions = {},
-): Promise<EntryInfo> {
-  const h = await openUpload(deps, p, path, opts);
+export async function uploadStream(deps: CoreDeps, sc: FileScope, source: AsyncIterable<Uint8Array>, opts: UploadOptions = {}): Promise<EntryInfo> {
+  const h = await openUpload(deps, sc, opts);
   let n = 0;
   try {
     for await (const chunk of source) {

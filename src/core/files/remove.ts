@@ -1,11 +1,9 @@
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
-import { baseName, formatPath, isRoot, parentOf } from '../paths.js';
+import { baseName, formatPath, parentOf } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
-import { loadView } from '../access/view.js';
-import { failed, guard, parseFor, refusedPath } from './guard.js';
+import type { FileScope } from '../gate.js';
 import { discardBlob, unlinkStored } from './blobs.js';
 import { countFile } from './usage.js';
 import { findChildFolder, findFileIn, findFolder, keysOf } from './resolve.js';
@@ -15,29 +13,21 @@ export interface RemoveOptions {
   readonly only?: 'file' | 'folder' | undefined;
 }
 
-/** Removes a file, or an empty folder. */
-export async function remove(deps: CoreDeps, p: Principal, path: string, opts: RemoveOptions = {}): Promise<void> {
-  const vp = await parseFor(deps, p, opts.only === 'folder' ? 'folder.delete' : 'file.delete', path);
-  if (isRoot(vp))
-    throw await refusedPath(deps, p, 'folder.delete', path, new CoreError('PERMISSION_DENIED', 'the root folder cannot be removed'), 'root folder');
+/**
+ * Removes a file, or an empty folder. The gate decided 'delete' on the containing folder (the
+ * same for either kind: file.delete, or folder.delete when only a folder may go), before
+ * anything was looked up.
+ */
+export async function remove(deps: CoreDeps, sc: FileScope, opts: RemoveOptions = {}): Promise<void> {
+  const { principal: p, path: vp, view } = sc;
   const parent = parentOf(vp);
   const name = baseName(vp);
-  // Which kind is it? Decide visibility first so nothing hidden is revealed.
-  const view = await loadView(deps.db, p);
-  const folderVisible = decide(p, view, 'folder.list', keysOf(vp)).allow;
   const parentRow = await findFolder(deps.db, parent);
-  const folder = folderVisible && parentRow ? await findChildFolder(deps.db, parentRow.id, name) : undefined;
+  const folder = decide(p, view, 'folder.list', keysOf(vp)).allow && parentRow ? await findChildFolder(deps.db, parentRow.id, name) : undefined;
   const kind = folder ? 'folder' : 'file';
   const action = kind === 'folder' ? 'folder.delete' : 'file.delete';
-  await guard(deps, p, action, parent, vp);
   if (opts.only && opts.only !== kind) {
-    throw await failed(
-      deps,
-      p,
-      action,
-      vp,
-      new CoreError(kind === 'folder' ? 'NOT_A_FILE' : 'NOT_A_FOLDER', kind === 'folder' ? 'not a file' : 'not a folder'),
-    );
+    throw await sc.failed(action, vp, new CoreError(kind === 'folder' ? 'NOT_A_FILE' : 'NOT_A_FOLDER', kind === 'folder' ? 'not a file' : 'not a folder'));
   }
   try {
     const blob = await writeTx(deps.db, deps.clock, async (s) => {
@@ -72,7 +62,7 @@ export async function remove(deps: CoreDeps, p: Principal, path: string, opts: R
     });
     if (blob) await discardBlob(deps, blob);
   } catch (e) {
-    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await failed(deps, p, action, vp, e);
+    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await sc.failed(action, vp, e);
     throw e;
   }
 }

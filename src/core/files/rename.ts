@@ -1,12 +1,10 @@
 import { CoreError } from '../errors.js';
-import type { Principal } from '../principal.js';
-import { baseName, formatPath, isAncestorOrSelf, isRoot, nameKey, parentOf } from '../paths.js';
+import { baseName, formatPath, isAncestorOrSelf, nameKey, parentOf } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { CoreDeps } from '../deps.js';
 import { decide } from '../access/decide.js';
-import { loadView } from '../access/view.js';
-import { failed, guard, parseFor, refusedPath } from './guard.js';
+import type { FileScope } from '../gate.js';
 import { discardBlob, unlinkStored } from './blobs.js';
 import { countFile, quotaRoom } from './usage.js';
 import { fileInfo, findChildFolder, findFileIn, findFolder, folderInfo, keysOf, pathHash, type EntryInfo } from './resolve.js';
@@ -17,32 +15,22 @@ export interface RenameOptions {
 }
 
 /**
- * Renames or moves a file or folder. Needs 'delete' where it leaves and 'write' where it
- * arrives; both are checked before anything changes.
+ * Renames or moves a file or folder. The gate checked 'delete' where it leaves (entry.rename-from,
+ * the scope's path) and 'write' where it arrives (entry.rename-to, the scope's `to`) before
+ * anything was looked up.
  */
-export async function rename(deps: CoreDeps, p: Principal, from: string, to: string, opts: RenameOptions = {}): Promise<EntryInfo> {
-  const src = await parseFor(deps, p, 'entry.rename-from', from);
-  const dst = await parseFor(deps, p, 'entry.rename-to', to);
-  if (isRoot(src) || isRoot(dst))
-    throw await refusedPath(
-      deps,
-      p,
-      isRoot(src) ? 'entry.rename-from' : 'entry.rename-to',
-      isRoot(src) ? from : to,
-      new CoreError('INVALID_PATH', 'the root folder cannot be renamed'),
-      'root folder',
-    );
+export async function rename(deps: CoreDeps, sc: FileScope, opts: RenameOptions = {}): Promise<EntryInfo> {
+  const { principal: p, path: src, view } = sc;
+  const dst = sc.to;
+  if (!dst) throw new Error('rename needs the scope of both paths');
   const srcParent = parentOf(src);
   const dstParent = parentOf(dst);
-  const view = await loadView(deps.db, p);
   const srcIsFolder = decide(p, view, 'folder.list', keysOf(src)).allow && !!(await findFolder(deps.db, src));
-  await guard(deps, p, 'entry.rename-from', srcParent, src);
-  await guard(deps, p, 'entry.rename-to', dstParent, dst);
   if (srcIsFolder && isAncestorOrSelf(src, dst)) {
     if (keysOf(src).join('/') === keysOf(dst).join('/') && baseName(src) !== baseName(dst)) {
       // case-only rename of the same folder: allowed below
     } else {
-      throw await failed(deps, p, 'entry.rename', src, new CoreError('INVALID_INPUT', 'a folder cannot be moved into itself'));
+      throw await sc.failed('entry.rename', src, new CoreError('INVALID_INPUT', 'a folder cannot be moved into itself'));
     }
   }
   const newName = baseName(dst);
@@ -132,7 +120,7 @@ export async function rename(deps: CoreDeps, p: Principal, from: string, to: str
     if (res.drop) await discardBlob(deps, res.drop);
     return res.info;
   } catch (e) {
-    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await failed(deps, p, 'entry.rename', src, e, { to: formatPath(dst) });
+    if (e instanceof CoreError && e.code !== 'INTERNAL') throw await sc.failed('entry.rename', src, e, { to: formatPath(dst) });
     throw e;
   }
 }

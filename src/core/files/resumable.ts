@@ -38,18 +38,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
-import { baseName, formatPath, isRoot, parentOf, parsePath, type VPath } from '../paths.js';
+import { baseName, formatPath, parentOf, parsePath, type VPath } from '../paths.js';
 import { writeTx } from '../tx.js';
 import type { BlobKey } from '../../ports/blob-store.js';
 import type { Selectable } from 'kysely';
 import type { UploadTable } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { assertPrincipal, failed, guard, parseFor, refusedPath } from './guard.js';
+import { assertPrincipal, enterPath, failed, type FileScope } from '../gate.js';
 import { findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
 import { discardBlob, inlineLimit } from './blobs.js';
 import { quotaRoom } from './usage.js';
 import { openUpload } from './open-upload.js';
-import { lockdownOf, RUNNING_CHECK_MS } from '../ops/lockdown.js';
 import { chunksOf } from '../../runtime/chunks.js';
 
 const MiB = 1024 * 1024;
@@ -127,11 +126,8 @@ function statusOf(row: UploadRow, file?: EntryInfo): ResumableStatus {
 }
 
 /** Creation: authorized and admitted (size, quota) like a PUT with a Content-Length. */
-export async function createResumable(deps: CoreDeps, p: Principal, input: CreateResumable): Promise<ResumableStatus> {
-  const vp = await parseFor(deps, p, 'upload.create', input.path);
-  if (isRoot(vp)) throw await refusedPath(deps, p, 'upload.create', input.path, new CoreError('INVALID_PATH', 'a file needs a name'));
-  const parent = parentOf(vp);
-  await guard(deps, p, 'upload.create', parent, vp);
+export async function createResumable(deps: CoreDeps, sc: FileScope, input: CreateResumable): Promise<ResumableStatus> {
+  const { principal: p, path: vp } = sc;
   const size = input.size;
   if (!Number.isSafeInteger(size) || size < 0) throw new CoreError('INVALID_INPUT', 'invalid upload length');
   if (p.userId === null) throw new CoreError('PERMISSION_DENIED', 'resumable uploads belong to a user');
@@ -184,26 +180,25 @@ async function admit(deps: CoreDeps, p: Principal, vp: VPath, size: number) {
  * The principal's own upload, after the gate: NOT_FOUND for an unknown, expired or someone
  * else's id (nothing about other users' uploads leaks), then guard() for `file.write` on its folder.
  */
-async function own(deps: CoreDeps, p: Principal, id: string, action: 'upload.append' | 'upload.terminate'): Promise<UploadRow> {
+async function own(deps: CoreDeps, p: Principal, id: string, action: 'upload.append' | 'upload.terminate'): Promise<{ row: UploadRow; sc: FileScope }> {
   assertPrincipal(p);
   if (typeof id !== 'string' || !ID_RE.test(id) || p.userId === null) throw notFound();
   const row = await deps.db.selectFrom('uploads').selectAll().where('id', '=', id).where('user_id', '=', p.userId).executeTakeFirst();
   if (!row || Number(row.expires_at) <= deps.clock.now()) throw notFound();
-  const vp = parsePath(row.path);
-  await guard(deps, p, action, parentOf(vp), vp);
-  return row;
+  // The upload's path passes the gate like a PUT's (principal still valid, lockdown, write there).
+  return { row, sc: await enterPath(deps, p, action, row.path) };
 }
 
 /** HEAD: the upload's offset. An upload whose bytes are all there but whose file is not committed yet (a crash during the last step) is finished here. */
 export async function resumableStatus(deps: CoreDeps, p: Principal, id: string): Promise<ResumableStatus> {
-  const row = await own(deps, p, id, 'upload.append');
+  const { row } = await own(deps, p, id, 'upload.append');
   if (row.state === 'open' && Number(row.received) === Number(row.total)) return complete(deps, p, row);
   return statusOf(row);
 }
 
 /** PATCH: appends the body at `offset`; commits it part by part; finishes the upload with its last byte. */
 export async function appendResumable(deps: CoreDeps, p: Principal, id: string, req: AppendRequest): Promise<ResumableStatus> {
-  const row = await own(deps, p, id, 'upload.append');
+  const { row, sc } = await own(deps, p, id, 'upload.append');
   const total = Number(row.total);
   const received = Number(row.received);
   if (row.state === 'done') throw new CoreError('CONFLICT', 'the upload is already complete', { details: { offset: received } });
@@ -214,8 +209,6 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
   const vp = parsePath(row.path);
   const owner = deps.settings.uploadOwner ?? deps.settings.nodeId;
   const hash = req.sha256 ? createHash('sha256') : undefined;
-  const lockdown = lockdownOf(deps);
-  let checkedAt = Date.now();
 
   const it = req.body[Symbol.asyncIterator]();
   let carry: Uint8Array | undefined;
@@ -243,11 +236,8 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
         }
         chunk = r.value;
       }
-      const now = Date.now();
-      if (now - checkedAt >= RUNNING_CHECK_MS) {
-        checkedAt = now;
-        await lockdown.check(p, 'write');
-      }
+      // A lockdown, a revoked principal or grant stop a running PATCH too (the scope re-checks).
+      await sc.recheck();
       if (chunk.byteLength > limit - n) {
         // Split at the part's end: the rest (copied) starts the next part. The head is a view
         // without the lender's release: its buffer is simply collected.
@@ -376,8 +366,7 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
   try {
     const h = await openUpload(
       deps,
-      p,
-      row.path,
+      await enterPath(deps, p, 'file.write', row.path),
       { expectedSize: end, metadata: fileMeta },
       {
         ...(adopt ? { adopt } : {}),
@@ -427,7 +416,7 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
 
 /** DELETE (termination): the upload and its parts go; a finished file stays. */
 export async function terminateResumable(deps: CoreDeps, p: Principal, id: string): Promise<void> {
-  const row = await own(deps, p, id, 'upload.terminate');
+  const { row } = await own(deps, p, id, 'upload.terminate');
   const keys = await drop(deps, row, { action: 'upload.terminate', actor: p });
   for (const key of keys) await discardBlob(deps, key);
 }

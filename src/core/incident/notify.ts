@@ -7,13 +7,12 @@
  * template or a value is evaluated. An unknown placeholder is an error, so a typo cannot reach a
  * partner. The first line is "Subject: …", then a blank line, then the body.
  */
+import type { Scope } from '../gate.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { CoreError } from '../errors.js';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { recordEvent } from '../tx.js';
 import type { IncidentScope, OrgImpact } from './scope.js';
 
@@ -141,11 +140,11 @@ export interface Draft {
 
 export async function notifyPartners(
   deps: CoreDeps,
-  p: Principal,
+  sc: Scope<'incident.notify'>,
   scopeIn: unknown,
   opts: { lang?: Lang; send?: boolean; sender?: string },
 ): Promise<{ drafts: Draft[]; withoutContact: string[] }> {
-  await requireAdmin(deps, p, 'incident.notify');
+  const p = sc.principal;
   const r = scopeFile.safeParse(scopeIn);
   if (!r.success) throw new CoreError('INVALID_INPUT', 'the scope file is not the JSON output of "sluice incident scope"');
   const scope = r.data as unknown as IncidentScope;

@@ -6,8 +6,7 @@
  */
 import { CoreError } from '../errors.js';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
+import type { Scope } from '../gate.js';
 import { recordEvent } from '../tx.js';
 import { scopeFile } from './notify.js';
 import type { IncidentScope } from './scope.js';
@@ -142,8 +141,8 @@ const WORDS: Record<Lang, Words> = {
   },
 };
 
-export async function art33Report(deps: CoreDeps, p: Principal, scopeIn: unknown, opts: { lang?: Lang } = {}): Promise<string> {
-  await requireAdmin(deps, p, 'incident.report');
+export async function art33Report(deps: CoreDeps, sc: Scope<'incident.report'>, scopeIn: unknown, opts: { lang?: Lang } = {}): Promise<string> {
+  const p = sc.principal;
   const r = scopeFile.safeParse(scopeIn);
   if (!r.success) throw new CoreError('INVALID_INPUT', 'the scope file is not the JSON output of "sluice incident scope"');
   const s = r.data as unknown as IncidentScope;

@@ -12,11 +12,10 @@
  * `canaryReads` (evidence that the actor went where nobody has a reason to go), and never in
  * `reads`, the organisations' impact or the totals — so no notification names a canary as leaked.
  */
+import type { Scope } from '../gate.js';
 import { z } from 'zod';
 import type { AuditEventRow, Db } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import type { Principal } from '../principal.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { parseWith } from '../admin/orgs.js';
 import { recordEvent } from '../tx.js';
 import { CoreError } from '../errors.js';
@@ -153,8 +152,8 @@ async function* matchingEvents(db: Db, f: z.output<typeof scopeInput>, userIds: 
   }
 }
 
-export async function incidentScope(deps: CoreDeps, p: Principal, input: ScopeInput): Promise<IncidentScope> {
-  await requireAdmin(deps, p, 'incident.scope');
+export async function incidentScope(deps: CoreDeps, sc: Scope<'incident.scope'>, input: ScopeInput): Promise<IncidentScope> {
+  const p = sc.principal;
   const f = parseWith(scopeInput, input);
   if (f.to <= f.from) throw new CoreError('INVALID_INPUT', 'the window must end after it starts');
   if (!f.ips?.length && !f.users?.length && !f.orgs?.length && !f.tokens?.length) {

@@ -14,13 +14,13 @@
  * - Usage is a sliding-window estimate over two fixed buckets: current + previous × (the part of
  *   the previous bucket still inside the window).
  */
+import type { Scope as GateScope } from '../gate.js';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
 import { isAdmin, type Principal } from '../principal.js';
 import { writeTx, type WriteScope } from '../tx.js';
 import type { AuditInput } from '../audit/ledger.js';
 import type { CoreDeps } from '../deps.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { alertsOf } from './alerts.js';
 
 export interface BudgetLimits {
@@ -207,8 +207,7 @@ export function createBudgets(deps: CoreDeps) {
       });
     },
 
-    async trips(p: Principal, opts: { all?: boolean } = {}): Promise<(Trip & { liftedAt: number | null; liftedBy: string | null })[]> {
-      await requireAdmin(deps, p, 'budget.list');
+    async trips(_sc: GateScope<'budget.list'>, opts: { all?: boolean } = {}): Promise<(Trip & { liftedAt: number | null; liftedBy: string | null })[]> {
       let q = deps.db.selectFrom('budget_trips').selectAll().orderBy('tripped_at', 'desc').limit(1000);
       if (!opts.all) q = q.where('lifted_at', 'is', null);
       const rows = await q.execute();
@@ -223,8 +222,8 @@ export function createBudgets(deps: CoreDeps) {
     },
 
     /** Lifts every open trip of a scope ('user:<id>', 'org:<id>', 'global', or a trip id). */
-    async lift(p: Principal, scopeOrId: string): Promise<number> {
-      await requireAdmin(deps, p, 'budget.lift');
+    async lift(sc: GateScope<'budget.lift'>, scopeOrId: string): Promise<number> {
+      const p = sc.principal;
       return writeTx(deps.db, deps.clock, async (s) => {
         const r = await s.trx
           .updateTable('budget_trips')

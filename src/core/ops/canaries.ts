@@ -6,12 +6,12 @@
  * - A decoy account is a login that exists only to be tried: every sign-in attempt, right or
  *   wrong, fails like a wrong password and raises DECOY_LOGIN.
  */
+import type { Scope } from '../gate.js';
 import { randomInt } from 'node:crypto';
 import { CoreError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { alertsOf } from './alerts.js';
 import { budgetsOf } from './budgets.js';
 import { baseName, parentOf, parsePath } from '../paths.js';
@@ -35,8 +35,8 @@ export function canaryContent(rows = 200): Buffer {
 export function createCanaries(deps: CoreDeps, tripGlobal: boolean) {
   return {
     /** Marks an existing file as a canary. */
-    async mark(p: Principal, path: string, note?: string): Promise<{ fileId: string }> {
-      await requireAdmin(deps, p, 'canary.mark');
+    async mark(sc: Scope<'canary.mark' | 'canary.plant'>, path: string, note?: string): Promise<{ fileId: string }> {
+      const p = sc.principal;
       const vp = parsePath(path);
       const folder = await findFolder(deps.db, parentOf(vp));
       const file = folder ? await findFileIn(deps.db, folder.id, baseName(vp)) : undefined;
@@ -52,8 +52,9 @@ export function createCanaries(deps: CoreDeps, tripGlobal: boolean) {
       });
       return { fileId: file.id };
     },
-    async list(p: Principal): Promise<{ fileId: string; path: string | null; plantedAt: number; plantedBy: string | null; note: string | null }[]> {
-      await requireAdmin(deps, p, 'canary.list');
+    async list(
+      _sc: Scope<'canary.list'>,
+    ): Promise<{ fileId: string; path: string | null; plantedAt: number; plantedBy: string | null; note: string | null }[]> {
       const rows = await deps.db
         .selectFrom('canaries')
         .leftJoin('files', 'files.id', 'canaries.file_id')

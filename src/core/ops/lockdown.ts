@@ -10,13 +10,13 @@
  * - A protocol switched off refuses every non-administrator operation that arrives through it.
  * - Every change is in the ledger.
  */
+import type { Scope } from '../gate.js';
 import { z } from 'zod';
 import { CoreError } from '../errors.js';
 import { isAdmin, type Principal, type Protocol } from '../principal.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import type { Db } from '../../ports/db-schema.js';
-import { requireAdmin } from '../admin/require-admin.js';
 import { parseWith } from '../admin/orgs.js';
 import { alertsOf } from './alerts.js';
 
@@ -90,8 +90,8 @@ export function createLockdown(deps: CoreDeps) {
     }
   }
 
-  async function change(p: Principal, action: Action, update: (s: LockdownState) => LockdownState, detail: Record<string, unknown>): Promise<LockdownState> {
-    await requireAdmin(deps, p, action);
+  async function change(sc: Scope, action: Action, update: (s: LockdownState) => LockdownState, detail: Record<string, unknown>): Promise<LockdownState> {
+    const p = sc.principal;
     const next = await writeTx(deps.db, deps.clock, async (s) => {
       const prev = await readState(s.trx);
       const n = update(prev);
@@ -116,25 +116,25 @@ export function createLockdown(deps: CoreDeps) {
   return {
     current,
     check,
-    async status(p: Principal): Promise<LockdownState> {
-      await requireAdmin(deps, p, 'lockdown.status');
+    async status(_sc: Scope<'lockdown.status'>): Promise<LockdownState> {
       return readState(deps.db);
     },
-    async set(p: Principal, input: { mode: string; reason?: string | undefined }): Promise<LockdownState> {
+    async set(sc: Scope<'lockdown.set'>, input: { mode: string; reason?: string | undefined }): Promise<LockdownState> {
+      const p = sc.principal;
       const v = parseWith(z.object({ mode: z.enum(LOCKDOWN_MODES), reason: z.string().max(500).optional() }).strict(), input);
       return change(
-        p,
+        sc,
         v.mode === 'off' ? 'lockdown.off' : 'lockdown.on',
         (s) => ({ ...s, mode: v.mode, reason: v.reason ?? null, since: v.mode === 'off' ? null : deps.clock.now(), by: p.login }),
         { mode: v.mode, reason: v.reason ?? null },
       );
     },
-    async setProtocol(p: Principal, protocol: string, enabled: boolean): Promise<LockdownState> {
+    async setProtocol(sc: Scope<'protocol.set'>, protocol: string, enabled: boolean): Promise<LockdownState> {
       if (!(SWITCHABLE as readonly string[]).includes(protocol))
         throw new CoreError('INVALID_INPUT', `unknown protocol "${String(protocol).slice(0, 20)}"; use ${SWITCHABLE.join(', ')}`);
       const proto = protocol as SwitchableProtocol;
       return change(
-        p,
+        sc,
         enabled ? 'protocol.enable' : 'protocol.disable',
         (s) => ({ ...s, disabled: enabled ? s.disabled.filter((x) => x !== proto) : [...new Set([...s.disabled, proto])] }),
         { protocol: proto },
