@@ -27,12 +27,13 @@
  * a hash state that survives the process (node:crypto cannot export one). Parts need none of
  * that; the price is one more pass over the bytes at the end (read, decrypt, encrypt, hash).
  *
- * Authorization: every call loads the upload only for its owner (another user gets NOT_FOUND) and
- * passes guard() for `file.write` on the target's folder before anything else — creation, each
- * PATCH, HEAD, DELETE — so a revoked grant, a disabled user (authentication fails first), a
- * lockdown stop an upload at its next request; a running PATCH re-checks the lockdown every
- * RUNNING_CHECK_MS. Size limit and quota are checked at creation from the declared length and
- * again at the final commit, like a PUT.
+ * Authorization: creation passes the gate for `upload.create` on the target path; every other
+ * call loads the upload only for its owner (another user gets NOT_FOUND) and then passes the gate
+ * (enterPath) for `upload.append` / `upload.terminate` on its path — write permission on the
+ * folder, principal still valid, lockdown — before anything else, so a revoked grant, a disabled
+ * user, a lockdown stop an upload at its next request, and a running PATCH re-checks its scope as
+ * the bytes arrive. The final commit passes the gate once more as `file.write`. Size limit and
+ * quota are checked at creation from the declared length and again at the final commit, like a PUT.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
@@ -178,7 +179,7 @@ async function admit(deps: CoreDeps, p: Principal, vp: VPath, size: number) {
 
 /**
  * The principal's own upload, after the gate: NOT_FOUND for an unknown, expired or someone
- * else's id (nothing about other users' uploads leaks), then guard() for `file.write` on its folder.
+ * else's id (nothing about other users' uploads leaks), then the gate for `action` on its path.
  */
 async function own(deps: CoreDeps, p: Principal, id: string, action: 'upload.append' | 'upload.terminate'): Promise<{ row: UploadRow; sc: FileScope }> {
   assertPrincipal(p);
