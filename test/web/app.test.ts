@@ -243,6 +243,21 @@ for (const dialect of DIALECTS) {
       await page.getByRole('button', { name: 'Abgeschlossene entfernen' }).click();
 
       await page.goto(`${s.base}/files?path=${encodeURIComponent('/acme/inbox')}`);
+      await page.getByRole('heading', { name: 'inbox' }).waitFor();
+      // Over the organisation's quota.
+      await s.t.core.admin.orgs.update(s.t.system, 'acme', { quotaBytes: 1000 });
+      await page.getByTestId('file-input').setInputFiles([{ name: 'gross.txt', mimeType: 'text/plain', buffer: Buffer.alloc(5000, 'x') }]);
+      await page.locator('.upload-failed').getByText('Der Speicherplatz Ihrer Organisation ist voll', { exact: false }).waitFor();
+      await s.t.core.admin.orgs.update(s.t.system, 'acme', { quotaBytes: null });
+      // In read-only mode (lockdown) nothing is taken in.
+      await s.t.core.lockdown.set(s.t.system, { mode: 'read-only', reason: 'test' });
+      await new Promise((r) => setTimeout(r, 1100)); // the lockdown state is cached for a second
+      await page.getByTestId('file-input').setInputFiles([{ name: 'gesperrt.txt', mimeType: 'text/plain', buffer: Buffer.from('x') }]);
+      await page.locator('.upload-failed').getByText('Der Dienst ist derzeit von der Administration gesperrt.').waitFor();
+      await s.t.core.lockdown.set(s.t.system, { mode: 'off' });
+      await new Promise((r) => setTimeout(r, 1100));
+      await page.getByRole('button', { name: 'Abgeschlossene entfernen' }).click();
+
       await page.getByRole('button', { name: 'Neuer Ordner' }).click();
       await page.getByRole('dialog').getByLabel('Name des Ordners').fill('..');
       await page.getByRole('dialog').getByRole('button', { name: 'Anlegen' }).click();
