@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED',
   /** The password was right; the account also needs a verification code (two-factor sign-in). */
   'MFA_REQUIRED',
+  /** The account must sign in with a passkey (an administrator's policy for its role or organisation). */
+  'PASSKEY_REQUIRED',
   'PERMISSION_DENIED',
   'NOT_FOUND',
   'ALREADY_EXISTS',
