@@ -127,6 +127,9 @@ export const ACTIONS = {
   /** Access explained (access/explain.ts): who can see a folder and through which grant; what a user can see. */
   'access.folder': admin,
   'access.user': admin,
+  /** Which roles and organisations must sign in with a passkey (auth/passkey-policy.ts). */
+  'policy.passkeys.get': admin,
+  'policy.passkeys.set': admin,
   'admin.session.list': adminAs('session.list'),
   'admin.session.end': adminAs('session.end'),
   'admin.mfa.status': adminAs('mfa.status'),

@@ -64,6 +64,7 @@ import type { OrgSearch } from './admin/orgs.js';
 import { createBackupApi } from './backup/index.js';
 import { createSessions } from './auth/sessions.js';
 import { createAccessExplain } from './access/explain.js';
+import { PASSKEY_REFUSAL } from './auth/passkey-policy.js';
 
 export { CoreError, isCoreError, ERROR_CODES, type ErrorCode } from './errors.js';
 export type { FileAction, Action } from './actions.js';
@@ -96,6 +97,7 @@ export type { CoreDeps, CoreSettings } from './deps.js';
 export type { PublicKeyRequest, PublicKeyAnswer } from './auth/publickey.js';
 export type { SignInStep } from './auth/authenticate.js';
 export type { SessionInfo } from './auth/sessions.js';
+export type { PasskeyPolicy } from './auth/passkey-policy.js';
 export type { FolderAccess, FolderAccessEntry, UserAccess, GrantRef } from './access/explain.js';
 export type { PasskeyInfo, Ceremony } from './auth/passkeys.js';
 export type { MfaChallenge, MfaStatus, MfaEnrolment, MfaState, MfaRecoveryCodes } from './auth/mfa.js';
@@ -148,7 +150,7 @@ function buildCore(deps: CoreDeps) {
     return r;
   };
   const hasher = createHasher(deps.settings.hashConcurrency);
-  const { passkeyStore, ...authenticator } = createAuthenticator(deps, hasher);
+  const { passkeyStore, passkeyPolicy, ...authenticator } = createAuthenticator(deps, hasher);
   const orgs = createOrgAdmin(deps);
   const users = createUserAdmin(deps, hasher, orgs.find);
   const mfa = createMfaAdmin(deps, users.find);
@@ -181,7 +183,8 @@ function buildCore(deps: CoreDeps) {
   const oidc = createOidc(
     deps,
     principalFor,
-    (u, now) => refusal(deps, u, now),
+    // Staff through the provider sign in without a passkey: refused where the policy requires one.
+    async (u, now) => (await refusal(deps, u, now)) ?? ((await passkeyPolicy.requires(u)) ? PASSKEY_REFUSAL : undefined),
     refusedError,
     async (login, role, org) =>
       (await as(systemPrincipal({ protocol: 'web' }, 'oidc'), 'user.create', (s) => users.create(s, { login, role, ...(org ? { org } : {}) }))).user.id,
@@ -280,6 +283,11 @@ function buildCore(deps: CoreDeps) {
       sessions: {
         list: (p: Principal, o?: { login?: string | undefined }) => as(p, 'admin.session.list', (s) => sessions.admin.list(s, o)),
         end: (p: Principal, id: unknown) => as(p, 'admin.session.end', (s) => sessions.admin.end(s, id)),
+      },
+      /** Which roles and organisations must sign in with a passkey: get, set (replace). */
+      passkeyPolicy: {
+        get: (p: Principal) => as(p, 'policy.passkeys.get', (s) => passkeyPolicy.get(s)),
+        set: (p: Principal, input: unknown) => as(p, 'policy.passkeys.set', (s) => passkeyPolicy.set(s, input)),
       },
       /** Access explained: who can see a folder and through which grant (folder), what a user can see (user). */
       access: {

@@ -168,6 +168,7 @@ for (const dialect of DIALECTS) {
         '/api/v1/admin/incident/report': ['post'],
         '/api/v1/admin/access/folder': ['get'],
         '/api/v1/admin/access/users/{login}': ['get'],
+        '/api/v1/admin/policy/passkeys': ['get', 'put'],
         '/api/v1/admin/lockdown': ['get', 'put'],
         '/api/v1/admin/budgets': ['get'],
         '/api/v1/admin/canaries': ['get', 'post'],

@@ -28,6 +28,7 @@ import { createMfa, issueChallenge, mfaActive, type MfaChallenge } from './mfa.j
 import { countFailedSignIn } from './lockout.js';
 import { failuresOf } from './failures.js';
 import { createPasskeys } from './passkeys.js';
+import { createPasskeyPolicy, PASSKEY_REFUSAL, passkeyRequiredError } from './passkey-policy.js';
 
 export const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
@@ -35,7 +36,8 @@ const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
  * The error for a refused sign-in. Only a lockdown is named, and only after the credential was
  * verified: it tells a legitimate partner why, and an attacker nothing about the account.
  */
-export const refusedError = (why: string | undefined) => (why === LOCKDOWN_REFUSAL ? new CoreError('LOCKED', 'the service is locked down') : bad());
+export const refusedError = (why: string | undefined) =>
+  why === LOCKDOWN_REFUSAL ? new CoreError('LOCKED', 'the service is locked down') : why === PASSKEY_REFUSAL ? passkeyRequiredError() : bad();
 
 export const TOKEN_PREFIX = 'slc_';
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
@@ -96,6 +98,22 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
     refusedError,
   );
   const passkeys = createPasskeys(deps, principalFor, (u, now) => refusal(deps, u, now), refusedError);
+  const passkeyPolicy = createPasskeyPolicy(deps);
+
+  /**
+   * A user whom the policy requires to sign in with a passkey, signing in without one: refused
+   * (recorded). On the web with a passkey registered, the answer asks for it (MFA_REQUIRED).
+   */
+  async function refuseWithoutPasskey(user: UserRow, ctx: RequestContext): Promise<void> {
+    if (!(await passkeyPolicy.requires(user))) return;
+    const registered = await passkeys.has(user.id);
+    if (ctx.protocol === 'web' && registered) {
+      await mfa.failure(ctx, user, user.login, 'passkey required', { firstFactor: 'password' });
+      throw new CoreError('MFA_REQUIRED', 'a passkey is required', { details: { totp: false, passkey: true, passkeyRequired: true } });
+    }
+    await loginFailure(ctx, user.login, PASSKEY_REFUSAL, user);
+    throw passkeyRequiredError(registered);
+  }
 
   async function loginFailure(ctx: RequestContext, login: string, reason: string, user?: UserRow) {
     await failuresOf(deps).record({
@@ -166,6 +184,8 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
   return {
     /** Passkey management (for core/index.ts: account.passkeys, admin.passkeys). */
     passkeyStore: passkeys,
+    /** Which roles and organisations must sign in with a passkey (for core/index.ts: admin.passkeyPolicy, OIDC). */
+    passkeyPolicy,
     /**
      * Password sign-in where every factor arrives in one request (HTTP login). For a user with
      * two-factor sign-in active, `opts.otp` must hold a valid code: without one the answer is
@@ -174,6 +194,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
      */
     async password(loginIn: unknown, password: unknown, ctx: RequestContext, opts: { otp?: unknown } = {}): Promise<Principal> {
       const user = await passwordFactor(loginIn, password, ctx);
+      await refuseWithoutPasskey(user, ctx);
       // Web sign-in: a passkey is a second factor as well (SSH has no way to ask for one).
       const passkey = ctx.protocol === 'web' && (await passkeys.has(user.id));
       if (mfaActive(user) || passkey) {
@@ -211,6 +232,7 @@ export function createAuthenticator(deps: CoreDeps, hasher: Hasher) {
      */
     async passwordStep(loginIn: unknown, password: unknown, ctx: RequestContext): Promise<SignInStep> {
       const user = await passwordFactor(loginIn, password, ctx);
+      await refuseWithoutPasskey(user, ctx);
       if (mfaActive(user)) return { kind: 'needs-totp', challenge: await issueChallenge(deps, user, 'password', ctx) };
       return { kind: 'signed-in', principal: await passwordSuccess(user, ctx) };
     },

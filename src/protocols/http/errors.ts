@@ -19,6 +19,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   ABORTED: 400,
   UNAUTHENTICATED: 401,
   MFA_REQUIRED: 401,
+  PASSKEY_REQUIRED: 401,
   PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,

@@ -43,6 +43,7 @@ import { oidcRoutes } from './routes-oidc.js';
 import { ledgerRoutes } from './routes-ledger.js';
 import { incidentRoutes } from './routes-incident.js';
 import { accessRoutes } from './routes-access.js';
+import { policyRoutes } from './routes-policy.js';
 import { EntrySchema, ErrorSchema } from './schemas.js';
 import { applyHeaders, rawHeaderLines, securityHeaders } from './security-headers.js';
 import { hostCheck } from './host-check.js';
@@ -266,6 +267,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await ledgerRoutes(app, { core });
   await incidentRoutes(app, { core, timeZone: config.timeZone });
   await accessRoutes(app, { core });
+  await policyRoutes(app, { core });
   await passkeyRoutes(app, { core, cookie, publicUrl: config.publicUrl });
   await oidcRoutes(app, { core, cookie, redirectUri: oidcRedirectUri(config) });
   web.fallback = await webAppRoutes(app, { root: opts.webRoot });

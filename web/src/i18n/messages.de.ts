@@ -43,6 +43,7 @@ export const de: Readonly<Record<string, string>> = {
   'error.INVALID_PATH': 'Dieser Name ist nicht erlaubt (kein / \\ oder Steuerzeichen, nicht „.“ oder „..“).',
   'error.UNAUTHENTICATED': 'Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.',
   'error.MFA_REQUIRED': 'Für die Anmeldung ist ein zweiter Faktor nötig.',
+  'error.PASSKEY_REQUIRED': 'Dieses Konto muss sich mit einem Passkey anmelden.',
   'error.PERMISSION_DENIED': 'Sie dürfen das hier nicht.',
   'error.NOT_FOUND': 'Das gibt es nicht mehr, oder Sie dürfen es nicht sehen.',
   'error.ALREADY_EXISTS': 'Unter diesem Namen gibt es bereits etwas.',

@@ -42,6 +42,7 @@ export const en: Readonly<Record<string, string>> = {
   'error.INVALID_PATH': 'This name is not allowed (no / \\ or control characters, not "." or "..").',
   'error.UNAUTHENTICATED': 'Your session has ended. Please sign in again.',
   'error.MFA_REQUIRED': 'A second factor is required to sign in.',
+  'error.PASSKEY_REQUIRED': 'This account must sign in with a passkey.',
   'error.PERMISSION_DENIED': 'You are not allowed to do this here.',
   'error.NOT_FOUND': 'This no longer exists, or you cannot see it.',
   'error.ALREADY_EXISTS': 'Something with this name exists already.',
