@@ -72,14 +72,14 @@ const defaultLog = (msg: string) => process.stderr.write(`[http ${nowIso()}] ${m
 // nginx
 // ---------------------------------------------------------------------------------------------
 
-interface Nginx {
+export interface Nginx {
   readonly baseUrl: string;
   readonly pid: number;
   readonly version: string;
   readonly root: string;
 }
 
-async function startNginx(dir: string, tls: { cert: string; key: string }, log: (m: string) => void): Promise<Nginx> {
+export async function startNginx(dir: string, tls: { cert: string; key: string }, log: (m: string) => void): Promise<Nginx> {
   const v = await run('nginx', ['-V'], { timeoutMs: 10_000 });
   const info = v.stderr + v.stdout;
   if (!info.includes('http_dav_module')) throw new Error('this nginx has no http_dav_module (needed for PUT); install the Debian package "nginx"');

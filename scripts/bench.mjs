@@ -2,7 +2,7 @@
 // `npm run bench [-- WORKLOAD…]`: the performance suite of shared/design/performance.md.
 // Benchmarks measure speed and memory; they are not tests and `npm test` never runs them.
 //
-//   npm run bench                 every workload available (w10, w5, w6)
+//   npm run bench                 every workload available (w10, w5, w6, w6-tus, …)
 //   npm run bench -- w5 w6        only those
 //   npm run bench -- --list       what is available
 //
@@ -47,6 +47,11 @@ const WORKLOADS = {
   w7: { file: 'bench/sftp-files.ts', title: 'listing a folder of 100,000 files over SFTP (and HTTP), vs sshd', timeoutS: 5400 },
   w5: { file: 'bench/http.ts', title: 'HTTPS 1 GiB download vs nginx', timeoutS: 3000 },
   w6: { file: 'bench/http.ts', title: 'HTTPS 1 GiB upload, raw PUT, vs nginx PUT', timeoutS: 3000 },
+  'w6-tus': {
+    file: 'bench/tus.ts',
+    title: 'HTTPS 1 GiB upload through tus vs raw PUT (and nginx PUT); a resumed upload re-sends at most one chunk',
+    timeoutS: 3000,
+  },
 };
 
 const log = (msg) => console.log(`[bench] ${msg}`);

@@ -206,6 +206,8 @@ export interface UploadPartTable {
   start: number;
   size: number;
   blob_key: string;
+  /** SHA-256 of the part's plaintext (null in rows made before migration 018). */
+  sha256: string | null;
 }
 
 export interface AuditEventTable {

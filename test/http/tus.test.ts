@@ -7,6 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -169,6 +170,75 @@ for (const dialect of DIALECTS) {
       assert.equal((await head(ann, c.location!)).offset, String(data.length));
       // A PATCH on a finished upload is a conflict.
       assert.equal((await patch(ann, c.location!, data.length, Buffer.alloc(1))).status, 409);
+    });
+
+    it('creation-with-upload keeps the body sent with the POST; an empty upload is a file at once', async () => {
+      const data = randomBytes(PART + 333);
+      const head1 = data.subarray(0, 1000);
+      const c = await create(ann, '/acme', 'with-body.bin', data.length, { 'content-type': 'application/offset+octet-stream' });
+      assert.equal(c.status, 201);
+      assert.equal(c.headers.get('upload-offset'), '0');
+      const r = await fetch(`${s.base}/api/v1/uploads`, {
+        method: 'POST',
+        headers: {
+          ...bearer(ann.token),
+          ...TUS,
+          'upload-length': String(data.length),
+          'upload-metadata': meta({ path: '/acme', filename: 'with-body2.bin' }),
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: head1,
+      });
+      assert.equal(r.status, 201);
+      assert.equal(r.headers.get('upload-offset'), String(head1.length));
+      const loc = r.headers.get('location')!;
+      assert.equal((await patch(ann, loc, head1.length, data.subarray(head1.length))).status, 204);
+      assert.equal((await stat(ann, '/acme/with-body2.bin')).body.sha256, sha256(data));
+      const empty = await create(ann, '/acme', 'empty.bin', 0);
+      assert.equal(empty.status, 201);
+      const st = await stat(ann, '/acme/empty.bin');
+      assert.equal(st.status, 200);
+      assert.equal(st.body.size, 0);
+      assert.equal(st.body.sha256, sha256(Buffer.alloc(0)));
+    });
+
+    it('an upload that arrived as one part becomes its file without a second copy; several parts are joined', async () => {
+      const objects = path.join(s.t.dataDir, 'blobs', 'objects');
+      fs.mkdirSync(objects, { recursive: true });
+      const touched = async (run: () => Promise<void>) => {
+        const names = new Set<string>();
+        const w = fs.watch(objects, { recursive: true }, (_event, name) => {
+          const n = String(name ?? '');
+          if (/[0-9a-f-]{36}$/.test(n)) names.add(n.slice(-36));
+        });
+        try {
+          await run();
+          await new Promise((r) => setTimeout(r, 300));
+        } finally {
+          w.close();
+        }
+        return names;
+      };
+      const one = randomBytes(PART - 1000);
+      const c1 = await create(ann, '/acme', 'one-part.bin', one.length);
+      const t1 = await touched(async () => assert.equal((await patch(ann, c1.location!, 0, one)).status, 204));
+      const two = randomBytes(PART + 1000);
+      const c2 = await create(ann, '/acme', 'two-parts.bin', two.length);
+      const t2 = await touched(async () => assert.equal((await patch(ann, c2.location!, 0, two)).status, 204));
+      const keyOf = async (name: string) => (await db.db.selectFrom('files').select('blob_key').where('name', '=', name).executeTakeFirstOrThrow()).blob_key;
+      assert.deepEqual([...t1], [await keyOf('one-part.bin')], 'one object written: the part is the file');
+      assert.equal(t2.size, 3, 'two parts and the joined file');
+      assert.ok(t2.has(await keyOf('two-parts.bin')));
+      for (const [name, data] of [
+        ['one-part.bin', one],
+        ['two-parts.bin', two],
+      ] as const) {
+        const got = Buffer.from(await (await fetch(`${s.base}/api/v1/fs/acme/${name}`, { headers: bearer(ann.token) })).arrayBuffer());
+        assert.equal(sha256(got), sha256(data), name);
+        assert.equal((await stat(ann, `/acme/${name}`)).body.sha256, sha256(data));
+      }
+      const v = await s.t.core.backup.verify(s.t.system);
+      assert.equal(v.counts.missing + v.counts.corrupt + v.counts.orphans, 0, JSON.stringify(v.counts));
     });
 
     it('wrong offset → 409; wrong content type → 415; another user → 404', async () => {

@@ -490,6 +490,13 @@ const m017: Migration = {
   },
 };
 
+/** The SHA-256 of each resumable upload part: an upload that arrived as one part becomes its file without being read again. */
+const m018: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('upload_parts').addColumn('sha256', 'text').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_audit_checkpoints': m002,
@@ -508,6 +515,7 @@ export const migrations: Record<string, Migration> = {
   '015_org_identifiers_unique': m015,
   '016_ledger_console_indexes': m016,
   '017_resumable_uploads': m017,
+  '018_upload_part_sha256': m018,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -42,6 +42,12 @@ export interface UploadHandle {
  */
 export interface UploadInternals {
   readonly inCommit?: (trx: Transaction<Database>, fileId: string) => Promise<void>;
+  /**
+   * A blob already sealed in the store (a resumable upload that arrived as one part) becomes the
+   * file's blob as it is: the handle takes no bytes, finish() commits it with its size and
+   * SHA-256, and a failed commit leaves the blob to its owner.
+   */
+  readonly adopt?: { readonly key: BlobKey; readonly size: number; readonly sha256: string };
 }
 
 export async function openUpload(deps: CoreDeps, sc: FileScope, opts: UploadOptions = {}, internals: UploadInternals = {}): Promise<UploadHandle> {
@@ -63,7 +69,8 @@ export async function openUpload(deps: CoreDeps, sc: FileScope, opts: UploadOpti
   const metadata = JSON.stringify(opts.metadata ?? {});
   if (metadata.length > 16_384) throw new CoreError('INVALID_INPUT', 'metadata too large');
 
-  const blobKey = uuidv7() as BlobKey;
+  const adopted = internals.adopt;
+  const blobKey = adopted?.key ?? (uuidv7() as BlobKey);
   // A small upload is held in memory and, at finish, sealed and committed with its file row
   // (blob_inline): one durable commit, nothing in the blob store. Once it grows past the inline
   // limit (or declares a larger size) it spills into the store: the blob is listed in
@@ -90,7 +97,7 @@ export async function openUpload(deps: CoreDeps, sc: FileScope, opts: UploadOpti
     held = null;
     return sp;
   }
-  if (held === null) spilled = await spill();
+  if (held === null && !adopted) spilled = await spill();
 
   let state: 'open' | 'finishing' | 'done' = 'open';
 
@@ -167,7 +174,7 @@ export async function openUpload(deps: CoreDeps, sc: FileScope, opts: UploadOpti
   return {
     path: formatPath(vp),
     async write(chunk) {
-      if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
+      if (state !== 'open' || adopted) throw new CoreError('CONFLICT', 'upload is no longer open');
       if (spilled?.error) throw await cleanup('rejected', asCore(spilled.error));
       // A lockdown, a kill switch, a revoked principal or grant also stop uploads already running
       // (the scope re-checks at most every RUNNING_CHECK_MS, against cached state).
@@ -194,6 +201,13 @@ export async function openUpload(deps: CoreDeps, sc: FileScope, opts: UploadOpti
     async finish() {
       if (state !== 'open') throw new CoreError('CONFLICT', 'upload is no longer open');
       state = 'finishing';
+      if (adopted) {
+        try {
+          return await commit({ size: adopted.size, sha256: adopted.sha256 }, undefined);
+        } catch (e) {
+          throw await cleanup('commit failed', asCore(e));
+        }
+      }
       if (held !== null) {
         let sealed;
         try {

@@ -27,12 +27,13 @@
  * a hash state that survives the process (node:crypto cannot export one). Parts need none of
  * that; the price is one more pass over the bytes at the end (read, decrypt, encrypt, hash).
  *
- * Authorization: every call loads the upload only for its owner (another user gets NOT_FOUND) and
- * passes guard() for `file.write` on the target's folder before anything else — creation, each
- * PATCH, HEAD, DELETE — so a revoked grant, a disabled user (authentication fails first), a
- * lockdown stop an upload at its next request; a running PATCH re-checks the lockdown every
- * RUNNING_CHECK_MS. Size limit and quota are checked at creation from the declared length and
- * again at the final commit, like a PUT.
+ * Authorization: creation passes the gate for `upload.create` on the target path; every other
+ * call loads the upload only for its owner (another user gets NOT_FOUND) and then passes the gate
+ * (enterPath) for `upload.append` / `upload.terminate` on its path — write permission on the
+ * folder, principal still valid, lockdown — before anything else, so a revoked grant, a disabled
+ * user, a lockdown stop an upload at its next request, and a running PATCH re-checks its scope as
+ * the bytes arrive. The final commit passes the gate once more as `file.write`. Size limit and
+ * quota are checked at creation from the declared length and again at the final commit, like a PUT.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
@@ -46,7 +47,7 @@ import type { UploadTable } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { assertPrincipal, enterPath, failed, type FileScope } from '../gate.js';
 import { findChildFolder, findFileIn, findFolder, type EntryInfo } from './resolve.js';
-import { discardBlob } from './blobs.js';
+import { discardBlob, inlineLimit } from './blobs.js';
 import { quotaRoom } from './usage.js';
 import { openUpload } from './open-upload.js';
 import { chunksOf } from '../../runtime/chunks.js';
@@ -100,6 +101,7 @@ interface Part {
   readonly key: BlobKey;
   readonly start: number;
   readonly size: number;
+  readonly sha256: string;
 }
 
 const partBytesOf = (deps: CoreDeps) => deps.settings.resumablePartBytes ?? DEFAULT_PART_BYTES;
@@ -177,7 +179,7 @@ async function admit(deps: CoreDeps, p: Principal, vp: VPath, size: number) {
 
 /**
  * The principal's own upload, after the gate: NOT_FOUND for an unknown, expired or someone
- * else's id (nothing about other users' uploads leaks), then guard() for `file.write` on its folder.
+ * else's id (nothing about other users' uploads leaks), then the gate for `action` on its path.
  */
 async function own(deps: CoreDeps, p: Principal, id: string, action: 'upload.append' | 'upload.terminate'): Promise<{ row: UploadRow; sc: FileScope }> {
   assertPrincipal(p);
@@ -256,8 +258,9 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
       const key = uuidv7() as BlobKey;
       await deps.db.insertInto('blob_pending').values({ blob_key: key, kind: 'upload', node_id: owner, created_at: deps.clock.now() }).execute();
       let size: number;
+      let sha256: string;
       try {
-        size = (await deps.store.put(key, partSource(Math.min(partBytesOf(deps), total - at)))).size;
+        ({ size, sha256 } = await deps.store.put(key, partSource(Math.min(partBytesOf(deps), total - at))));
       } catch (e) {
         await discardBlob(deps, key);
         throw e;
@@ -266,7 +269,7 @@ export async function appendResumable(deps: CoreDeps, p: Principal, id: string, 
         await discardBlob(deps, key);
         break;
       }
-      const part = { key, start: at, size };
+      const part = { key, start: at, size, sha256 };
       pending.push(part);
       at += size;
       if (at === total && !bodyDone && !carry) {
@@ -322,7 +325,10 @@ async function commitParts(deps: CoreDeps, uploadId: string, parts: readonly Par
     let seq = Number(u.parts);
     let end = parts[0]!.start;
     for (const part of parts) {
-      await s.trx.insertInto('upload_parts').values({ upload_id: uploadId, seq: seq++, start: part.start, size: part.size, blob_key: part.key }).execute();
+      await s.trx
+        .insertInto('upload_parts')
+        .values({ upload_id: uploadId, seq: seq++, start: part.start, size: part.size, blob_key: part.key, sha256: part.sha256 })
+        .execute();
       await s.trx.deleteFrom('blob_pending').where('blob_key', '=', part.key).execute();
       end = part.start + part.size;
     }
@@ -351,7 +357,12 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
     const m = JSON.parse(row.metadata) as { file?: unknown };
     if (m.file && typeof m.file === 'object') fileMeta = m.file as Record<string, unknown>;
   } catch {}
-  const keys = parts.map((x) => x.blob_key as BlobKey);
+  // One part holding the whole file (it arrived in one piece) is a sealed object of exactly the
+  // file's bytes, with their SHA-256: it becomes the file's blob as it is, nothing is read again.
+  // Small files still go the way of a PUT (into the database).
+  const only = parts.length === 1 ? parts[0] : undefined;
+  const adopt = only?.sha256 && end > inlineLimit(deps) ? { key: only.blob_key as BlobKey, size: end, sha256: only.sha256 } : undefined;
+  const keys = adopt ? [] : parts.map((x) => x.blob_key as BlobKey);
   let info: EntryInfo;
   try {
     const h = await openUpload(
@@ -359,6 +370,7 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
       await enterPath(deps, p, 'file.write', row.path),
       { expectedSize: end, metadata: fileMeta },
       {
+        ...(adopt ? { adopt } : {}),
         async inCommit(trx, fileId) {
           const r = await trx
             .updateTable('uploads')
@@ -374,20 +386,21 @@ async function complete(deps: CoreDeps, p: Principal, row: UploadRow): Promise<R
         },
       },
     );
-    try {
-      for (const part of parts) {
-        const stream = await deps.store.get(part.blob_key as BlobKey, Number(part.size));
-        try {
-          for await (const c of chunksOf(stream)) await h.write(c);
-        } finally {
-          stream.destroy();
+    if (!adopt)
+      try {
+        for (const part of parts) {
+          const stream = await deps.store.get(part.blob_key as BlobKey, Number(part.size));
+          try {
+            for await (const c of chunksOf(stream)) await h.write(c);
+          } finally {
+            stream.destroy();
+          }
         }
+      } catch (e) {
+        // The handle cleaned up after its own errors; a failed read of a part needs an abort.
+        await h.abort('an upload part could not be read').catch(() => undefined);
+        throw e instanceof CoreError ? e : new CoreError('INTERNAL', 'upload failed', { cause: e });
       }
-    } catch (e) {
-      // The handle cleaned up after its own errors; a failed read of a part needs an abort.
-      await h.abort('an upload part could not be read').catch(() => undefined);
-      throw e instanceof CoreError ? e : new CoreError('INTERNAL', 'upload failed', { cause: e });
-    }
     info = await h.finish();
   } catch (e) {
     // Finished by a concurrent request (another connection or node)? Then that is the answer.

@@ -170,10 +170,8 @@ export async function tusRoutes(app: FastifyInstance, deps: TusDeps): Promise<vo
         const metadata = parseFileMetadata({ records: meta.get('records'), categories: meta.get('categories') });
         let s = await core.files.resumable.create(p, { path: targetOf(meta), size, tusMetadata: rawMeta, metadata });
         reply.header('location', `${TUS_PREFIX}/${s.id}`);
-        if (isOffsetBody(request) && hasBody(request) && !s.done) {
-          s = await append(request, s.id, 0);
-          statusHeaders(reply, s);
-        } else if (!s.done) reply.header('upload-expires', new Date(s.expiresAt).toUTCString());
+        if (isOffsetBody(request) && hasBody(request) && !s.done) s = await append(request, s.id, 0);
+        statusHeaders(reply, s);
         return reply.code(201).send(null);
       },
     });
