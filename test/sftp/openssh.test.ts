@@ -123,7 +123,8 @@ for (const dialect of DIALECTS) {
       const cases: [string[], RegExp][] = [
         [['put x.bin /other/x.bin'], /No such file|not found/i],
         [['get /muster/inbox/none.bin'], /not found|No such file/i],
-        [['put x.bin /muster/inbox/../../etc/passwd'], /Failure|'\.'|'\.\.'/i],
+        // '..' is resolved as sftp-server does, clamped at the root: /etc/passwd, which does not exist.
+        [['put x.bin /muster/inbox/../../etc/passwd'], /No such file|not found/i],
         [['put x.bin /muster/inbox/con.txt'], /Failure/i],
         [['ln -s /muster/inbox/x /muster/inbox/y'], /unsupported|Operation unsupported/i],
       ];

@@ -411,15 +411,26 @@ describe('sftp protocol and transport (sqlite)', () => {
     assert.equal((await s.t.core.files.stat(s.t.system, '/box/new-excl.txt')).size, 0, 'an empty file');
   });
 
-  it('paths: REALPATH resolves dots at the root; other requests never do', async () => {
+  it('paths: every request resolves ".", ".." and relative paths as sftp-server does, clamped at the root; the ledger records the resolved path', async () => {
     const real = async (p: string) => (await sftp.request(T.REALPATH, str(p))).names?.[0]?.filename;
     assert.equal(await real('.'), '/');
     assert.equal(await real(''), '/');
     assert.equal(await real('box/../../..'), '/');
     assert.equal(await real('/box/./sub/../x'), '/box/x');
     assert.equal((await sftp.request(T.REALPATH, str('/box/\u202Etxt.exe'))).code, FX.FAILURE);
-    assert.equal((await sftp.request(T.STAT, str('/box/../box'))).code, FX.FAILURE);
-    assert.equal((await sftp.open('/box/../../etc/passwd', OPEN.READ)).code, FX.FAILURE);
+    await s.t.core.files.upload(s.t.system, '/box/dots.txt', bytes(Buffer.from('dots')));
+    for (const p of ['/box/../box/dots.txt', 'box/dots.txt', './box/./dots.txt', '/../../box/dots.txt', 'box/sub/../dots.txt'])
+      assert.equal((await sftp.request(T.STAT, str(p))).size, 4, p);
+    assert.equal((await sftp.request(T.OPENDIR, str('./box'))).type, 102, 'OPENDIR ./box');
+    assert.equal((await sftp.request(T.OPENDIR, str('.'))).type, 102, 'OPENDIR .');
+    // A '..' never escapes: it stops at the root, where /etc does not exist.
+    assert.equal((await sftp.open('/box/../../etc/passwd', OPEN.READ)).code, FX.NO_SUCH_FILE);
+    const h = (await sftp.open('box/./up/../written.txt', OPEN.WRITE | OPEN.CREAT | OPEN.TRUNC)).handle!;
+    assert.equal((await sftp.write(h, 0, Buffer.from('w'))).code, FX.OK);
+    assert.equal((await sftp.close(h)).code, FX.OK);
+    assert.equal((await s.t.core.files.stat(s.t.system, '/box/written.txt')).size, 1);
+    const ev = (await ledger(s.t)).filter((e) => e.protocol === 'sftp' && e.target_path?.includes('written.txt'));
+    assert.ok(ev.length > 0 && ev.every((e) => e.target_path === '/box/written.txt'), JSON.stringify(ev.map((e) => e.target_path)));
     assert.equal((await sftp.request(T.STAT, str(Buffer.from([0x2f, 0xff, 0xfe])))).code, FX.FAILURE, 'invalid UTF-8');
     assert.equal((await sftp.request(T.SYMLINK, str('/box/l'), str('/etc'))).code, FX.OP_UNSUPPORTED);
     assert.equal((await sftp.request(T.READLINK, str('/box/l'))).code, FX.OP_UNSUPPORTED);

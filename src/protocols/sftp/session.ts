@@ -3,8 +3,9 @@
  *
  * Thin by design: every request becomes one core call (core.files.*), which authorizes it,
  * records it in the ledger and answers NOT_FOUND for what the principal may not see. This module
- * only translates: paths (REALPATH is the only place '.' and '..' are resolved, by the core's
- * parser), handles, offsets, and CoreErrors to statuses (status.ts).
+ * only translates: paths (relative to the root, '.' and '..' resolved for every request by the
+ * core's parser, as OpenSSH's sftp-server does), handles, offsets, and CoreErrors to statuses
+ * (status.ts).
  *
  * Ordering and flow control:
  * - READ/WRITE/FSTAT/FSETSTAT/fsync on a handle run in arrival order per handle; CLOSE waits for
@@ -327,11 +328,20 @@ export class SftpSession {
     return p;
   }
 
-  /** A client path in the form the core parses. '.' and '..' only mean something to REALPATH. */
+  /**
+   * A client path as OpenSSH's sftp-server takes it, for every request: relative to the session's
+   * directory (the root), '.' and '..' resolved and clamped at the root by the core's one parser
+   * (resolveClientPath), so the core — and the ledger — see the resolved path and a '..' never
+   * escapes. A path the parser rejects goes to the core as sent: it refuses it and records the attempt.
+   */
   private pathArg(r: Reader): string {
     const s = r.text();
     if (s === undefined) throw new CoreError('INVALID_PATH', 'path is not valid UTF-8');
-    return s;
+    try {
+      return resolveClientPath(s);
+    } catch {
+      return s;
+    }
   }
 
   private handleArg(r: Reader): [number, Handle] {
