@@ -6,6 +6,9 @@
 //   1. No raw SQL with spliced-in values anywhere under src/ (no-restricted-syntax).
 //   2. The gate: the front ends (src/protocols/**, src/cli/**) reach data only through the core's
 //      public face, src/core/index.ts and src/core/errors.ts (no-restricted-imports).
+//   3. The fences around the core: src/core/** imports no adapter, protocol, app, CLI or config
+//      (it is wired with ports); src/adapters/** do not import the core (the error vocabulary the
+//      ports promise is in src/ports/errors.ts).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { defineConfig } from 'eslint/config';
@@ -88,6 +91,17 @@ const gateImports = [
     patterns: gatePatterns,
   },
 ];
+
+// Rule 1, the fences: what the core and the adapters may not import (normalised paths are
+// required by the same pattern as above).
+const CORE_FENCE_MESSAGE = 'the core imports no adapter, protocol, app, CLI or config: it is wired with ports (architecture rule 1)';
+const ADAPTER_FENCE_MESSAGE = 'adapters do not import the core: implement a port (src/ports/), throw the errors of src/ports/errors.ts (architecture rule 1)';
+const normalised = gatePatterns[3];
+const coreFence = [
+  'error',
+  { patterns: [{ regex: String.raw`^\.{1,2}/(.*/)?(adapters|protocols|app|cli|config)(/|$)`, message: CORE_FENCE_MESSAGE }, normalised] },
+];
+const adapterFence = ['error', { patterns: [{ regex: String.raw`^\.{1,2}/(.*/)?core(/|$)`, message: ADAPTER_FENCE_MESSAGE }, normalised] }];
 
 // `await import('pg')` is not seen by no-restricted-imports.
 const gateDynamicImportSelectors = [
@@ -172,5 +186,15 @@ export default defineConfig(
       'no-restricted-imports': gateImports,
       'no-restricted-syntax': ['error', ...rawSqlSelectors, ...gateDynamicImportSelectors],
     },
+  },
+
+  // Rule 1, the fences around the core and the adapters.
+  {
+    files: ['src/core/**/*.{ts,mts,cts,js,mjs}'],
+    rules: { 'no-restricted-imports': coreFence },
+  },
+  {
+    files: ['src/adapters/**/*.{ts,mts,cts,js,mjs}'],
+    rules: { 'no-restricted-imports': adapterFence },
   },
 );

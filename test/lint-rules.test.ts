@@ -113,6 +113,53 @@ describe('lint rule: the gate (front ends import only the core public face)', ()
   });
 });
 
+describe('lint rule: the fences around the core and the adapters', () => {
+  it('the core imports no adapter, protocol, app, CLI or config', async () => {
+    for (const [file, code] of [
+      ['src/core/x.ts', `import { openDatabase } from '../adapters/db/connect.js';\nexport const y = openDatabase;`],
+      ['src/core/files/x.ts', `import { LocalStore } from '../../adapters/storage/local-store.js';\nexport const y = LocalStore;`],
+      ['src/core/x.ts', `import { buildHttpServer } from '../protocols/http/server.js';\nexport const y = buildHttpServer;`],
+      ['src/core/auth/x.ts', `import { openInstance } from '../../app/instance.js';\nexport const y = openInstance;`],
+      ['src/core/x.ts', `import { loadConfig } from '../config/config.js';\nexport const y = loadConfig;`],
+      ['src/core/x.ts', `import { main } from '../cli/main.js';\nexport const y = main;`],
+      ['src/core/x.ts', `import { x } from './files/../../adapters/db/connect.js';\nexport const y = x;`],
+    ] as const) {
+      await expectError(code, file, GATE, /core imports no adapter|normalised/);
+    }
+  });
+
+  it('the core may import its ports, its own modules and the runtime', async () => {
+    await expectClean(
+      [
+        `import type { Db } from '../ports/db-schema.js';`,
+        `import { CoreError } from '../ports/errors.js';`,
+        `import { decide } from '../access/decide.js';`,
+        `import { chunkPipe } from '../../runtime/chunks.js';`,
+        `export const y = [CoreError, decide, chunkPipe];`,
+        `export type Y = Db;`,
+      ].join('\n'),
+      'src/core/files/x.ts',
+    );
+  });
+
+  it('adapters do not import the core; the errors come from the ports', async () => {
+    await expectError(
+      `import { CoreError } from '../../core/errors.js';\nexport const y = CoreError;`,
+      'src/adapters/storage/x.ts',
+      GATE,
+      /adapters do not import the core/,
+    );
+    await expectError(
+      `import { createCore } from '../core/index.js';\nexport const y = createCore;`,
+      'src/adapters/x.ts',
+      GATE,
+      /adapters do not import the core/,
+    );
+    await expectError(`import { decide } from '../../core/access/decide.js';\nexport const y = decide;`, 'src/adapters/db/x.ts', GATE);
+    await expectClean(`import { CoreError } from '../../ports/errors.js';\nexport const y = CoreError;`, 'src/adapters/storage/x.ts');
+  });
+});
+
 describe('lint rule: no raw SQL with spliced-in values (everywhere under src/)', () => {
   const files = ['src/core/x.ts', 'src/adapters/db/repositories/x.ts', 'src/protocols/http/x.ts', 'src/main.ts'];
   const header = `import { sql, CompiledQuery } from 'kysely';\ndeclare const db: any, pool: any, client: any, sqlite: any, userInput: string, x: string, v: unknown;\n`;

@@ -18,7 +18,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Alert, AlertChannel } from '../../ports/alert-channel.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 /** True for addresses a webhook must never reach unless private destinations are allowed. */
 export function isPrivateAddress(ip: string): boolean {

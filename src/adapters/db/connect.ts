@@ -11,7 +11,7 @@ import type { Database } from '../../ports/db-schema.js';
 import { migrationProvider } from './migrations.js';
 import { withStatementCache } from './sqlite-statements.js';
 import { assertSchemaCurrent, currentRole, grantServiceRole, schemaIsCurrent } from './roles.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 

@@ -16,7 +16,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../ports/db-schema.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 import { migrations } from './migrations.js';
 
 export const LEDGER_TABLES = ['audit_events', 'audit_checkpoints'] as const;

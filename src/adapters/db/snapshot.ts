@@ -20,7 +20,7 @@ import type { Database } from '../../ports/db-schema.js';
 import type { DbSnapshot, DbSnapshots, RestoreDb } from '../../ports/backup.js';
 import { migrationProvider, migrations } from './migrations.js';
 import { openDatabase } from './connect.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 /** Kysely's own bookkeeping table (its default name). */
 interface MigrationTables {

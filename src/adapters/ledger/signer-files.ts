@@ -12,7 +12,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LedgerSigner } from '../../ports/ledger-anchor.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 const KEY_RE = /^ledger-([0-9a-f]{16})\.key$/;
 const PUB_RE = /^ledger-([0-9a-f]{16})\.pub$/;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import fs from 'node:fs';
 import type { AnchorSink, Checkpoint } from '../../ports/ledger-anchor.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 /** PRI 110 = facility 13 (log audit) × 8 + severity 6 (informational). */
 const PRI = 13 * 8 + 6;

@@ -4,7 +4,7 @@
  */
 import type { Transporter } from 'nodemailer';
 import type { Mailer, MailMessage } from '../../ports/mailer.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 const ADDRESS_RE = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 

@@ -3,7 +3,7 @@
  * Nothing here is part of a port; adapters outside storage/ should not import it.
  */
 import { BLOB_KEY_RE, type BlobKey, type ByteRange } from '../../ports/blob-store.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 import { collectFull } from '../../runtime/young-gc.js';
 
 /**

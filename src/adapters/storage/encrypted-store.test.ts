@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlobKey, BlobStore, ByteRange } from '../../ports/blob-store.js';
 import type { Kek, Keyring } from '../../ports/keyring.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 import { createEncryptedStore, HEADER_BYTES, SEALED_SEGMENT_BYTES, SEGMENT_BYTES, sealedLength, type EncryptedStoreOptions } from './encrypted-store.js';
 import { createCryptoPool, type CryptoPool } from './crypto-pool.js';
 import { createMemoryStore } from './memory-store.js';

@@ -60,7 +60,7 @@ import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBy
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { BlobKey, BlobStore, ByteRange, SealedBytes, SealedPut, SealedStore } from '../../ports/blob-store.js';
 import type { Kek, Keyring } from '../../ports/keyring.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 import {
   adoptIoBuffer,
   assertBlobKey,

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 import { initKeyring, loadKeyring, rotateKeyring } from './keyring-files.js';
 import { createEncryptedStore } from './encrypted-store.js';
 import { createMemoryStore } from './memory-store.js';

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import type { Kek, Keyring } from '../../ports/keyring.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 
 export const KEK_BYTES = 32;
 const ID_RE_SRC = '[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlobKey, BlobStore } from '../../ports/blob-store.js';
-import { CoreError } from '../../core/errors.js';
+import { CoreError } from '../../ports/errors.js';
 import { createLocalStore } from './local-store.js';
 import { IO_CHUNK_BYTES, isIoBuffer } from './common.js';
 import { chunked, newKey, readAll, readOutcome } from './test-support.js';

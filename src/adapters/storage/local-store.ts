@@ -39,7 +39,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOB_KEY_RE, type BlobKey, type BlobStore, type ByteRange } from '../../ports/blob-store.js';
-import { CoreError, notFound } from '../../core/errors.js';
+import { CoreError, notFound } from '../../ports/errors.js';
 import { abortError, assertBlobKey, assertChunk, closeIterator, IO_CHUNK_BYTES, nextOrAbort, recycleIoBuffer, resolveRange, takeIoBuffer } from './common.js';
 
 export interface LocalStoreOptions {

@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import type { BlobKey, BlobStore, ByteRange } from '../../ports/blob-store.js';
-import { notFound } from '../../core/errors.js';
+import { notFound } from '../../ports/errors.js';
 import { abortError, assertBlobKey, assertChunk, closeIterator, nextOrAbort, resolveRange } from './common.js';
 
 export interface MemoryStore extends BlobStore {
