@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Option, type Command } from 'commander';
-import { loadConfig, type Config } from '../config/config.js';
+import { explainConfig, loadConfig, type Config, type ExplainedSetting } from '../config/config.js';
 import { openInstance, type Instance } from '../app/instance.js';
 import { CoreError } from '../core/errors.js';
 import type { Principal } from '../core/index.js';
@@ -18,6 +18,8 @@ import type { Principal } from '../core/index.js';
 export interface Cli {
   readonly program: Command;
   config(): Config;
+  /** The effective configuration with the source of each value (secrets masked). */
+  explain(): ExplainedSetting[];
   /** Opens the instance, runs fn as the operator, delivers pending alerts, closes. */
   withCore<T>(fn: (i: Instance, operator: Principal) => Promise<T>): Promise<T>;
 }
@@ -45,11 +47,11 @@ interface GlobalOptions {
 
 export function createCli(program: Command): Cli {
   const opts = () => program.opts<GlobalOptions>();
-  const config = (): Config => {
+  const sources = () => {
     const g = opts();
-    const env = { ...process.env, ...(g.config ? { SLUICE_CONFIG: g.config } : {}) };
-    return loadConfig(env, g.dataDir ? { dataDir: g.dataDir } : {});
+    return [{ ...process.env, ...(g.config ? { SLUICE_CONFIG: g.config } : {}) }, g.dataDir ? { dataDir: g.dataDir } : {}] as const;
   };
+  const config = (): Config => loadConfig(...sources());
   const osUser = (() => {
     try {
       return os.userInfo().username;
@@ -76,6 +78,7 @@ export function createCli(program: Command): Cli {
   return {
     program,
     config,
+    explain: () => explainConfig(...sources()),
     async withCore(fn) {
       const inst = await openInstance(config(), { log: await quietLog() });
       try {

@@ -17,6 +17,7 @@ import { registerFileCommands } from './commands/files.js';
 import { registerIncidentCommands } from './commands/incident.js';
 import { registerDefenceCommands } from './commands/defence.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerConfigCommands } from './commands/config.js';
 
 const program = new Command('sluice')
   .description('Sluice managed file transfer: administration and server')
@@ -39,6 +40,7 @@ for (const register of [
   registerIncidentCommands,
   registerDefenceCommands,
   registerAuditCommands,
+  registerConfigCommands,
 ])
   register(cli);
 registerBackupCommands(program, cli);

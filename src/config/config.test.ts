@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from './config.js';
+import { explainConfig, loadConfig } from './config.js';
+import { closest } from './suggest.js';
 import { parseDuration, parseListen, parseSize } from './units.js';
 
 describe('configuration', () => {
@@ -25,7 +26,9 @@ describe('configuration', () => {
     assert.equal(c.maxUploadBytes, 2 * 1024 ** 3);
     assert.equal(c.logLevel, 'debug');
     fs.writeFileSync(f, JSON.stringify({ unknownSetting: 1 }));
-    assert.throws(() => loadConfig({ SLUICE_CONFIG: f }), /unknownSetting|Unrecognized/);
+    assert.throws(() => loadConfig({ SLUICE_CONFIG: f }), /unknown setting "unknownSetting"/);
+    fs.writeFileSync(f, JSON.stringify({ maxUploadByte: '1G' }));
+    assert.throws(() => loadConfig({ SLUICE_CONFIG: f }), /unknown setting "maxUploadByte" \(did you mean maxUploadBytes\?\)/);
     fs.writeFileSync(f, '{ not json');
     assert.throws(() => loadConfig({ SLUICE_CONFIG: f }), /could not be read as JSON/);
   });
@@ -69,5 +72,51 @@ describe('configuration', () => {
     assert.equal(parseDuration('0s'), undefined);
     assert.deepEqual(parseListen('[::1]:22'), { host: '::1', port: 22 });
     assert.equal(parseListen('host:99999'), undefined);
+  });
+
+  it('refuses an unknown SLUICE_* variable, with the nearest known name', () => {
+    assert.throws(
+      () => loadConfig({ SLUICE_HTTP_LISTN: '127.0.0.1:9000', SLUICE_SESION_IDLE: '5m' }),
+      (e: Error) =>
+        /unknown setting SLUICE_HTTP_LISTN \(did you mean SLUICE_HTTP_LISTEN\?\)/.test(e.message) &&
+        /unknown setting SLUICE_SESION_IDLE \(did you mean SLUICE_SESSION_IDLE\?\)/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ SLUICE_WHATEVER_ELSE_ENTIRELY: '1' }),
+      (e: Error) => /unknown setting SLUICE_WHATEVER_ELSE_ENTIRELY$/m.test(e.message),
+    );
+    // The CLI's and the test harness's own variables are not settings, and not refused.
+    assert.doesNotThrow(() => loadConfig({ SLUICE_ADMIN: 'root', SLUICE_DEBUG: '1', SLUICE_TEST_PG_URL: 'postgres://x' }));
+    // Other programs' variables are none of our business.
+    assert.doesNotThrow(() => loadConfig({ RCLONE_CONFIG_SLUICE_HOST: 'x', MY_SLUICE_THING: 'y' }));
+  });
+
+  it('explains every setting: effective value, source, secrets masked', () => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cfg-')), 'c.json');
+    fs.writeFileSync(f, JSON.stringify({ maxUploadBytes: '2G', sessionIdle: '10m' }));
+    const rows = explainConfig(
+      {
+        SLUICE_CONFIG: f,
+        SLUICE_SESSION_IDLE: '45m',
+        SLUICE_DATABASE_URL: 'postgres://sluice:hunter2-secret@db.internal/sluice',
+        SLUICE_ALERT_WEBHOOK_URL: 'https://hooks.example/x',
+        SLUICE_ALERT_WEBHOOK_SECRET: 'a-very-secret-webhook-key',
+      },
+      { dataDir: '/srv/sluice' },
+    );
+    const by = Object.fromEntries(rows.map((r) => [r.env, r]));
+    assert.deepEqual([by.SLUICE_MAX_UPLOAD_BYTES!.value, by.SLUICE_MAX_UPLOAD_BYTES!.source], [2 * 1024 ** 3, 'file']);
+    assert.deepEqual([by.SLUICE_SESSION_IDLE!.value, by.SLUICE_SESSION_IDLE!.source], [45 * 60_000, 'environment']);
+    assert.deepEqual([by.SLUICE_DATA_DIR!.value, by.SLUICE_DATA_DIR!.source], ['/srv/sluice', 'option']);
+    assert.deepEqual([by.SLUICE_LOCKOUT_THRESHOLD!.value, by.SLUICE_LOCKOUT_THRESHOLD!.source], [5, 'default']);
+    assert.equal(by.SLUICE_DATABASE_URL!.value, 'postgres://sluice:***@db.internal/sluice');
+    assert.equal(by.SLUICE_ALERT_WEBHOOK_SECRET!.value, '***');
+    assert.doesNotMatch(JSON.stringify(rows), /hunter2|very-secret/);
+    assert.equal(rows.length, new Set(rows.map((r) => r.env)).size);
+  });
+
+  it('suggests only names that are close', () => {
+    assert.equal(closest('SLUICE_LOG_LEVL', ['SLUICE_LOG_LEVEL', 'SLUICE_NODE_ID']), 'SLUICE_LOG_LEVEL');
+    assert.equal(closest('SLUICE_FOO', ['SLUICE_LOG_LEVEL', 'SLUICE_NODE_ID']), undefined);
   });
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CoreError } from '../core/errors.js';
 import { isLoopbackHost, isTimeZone, parseDuration, parseListen, parseSize } from './units.js';
+import { didYouMean } from './suggest.js';
 import { DEFAULT_MAX_STARTUPS, DEFAULT_PENALTIES, parseMaxStartups, parsePenalties } from './preauth.js';
 
 const listen = z.string().transform((v, ctx) => {
@@ -247,8 +248,25 @@ export const ENV_VARS: Readonly<Record<string, keyof z.input<typeof schema>>> = 
 
 const KEY_TO_ENV = Object.fromEntries(Object.entries(ENV_VARS).map(([k, v]) => [v, k]));
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
+/**
+ * SLUICE_* variables that are not settings: the CLI's and the test harness's. Any other SLUICE_*
+ * variable that is not in ENV_VARS is refused at start, so a typo cannot go unnoticed.
+ */
+const OTHER_VARS = new Set(['SLUICE_CONFIG', 'SLUICE_ADMIN', 'SLUICE_DEBUG', 'SLUICE_DRILL_PG_URL']);
+const OTHER_PREFIXES = ['SLUICE_TEST_'];
+
+export type ConfigSource = 'default' | 'file' | 'environment' | 'option';
+
+interface Collected {
+  readonly input: Record<string, unknown>;
+  readonly sources: Record<string, ConfigSource>;
+}
+
+/** Gathers the raw settings (file, then environment, then command-line options), refusing unknown names. */
+function collect(env: NodeJS.ProcessEnv, overrides: Record<string, unknown>): Collected {
   const input: Record<string, unknown> = Object.create(null);
+  const sources: Record<string, ConfigSource> = Object.create(null);
+  const problems: string[] = [];
   const file = env.SLUICE_CONFIG;
   if (file) {
     let parsed: unknown;
@@ -260,13 +278,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new CoreError('INVALID_INPUT', `configuration file ${file} must hold a JSON object`);
     }
-    for (const [k, v] of Object.entries(parsed)) input[k] = v;
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!(k in KEY_TO_ENV)) {
+        problems.push(`${file}: unknown setting "${k}"${didYouMean(k, Object.keys(KEY_TO_ENV))}`);
+        continue;
+      }
+      input[k] = v;
+      sources[k] = 'file';
+    }
   }
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('SLUICE_') || name in ENV_VARS || OTHER_VARS.has(name) || OTHER_PREFIXES.some((p) => name.startsWith(p))) continue;
+    problems.push(`unknown setting ${name}${didYouMean(name, [...Object.keys(ENV_VARS), ...OTHER_VARS])}`);
+  }
+  if (problems.length) throw new CoreError('INVALID_INPUT', `invalid configuration:\n  ${problems.join('\n  ')}`);
   for (const [name, key] of Object.entries(ENV_VARS)) {
     const v = env[name];
-    if (v !== undefined && v !== '') input[key] = v;
+    if (v !== undefined && v !== '') {
+      input[key] = v;
+      sources[key] = 'environment';
+    }
   }
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) input[k] = v;
+  for (const [k, v] of Object.entries(overrides))
+    if (v !== undefined) {
+      input[k] = v;
+      sources[k] = 'option';
+    }
+  return { input, sources };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
+  const { input } = collect(env, overrides);
   if (env.SLUICE_STORAGE === 's3') {
     throw new CoreError('INVALID_INPUT', 'SLUICE_STORAGE=s3 is not available in this version; use local');
   }
@@ -312,3 +354,39 @@ export function publicOrigin(c: Pick<Config, 'publicUrl' | 'tlsCert' | 'httpList
 
 /** Where the OpenID provider sends the browser back (register this URL at the provider). */
 export const oidcRedirectUri = (c: Pick<Config, 'publicUrl' | 'tlsCert' | 'httpListen'>) => `${publicOrigin(c)}/api/v1/auth/oidc/callback`;
+
+/** Settings whose values are secrets: shown as "***" (URLs keep all but their password). */
+const SECRET_KEYS = new Set(['oidcClientSecret', 'alertWebhookSecret']);
+const URL_KEYS = new Set(['databaseUrl', 'databaseMigrateUrl', 'smtpUrl', 'auditSyslog']);
+
+function masked(key: string, value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (SECRET_KEYS.has(key)) return '***';
+  if (URL_KEYS.has(key) && typeof value === 'string') {
+    try {
+      const u = new URL(value);
+      if (u.password) u.password = '***';
+      return u.toString();
+    } catch {
+      return '***';
+    }
+  }
+  return value;
+}
+
+export interface ExplainedSetting {
+  readonly key: string;
+  readonly env: string;
+  /** The effective value (secrets masked); undefined when unset. */
+  readonly value: unknown;
+  readonly source: ConfigSource;
+}
+
+/** The effective configuration, one row per setting, with where each value came from; secrets masked. */
+export function explainConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): ExplainedSetting[] {
+  const c = loadConfig(env, overrides) as unknown as Record<string, unknown>;
+  const { sources } = collect(env, overrides);
+  return Object.entries(ENV_VARS)
+    .map(([name, key]) => ({ key, env: name, value: masked(key, c[key]), source: sources[key] ?? ('default' as const) }))
+    .sort((a, b) => a.env.localeCompare(b.env));
+}

@@ -26,13 +26,20 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** The child processes of `pid` (Linux /proc). */
+/** The SFTP worker processes among pid's children (tsx may also run an esbuild service there). */
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
     if (text) out.push(...text.split(/\s+/).map(Number));
   }
-  return out;
+  return out.filter((child) => {
+    try {
+      return fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('sftp-worker');
+    } catch {
+      return false;
+    }
+  });
 }
 
 const alive = (pid: number) => {
