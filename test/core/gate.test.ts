@@ -69,6 +69,14 @@ for (const dialect of DIALECTS) {
       await t.core.admin.tokens.revoke(pat, own.info.id);
     });
 
+    it('a token cannot create a token that outlives it', async () => {
+      const t30 = await t.core.admin.tokens.create(pat, undefined, { expiresInMs: 30 * 86_400_000 });
+      const viaToken = await t.core.auth.token(t30.token, { protocol: 'http', remoteAddr: '127.0.0.1' });
+      await assert.rejects(t.core.admin.tokens.create(viaToken, undefined, { expiresInMs: 2 * 365 * 86_400_000 }), code('INVALID_INPUT'));
+      const short = await t.core.admin.tokens.create(viaToken, undefined, { expiresInMs: 86_400_000 });
+      assert.ok(short.info.expiresAt! <= t30.info.expiresAt!);
+    });
+
     it('a principal that is no longer valid is refused within a second, and it is recorded', async () => {
       const cases: [string, (login: string) => Promise<unknown>][] = [
         ['user disabled', (l) => t.core.admin.users.update(t.system, l, { status: 'disabled' })],

@@ -43,6 +43,14 @@ export function createTokenAdmin(deps: CoreDeps, findUser: (ref: string) => Prom
       const ttl = opts.expiresInMs ?? 90 * 86_400_000;
       if (!Number.isSafeInteger(ttl) || ttl < 1000 || ttl > MAX_TOKEN_LIFETIME_MS)
         throw new CoreError('INVALID_INPUT', 'token lifetime must be between 1 second and 2 years');
+      // A token cannot mint one that outlives it (issue 14 §6): a token-authenticated caller's new
+      // token ends at the latest when the caller's own token does.
+      if (p.tokenId) {
+        const own = await db.selectFrom('tokens').select('expires_at').where('id', '=', p.tokenId).executeTakeFirst();
+        const end = own?.expires_at === null || own === undefined ? null : Number(own.expires_at);
+        if (end !== null && clock.now() + ttl > end)
+          throw new CoreError('INVALID_INPUT', 'a token cannot create a token that outlives it', { details: { latestExpiry: end } });
+      }
       if (opts.name !== undefined && (opts.name.length > 100 || /[\u0000-\u001f\u007f]/.test(opts.name)))
         throw new CoreError('INVALID_INPUT', 'token name must be at most 100 printable characters');
       const token = TOKEN_PREFIX + newSecret();
