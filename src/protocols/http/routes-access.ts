@@ -8,9 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Core } from '../../core/index.js';
 import { principalOf } from './auth.js';
-import { PathString, Str, withErrors } from './schemas.js';
+import { Nullable, PathString, Str, withErrors } from './schemas.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const GrantRefOut = Type.Object({
   grantId: Type.String(),
   path: Type.String({ description: 'the folder the grant is on' }),

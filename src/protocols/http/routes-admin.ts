@@ -21,20 +21,21 @@ import { principalOf } from './auth.js';
 import { entryJson } from './routes-fs.js';
 import {
   DigitsQuery,
+  LedgerEventSchema,
   MfaCodeBody,
   MfaEnrolmentSchema,
   MfaRecoveryCodesSchema,
   MfaStatusSchema,
   mfaEnrolmentOut,
   mfaStatusOut,
+  Nullable,
   PathString,
   Str,
+  Timestamp,
   withErrors,
 } from './schemas.js';
 
 const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Nullable(Timestamp);
 
 /** ISO 8601 date-time (or null) from the wire → milliseconds for the core. */
@@ -523,26 +524,7 @@ export async function adminRoutes(app: FastifyInstance, deps: { core: Core }): P
           { additionalProperties: false },
         ),
         response: withErrors({
-          200: Type.Array(
-            Type.Object({
-              seq: Type.Integer(),
-              time: Timestamp,
-              actorType: Type.String(),
-              actorId: Nullable(Type.String()),
-              login: Nullable(Type.String()),
-              orgId: Nullable(Type.String()),
-              protocol: Type.String(),
-              remoteAddr: Nullable(Type.String()),
-              action: Type.String(),
-              path: Nullable(Type.String()),
-              fileId: Nullable(Type.String()),
-              sha256: Nullable(Type.String()),
-              bytes: Nullable(Type.Integer()),
-              outcome: Type.String(),
-              detail: Type.Record(Type.String(), Type.Unknown()),
-              hash: Type.String(),
-            }),
-          ),
+          200: Type.Array(LedgerEventSchema),
         }),
       },
     },

@@ -24,10 +24,7 @@ import {
 } from '../../core/index.js';
 import { CoreError } from '../../core/errors.js';
 import { principalOf } from './auth.js';
-import { DigitsQuery, Str, withErrors } from './schemas.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const Timestamp = Type.String({ format: 'date-time' });
+import { DigitsQuery, LedgerEventSchema, Nullable, Str, Timestamp, withErrors } from './schemas.js';
 
 const filterFields = {
   from: Type.Optional(Type.String({ format: 'date-time', description: 'window start (inclusive), ISO 8601' })),
@@ -54,25 +51,6 @@ const ExportQuery = Type.Object(
   { ...filterFields, format: Type.Union([Type.Literal('csv'), Type.Literal('jsonl')], { description: 'csv or jsonl' }) },
   { additionalProperties: false },
 );
-
-export const LedgerEventSchema = Type.Object({
-  seq: Type.Integer(),
-  time: Timestamp,
-  actorType: Type.String(),
-  actorId: Nullable(Type.String()),
-  login: Nullable(Type.String()),
-  orgId: Nullable(Type.String()),
-  protocol: Type.String(),
-  remoteAddr: Nullable(Type.String()),
-  action: Type.String(),
-  path: Nullable(Type.String()),
-  fileId: Nullable(Type.String()),
-  sha256: Nullable(Type.String()),
-  bytes: Nullable(Type.Integer()),
-  outcome: Type.String(),
-  detail: Type.Record(Type.String(), Type.Unknown()),
-  hash: Type.String(),
-});
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const StateOut = Type.Object({

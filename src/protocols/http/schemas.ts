@@ -28,6 +28,31 @@ export const Str = (maxLength: number, description?: string) => Type.String({ ma
 
 export const PathString = Str(4096, 'virtual path, e.g. /acme/inbox/report.csv');
 
+/** A value or null. */
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+/** A time in ISO 8601 (UTC). */
+export const Timestamp = Type.String({ format: 'date-time' });
+
+/** One ledger event as the API shows it (admin events list, console ledger search). */
+export const LedgerEventSchema = Type.Object({
+  seq: Type.Integer(),
+  time: Timestamp,
+  actorType: Type.String(),
+  actorId: Nullable(Type.String()),
+  login: Nullable(Type.String()),
+  orgId: Nullable(Type.String()),
+  protocol: Type.String(),
+  remoteAddr: Nullable(Type.String()),
+  action: Type.String(),
+  path: Nullable(Type.String()),
+  fileId: Nullable(Type.String()),
+  sha256: Nullable(Type.String()),
+  bytes: Nullable(Type.Integer()),
+  outcome: Type.String(),
+  detail: Type.Record(Type.String(), Type.Unknown()),
+  hash: Type.String(),
+});
+
 export const EntrySchema = Type.Object(
   {
     name: Type.String(),
