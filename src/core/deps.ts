@@ -4,11 +4,10 @@ import type { Db } from '../ports/db-schema.js';
 import type { SealedStore } from '../ports/blob-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { OidcPort } from '../ports/oidc.js';
-import type { OidcSettings } from './auth/oidc.js';
 import type { LedgerAnchors } from './audit/checkpoints.js';
 import type { AlertChannel } from '../ports/alert-channel.js';
 import type { Mailer } from '../ports/mailer.js';
-import type { BudgetSettings } from './ops/budgets.js';
+import type { BudgetSettings, OidcSettings } from './settings.js';
 import type { BackupPorts } from '../ports/backup.js';
 import type { Keyring } from '../ports/keyring.js';
 

@@ -35,7 +35,7 @@ import {
   type AppendRequest,
   type CreateResumable,
 } from './files/resumable.js';
-import { verifyLedger } from './audit/ledger.js';
+import { verifyLedger } from './audit/verify-ledger.js';
 import { listEvents, type AuditFilter } from './audit/query.js';
 import { createCheckpoint } from './audit/checkpoints.js';
 import { createLedgerSearch, type LedgerSearch } from './audit/search.js';
@@ -82,7 +82,7 @@ export type { SshKey } from './admin/keys.js';
 export type { Grant } from './admin/grants.js';
 export type { TokenInfo } from './admin/tokens.js';
 export type { FolderSummary } from './admin/folders.js';
-export type { VerifyResult } from './audit/ledger.js';
+export type { VerifyResult } from './audit/verify-ledger.js';
 export type { Checkpoint } from '../ports/ledger-anchor.js';
 export type { IncidentScope, ScopeInput, FileActivity, OrgImpact } from './incident/scope.js';
 export { scopeText, scopeCsv, csvCell } from './incident/format.js';

@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/dialects.js';
 import { openDatabase, type OpenedDb } from '../../src/adapters/db/connect.js';
 import { flushWrites, groupCommitStats, LAZY_MS, recordEvent, writeTx } from '../../src/core/tx.js';
-import { verifyLedger } from '../../src/core/audit/ledger.js';
+import { verifyLedger } from '../../src/core/audit/verify-ledger.js';
 import { systemClock } from '../../src/ports/clock.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

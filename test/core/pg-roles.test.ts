@@ -10,7 +10,7 @@ import { DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/dialects
 import { openDatabase } from '../../src/adapters/db/connect.js';
 import { assertSchemaCurrent, currentRole, grantServiceRole } from '../../src/adapters/db/roles.js';
 import { recordEvent } from '../../src/core/tx.js';
-import { verifyLedger } from '../../src/core/audit/ledger.js';
+import { verifyLedger } from '../../src/core/audit/verify-ledger.js';
 import { systemClock } from '../../src/ports/clock.js';
 import type { Database } from '../../src/ports/db-schema.js';
 import { loadConfig } from '../../src/config/config.js';

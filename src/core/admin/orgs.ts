@@ -8,6 +8,7 @@ import { writeTx } from '../tx.js';
 import type { OrgRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { isValidBetriebsnummer, isValidIk } from './identifiers.js';
+import { parseWith } from '../validate.js';
 import { mapUnique } from './map-unique.js';
 
 export interface Contact {
@@ -80,15 +81,6 @@ export const orgPatch = orgInput
   .partial()
   .extend({ status: z.enum(['active', 'disabled']).optional() })
   .strict();
-
-export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new CoreError('INVALID_INPUT', `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`);
-  }
-  return r.data;
-}
 
 export const toOrg = (r: OrgRow): Org => ({
   id: r.id,

@@ -9,7 +9,7 @@ import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import { checkPasswordPolicy, type Hasher } from '../auth/passwords.js';
 import { mapUnique } from './map-unique.js';
-import { parseWith } from './orgs.js';
+import { parseWith } from '../validate.js';
 import { newSecret } from '../auth/authenticate.js';
 import { mfaStateOf, type MfaState } from '../auth/mfa.js';
 

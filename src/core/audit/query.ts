@@ -6,7 +6,7 @@ import type { Scope } from '../gate.js';
 import { z } from 'zod';
 import type { AuditEventRow, Db } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
-import { parseWith } from '../admin/orgs.js';
+import { parseWith } from '../validate.js';
 import { recordEvent } from '../tx.js';
 
 export interface AuditEvent {

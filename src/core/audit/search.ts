@@ -17,7 +17,7 @@ import type { Database, Db } from '../../ports/db-schema.js';
 import type { Scope } from '../gate.js';
 import type { CoreDeps } from '../deps.js';
 import { CoreError } from '../errors.js';
-import { parseWith } from '../admin/orgs.js';
+import { parseWith } from '../validate.js';
 import { recordEvent } from '../tx.js';
 import { toAuditEvent, type AuditEvent } from './query.js';
 

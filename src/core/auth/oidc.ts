@@ -23,22 +23,14 @@ import { failuresOf } from './failures.js';
 import type { UserRow } from '../../ports/db-schema.js';
 import type { CoreDeps } from '../deps.js';
 import type { OidcIdentity } from '../../ports/oidc.js';
+import type { OidcSettings } from '../settings.js';
 
 export const OIDC_FLOW_TTL_MS = 10 * 60_000;
 const RANK: Record<Role, number> = { partner: 1, staff: 2, admin: 3 };
 const FLOW = /^[A-Za-z0-9_-]{22,64}$/;
 const bad = () => new CoreError('UNAUTHENTICATED', 'invalid credentials');
 
-export interface OidcSettings {
-  /** Claim holding group or role names (string or array of strings). */
-  readonly roleClaim: string;
-  /** Claim value → role. */
-  readonly roles: Readonly<Record<string, Role>>;
-  readonly provision: boolean;
-  readonly allowPartner: boolean;
-  /** Organisation of provisioned staff users. */
-  readonly org?: string | undefined;
-}
+export type { OidcSettings } from '../settings.js';
 
 /** "sluice-admins:admin,sluice-staff:staff" → { 'sluice-admins': 'admin', … }; throws on a bad entry. */
 export function parseRoleMap(v: string): Record<string, Role> {

@@ -22,7 +22,7 @@ import type { Db, UserRow } from '../../ports/db-schema.js';
 import type { Role } from '../principal.js';
 import { ROLES } from '../principal.js';
 import type { Scope } from '../gate.js';
-import { parseWith } from '../admin/orgs.js';
+import { parseWith } from '../validate.js';
 import { writeTx } from '../tx.js';
 
 const KEY = 'passkey_policy';

@@ -10,7 +10,7 @@ import type { Scope } from '../gate.js';
 import type { CoreDeps } from '../deps.js';
 import { recordEvent } from '../tx.js';
 import { alertsOf } from '../ops/alerts.js';
-import { verifyLedger, type VerifyResult } from '../audit/ledger.js';
+import { verifyLedger, type VerifyResult } from '../audit/verify-ledger.js';
 import { createBackup, type BackupHooks, type BackupOptions } from './create.js';
 import { verifyAll, type FullVerifyOptions } from './verify.js';
 import type { RestoreSummary } from './restore.js';

@@ -13,7 +13,7 @@ import type { BlobKey } from '../../ports/blob-store.js';
 import { CoreError } from '../errors.js';
 import { recordEvent } from '../tx.js';
 import { alertsOf } from '../ops/alerts.js';
-import { verifyLedger, type VerifyResult } from '../audit/ledger.js';
+import { verifyLedger, type VerifyResult } from '../audit/verify-ledger.js';
 import { readStored } from '../files/blobs.js';
 
 export interface StorageProblem {

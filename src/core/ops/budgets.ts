@@ -21,18 +21,10 @@ import { isAdmin, type Principal } from '../principal.js';
 import { writeTx, type WriteScope } from '../tx.js';
 import type { AuditInput } from '../audit/ledger.js';
 import type { CoreDeps } from '../deps.js';
+import type { BudgetLimits, BudgetSettings } from '../settings.js';
 import { alertsOf } from './alerts.js';
 
-export interface BudgetLimits {
-  readonly files: number;
-  readonly bytes: number;
-}
-export interface BudgetSettings {
-  readonly windowMs: number;
-  readonly user: BudgetLimits;
-  readonly org: BudgetLimits;
-  readonly global: BudgetLimits;
-}
+export type { BudgetLimits, BudgetSettings } from '../settings.js';
 export const DEFAULT_BUDGETS: BudgetSettings = {
   windowMs: 3600_000,
   user: { files: 500, bytes: 5 * 1024 ** 3 },

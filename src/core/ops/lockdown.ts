@@ -17,7 +17,7 @@ import { isAdmin, type Principal, type Protocol } from '../principal.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import type { Db } from '../../ports/db-schema.js';
-import { parseWith } from '../admin/orgs.js';
+import { parseWith } from '../validate.js';
 import { alertsOf } from './alerts.js';
 
 export const LOCKDOWN_MODES = ['off', 'closed', 'read-only', 'ingest-only'] as const;
