@@ -8,9 +8,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS } from '../helpers/dialects.js';
+import { resolveClientPath } from '../../src/core/index.js';
 import { FX, OPEN, str, T, u32, WRITE_NEW, type RawSftp, type Reply } from '../sftp/raw.js';
 import { ALICE_FILE, attackTarget, pool, type Snapshot, type Target } from './harness.js';
 import { ENCODED_TRAVERSAL, MALFORMED_URL, payloadSets, type PayloadSet } from './payloads.js';
+
+/** The path SFTP resolves p to ('.', '..' and relative segments), or undefined when the parser refuses it. */
+function resolvesTo(p: string): string | undefined {
+  try {
+    return resolveClientPath(p);
+  } catch {
+    return undefined;
+  }
+}
 
 interface Operation {
   readonly method: string;
@@ -263,7 +273,14 @@ for (const dialect of DIALECTS) {
         const r = await f(p);
         try {
           if (r.type === 101) x.internals(r.message ?? '', what);
-          if (set.reject === 'always' || !p.startsWith('/acme/inbox/')) {
+          // SFTP resolves '.' and '..' as sftp-server does, clamped at the root: such a path must
+          // answer exactly as the path it resolves to, so a dot never reaches beyond the grants.
+          const resolved = set.item === 4 ? resolvesTo(p) : undefined;
+          if (resolved !== undefined && resolved !== p) {
+            const direct = await f(resolved);
+            if (direct.handle) await sftp.close(direct.handle);
+            assert.deepEqual([r.type, r.code], [direct.type, direct.code], `${what}: answered unlike ${resolved}`);
+          } else if (set.reject === 'always' || !p.startsWith('/acme/inbox/')) {
             if (r.type === 101) assert.notEqual(r.code, FX.OK, `${what}: OK`);
             else assert.fail(`${what}: answered with type ${r.type}`);
           }
