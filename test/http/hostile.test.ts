@@ -309,8 +309,20 @@ for (const dialect of DIALECTS) {
       assert.equal(r.status, 401);
       assert.equal(safeError(r, s), 'UNAUTHENTICATED');
 
+      // alice signs in with a token: the default lifetime (90 days) would outlive it, and is refused.
+      const outliving = await fetchText(`${s.base}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { ...bearer(alice), 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(outliving.status, 400);
+      assert.match(outliving.text, /cannot create a token that outlives it/);
       const long = (await (
-        await fetch(`${s.base}/api/v1/tokens`, { method: 'POST', headers: { ...bearer(alice), 'content-type': 'application/json' }, body: '{}' })
+        await fetch(`${s.base}/api/v1/tokens`, {
+          method: 'POST',
+          headers: { ...bearer(alice), 'content-type': 'application/json' },
+          body: JSON.stringify({ expiresIn: 600 }),
+        })
       ).json()) as { token: string; id: string };
       assert.equal((await fetch(me, { headers: bearer(long.token) })).status, 200);
       const del = await fetch(`${s.base}/api/v1/tokens/${long.id}`, { method: 'DELETE', headers: bearer(alice) });
