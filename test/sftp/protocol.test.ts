@@ -12,7 +12,7 @@ import net from 'node:net';
 import type ssh2 from 'ssh2';
 import { blobCount, eventually, ledger } from '../http/helpers.js';
 import { boxUser, serveSftp, type SftpServed } from './helpers.js';
-import { connect, FX, OPEN, R, RawSftp, str, T, u32, u64, WRITE_NEW, type UserKey } from './raw.js';
+import { connect, FX, kexinitPayload as kexinit, OPEN, plainPacket, R, RawSftp, str, T, u32, u64, WRITE_NEW, type UserKey } from './raw.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 async function* bytes(b: Buffer) {
@@ -31,40 +31,6 @@ function nameList(b: Buffer, off: number): [string[], number] {
       .filter(Boolean),
     off + 4 + len,
   ];
-}
-
-/** Plain (pre-NEWKEYS) SSH binary packet around `payload`. */
-function plainPacket(payload: Buffer): Buffer {
-  let pad = 8 - ((5 + payload.length) % 8);
-  if (pad < 4) pad += 8;
-  const b = Buffer.alloc(5 + payload.length + pad);
-  b.writeUInt32BE(1 + payload.length + pad, 0);
-  b[4] = pad;
-  payload.copy(b, 5);
-  return b;
-}
-
-function kexinit(lists: { kex: string[]; hostKey?: string[]; cipher?: string[]; mac?: string[]; compress?: string[] }): Buffer {
-  const l = (a: string[]) => str(a.join(','));
-  const cipher = lists.cipher ?? ['aes128-gcm@openssh.com'];
-  const mac = lists.mac ?? ['hmac-sha2-256-etm@openssh.com'];
-  const comp = lists.compress ?? ['none'];
-  return Buffer.concat([
-    Buffer.from([20]),
-    randomBytes(16),
-    l(lists.kex),
-    l(lists.hostKey ?? ['ssh-ed25519']),
-    l(cipher),
-    l(cipher),
-    l(mac),
-    l(mac),
-    l(comp),
-    l(comp),
-    l([]),
-    l([]),
-    Buffer.from([0]),
-    u32(0),
-  ]);
 }
 
 interface Transport {
