@@ -14,6 +14,7 @@
  * - Tokens and session ids are stored only as SHA-256 hashes; a token of a disabled or expired
  *   user, a revoked or an expired token, authenticates nobody.
  */
+import { roleExemptFromLockdown } from '../access/exemptions.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { CoreError } from '../errors.js';
 import { mintPrincipal, type Principal, type RequestContext, type Role } from '../principal.js';
@@ -54,7 +55,7 @@ export const LOCKDOWN_REFUSAL = 'lockdown';
 
 export async function refusal(deps: CoreDeps, u: UserRow, now: number): Promise<string | undefined> {
   if (u.status !== 'active') return 'user disabled';
-  if (u.role !== 'admin' && (await lockdownOf(deps).current()).mode === 'closed') return LOCKDOWN_REFUSAL;
+  if (!roleExemptFromLockdown(u.role) && (await lockdownOf(deps).current()).mode === 'closed') return LOCKDOWN_REFUSAL;
   if (u.expires_at !== null && Number(u.expires_at) <= now) return 'user expired';
   if (u.org_id) {
     const org = await deps.db.selectFrom('orgs').select('status').where('id', '=', u.org_id).executeTakeFirst();

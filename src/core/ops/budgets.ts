@@ -17,7 +17,8 @@
 import type { Scope as GateScope } from '../gate.js';
 import { v7 as uuidv7 } from 'uuid';
 import { CoreError } from '../errors.js';
-import { isAdmin, type Principal } from '../principal.js';
+import type { Principal } from '../principal.js';
+import { exemptFromBudgets } from '../access/exemptions.js';
 import { writeTx, type WriteScope } from '../tx.js';
 import type { AuditInput } from '../audit/ledger.js';
 import type { CoreDeps } from '../deps.js';
@@ -103,7 +104,7 @@ export function createBudgets(deps: CoreDeps) {
      * RATE_LIMITED (and trips the scope) when a budget would be crossed. Returns the event seq.
      */
     async recordRead(p: Principal, bytes: number, countsFile: boolean, event: AuditInput): Promise<number> {
-      if (isAdmin(p)) return writeTx(deps.db, deps.clock, (s) => s.audit(event));
+      if (exemptFromBudgets(p)) return writeTx(deps.db, deps.clock, (s) => s.audit(event));
       const scopes = await scopesOf(p);
       const result = await writeTx(deps.db, deps.clock, async (s) => {
         const open = await s.trx

@@ -13,7 +13,8 @@
 import type { Scope } from '../gate.js';
 import { z } from 'zod';
 import { CoreError } from '../errors.js';
-import { isAdmin, type Principal, type Protocol } from '../principal.js';
+import type { Principal, Protocol } from '../principal.js';
+import { exemptFromLockdown } from '../access/exemptions.js';
 import { writeTx } from '../tx.js';
 import type { CoreDeps } from '../deps.js';
 import type { Db } from '../../ports/db-schema.js';
@@ -79,7 +80,7 @@ export function createLockdown(deps: CoreDeps) {
 
   /** Throws LOCKED when the lockdown or a kill switch forbids this operation for this principal. */
   async function check(p: Principal, kind: OpKind | 'login'): Promise<void> {
-    if (isAdmin(p)) return;
+    if (exemptFromLockdown(p)) return;
     const s = await current();
     if ((SWITCHABLE as readonly Protocol[]).includes(p.protocol) && s.disabled.includes(p.protocol as SwitchableProtocol)) {
       throw new CoreError('LOCKED', `${p.protocol === 'web' ? 'the web app' : p.protocol.toUpperCase()} access is switched off by the administrators`);
